@@ -1,0 +1,139 @@
+"""create_app(): middleware, error handlers, routers."""
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from siyu.api import api_router
+from siyu.config import Settings, get_settings
+from siyu.db.session import get_engine
+from siyu.exceptions import SiyuError
+from siyu.observability import HTTP_LATENCY, HTTP_REQUESTS
+from siyu.worker.runner import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[-1] if loc else "request")
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _field_path(tuple(e.get("loc", ()))),
+            "message": e.get("msg", ""),
+            "type": e.get("type"),
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "request", "message": "invalid"}
+    body = {
+        "error": {
+            "code": "validation_failed",
+            "message": f"{first['field']}: {first['message']}",
+            "details": {"field": first["field"], "errors": errors},
+        }
+    }
+    return JSONResponse(body, status_code=422)
+
+
+def _siyu_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SiyuError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    run_worker: bool | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    db_engine = engine or get_engine()
+    start_worker = settings.worker_in_process if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool = None
+        if start_worker:
+            pool = WorkerPool(
+                db_engine,
+                concurrency=settings.worker_concurrency,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.worker_poll_seconds,
+            )
+            pool.start()
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.stop()
+
+    app = FastAPI(
+        title="Siyu API",
+        version="0.1.0",
+        summary="私域 SCRM: customers, tags, events, orders and everything built on them",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = db_engine
+    app.state.settings = settings
+    app.add_exception_handler(SiyuError, _siyu_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    @app.middleware("http")
+    async def metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            with db_engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports any database failure
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "database": db_engine.dialect.name})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,153 @@
+"""The `siyu` command."""
+
+import logging
+import signal
+import time
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
+from siyu.config import get_settings
+from siyu.db import migrate
+from siyu.db.session import unit_of_work
+from siyu.exceptions import SiyuError
+from siyu.worker.runner import WorkerPool
+from siyu.workspace import service as workspace_service
+from siyu.workspace.roles import Role
+
+app = typer.Typer(help="Siyu (私域) SCRM", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="database schema", no_args_is_help=True)
+workspace_app = typer.Typer(help="workspaces (tenants)", no_args_is_help=True)
+user_app = typer.Typer(help="console users", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+
+
+def _fail(exc: SiyuError) -> None:
+    err_console.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(1) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Migrate the database to the newest schema."""
+    engine = open_engine(database_url)
+    migrate.upgrade(engine)
+    console.print(f"database at revision [bold]{migrate.current_revision(engine)}[/bold]")
+
+
+@workspace_app.command("create")
+def workspace_create(
+    slug: Annotated[str, typer.Argument(help="short id used in URLs, e.g. acme")],
+    name: Annotated[str, typer.Option(help="display name")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a workspace (one brand, one WeCom corp)."""
+    engine = open_engine(database_url)
+    try:
+        with unit_of_work(engine) as session:
+            workspace = workspace_service.create_workspace(session, slug=slug, name=name)
+            console.print(f"workspace [bold]{workspace.slug}[/bold] created (id {workspace.id})")
+    except SiyuError as exc:
+        _fail(exc)
+
+
+@user_app.command("create")
+def user_create(
+    workspace: Annotated[str, typer.Option(help="workspace slug")],
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.OPERATOR,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a console user with a role in a workspace."""
+    engine = open_engine(database_url)
+    try:
+        with unit_of_work(engine) as session:
+            ws = workspace_service.workspace_by_slug(session, workspace)
+            workspace_service.create_user(
+                session, workspace_id=ws.id, email=email, name=name, password=password, role=role
+            )
+            console.print(f"user [bold]{email}[/bold] is {role.value} in {workspace}")
+    except SiyuError as exc:
+        _fail(exc)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    workspace: Annotated[str, typer.Option(help="workspace slug")],
+    name: Annotated[str, typer.Option(help="what the key is for")],
+    role: Annotated[Role, typer.Option()] = Role.OPERATOR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; it is shown once and stored only as a hash."""
+    engine = open_engine(database_url)
+    try:
+        with unit_of_work(engine) as session:
+            ws = workspace_service.workspace_by_slug(session, workspace)
+            created = workspace_service.create_api_key(
+                session, workspace_id=ws.id, name=name, role=role
+            )
+            console.print("API key (shown once, store it now):")
+            console.print(created.plaintext, markup=False, highlight=False)
+    except SiyuError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="run a worker in-process")
+    ] = True,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the web process (API, console, callbacks), with an in-process worker by default."""
+    from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+
+    settings = get_settings()
+    engine = open_engine(database_url)
+    migrate.upgrade(engine)
+    application = create_app(settings, engine=engine, run_worker=worker)
+    uvicorn.run(
+        application, host=host or settings.host, port=port or settings.port, log_level="info"
+    )
+
+
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[int | None, typer.Option(help="runner threads")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run background jobs until interrupted."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    engine = open_engine(database_url)
+    pool = WorkerPool(
+        engine,
+        concurrency=concurrency or settings.worker_concurrency,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    console.print(f"worker running with {len(pool.runners)} runner(s); Ctrl-C to stop")
+    while not stopping:
+        time.sleep(0.5)
+    pool.stop()

@@ -1,0 +1,55 @@
+"""Settings: one class, read from SIYU_* environment variables and `.env`."""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - the placeholder we refuse in production
+
+
+class Mode(StrEnum):
+    DEV = "dev"
+    DEMO = "demo"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIYU_", env_file=".env", extra="ignore")
+
+    mode: Mode = Mode.DEV
+    database_url: str = "sqlite:///var/siyu.db"
+    data_dir: Path = Path("var")
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+
+    session_ttl_hours: int = Field(default=12, ge=1)
+    session_cookie_secure: bool = False
+
+    worker_in_process: bool = True
+    worker_concurrency: int = Field(default=2, ge=1)
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    job_lease_seconds: int = Field(default=300, ge=5)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> "Settings":
+        if self.mode is Mode.PRODUCTION:
+            key = self.secret_key.get_secret_value()
+            if key == PLACEHOLDER_SECRET or len(key) < 32:
+                msg = (
+                    "SIYU_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                    "set a random secret (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`) before running in production"
+                )
+                raise ValueError(msg)
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,38 @@
+"""The request's unit of work: one session, committed once before the response is sent."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from siyu.db.session import session_factory
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _sessions(request: Request, *, write: bool) -> sessionmaker[Session]:
+    engine = request.app.state.engine
+    key = "write_sessions" if write else "read_sessions"
+    maker: sessionmaker[Session] | None = getattr(request.app.state, key, None)
+    if maker is None:
+        maker = session_factory(engine, write=write)
+        setattr(request.app.state, key, maker)
+    return maker
+
+
+def _db_session(request: Request) -> Iterator[Session]:
+    session = _sessions(request, write=request.method not in SAFE_METHODS)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit runs when the endpoint returns, before the response is sent,
+# so a client never sees success for work that then failed to commit.
+DbSession = Annotated[Session, Depends(_db_session, scope="function")]

@@ -1,0 +1,57 @@
+"""The tables, one module per table. Importing this package registers them all."""
+
+from siyu.models.api_key import ApiKey
+from siyu.models.audit_entry import AuditEntry
+from siyu.models.console_session import ConsoleSession
+from siyu.models.custom_field import CustomField
+from siyu.models.customer import Customer
+from siyu.models.customer_tag import CustomerTag
+from siyu.models.department import Department
+from siyu.models.event import Event
+from siyu.models.event_type import EventType
+from siyu.models.follow_relation import FollowRelation
+from siyu.models.identity import Identity
+from siyu.models.import_run import ImportRun
+from siyu.models.job import Job
+from siyu.models.membership import Membership
+from siyu.models.merge_record import MergeRecord
+from siyu.models.order import Order
+from siyu.models.order_item import OrderItem
+from siyu.models.product import Product
+from siyu.models.refund import Refund
+from siyu.models.schedule import Schedule
+from siyu.models.staff import Staff
+from siyu.models.tag import Tag
+from siyu.models.tag_change import TagChange
+from siyu.models.tag_group import TagGroup
+from siyu.models.user import User
+from siyu.models.workspace import Workspace
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "ConsoleSession",
+    "CustomField",
+    "Customer",
+    "CustomerTag",
+    "Department",
+    "Event",
+    "EventType",
+    "FollowRelation",
+    "Identity",
+    "ImportRun",
+    "Job",
+    "Membership",
+    "MergeRecord",
+    "Order",
+    "OrderItem",
+    "Product",
+    "Refund",
+    "Schedule",
+    "Staff",
+    "Tag",
+    "TagChange",
+    "TagGroup",
+    "User",
+    "Workspace",
+]

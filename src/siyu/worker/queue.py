@@ -1,0 +1,51 @@
+"""Enqueue jobs inside the caller's transaction: decided and queued commit together."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.exceptions import NotFound
+from siyu.kit.time import utcnow
+from siyu.models import Job
+from siyu.worker.registry import get_spec
+
+
+def enqueue(
+    session: Session,
+    name: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    workspace_id: int | None,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> Job:
+    """Add a job row to the session; with `dedupe_key`, an existing job is returned instead."""
+    spec = get_spec(name)
+    if spec is None:
+        msg = f"unknown job {name!r}"
+        raise ValueError(msg)
+    if dedupe_key is not None:
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    job = Job(
+        workspace_id=workspace_id,
+        name=name,
+        payload=payload or {},
+        run_at=run_at or utcnow(),
+        max_attempts=spec.max_attempts,
+        dedupe_key=dedupe_key,
+        status="queued",
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int, *, workspace_id: int) -> Job:
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.workspace_id == workspace_id))
+    if job is None:
+        raise NotFound("job")
+    return job

@@ -1,0 +1,274 @@
+"""The durable work runner: claim due jobs with leases, run them, retry, dead-letter.
+
+On PostgreSQL many workers share the queue through `FOR UPDATE SKIP LOCKED`; on SQLite
+the write lock (BEGIN IMMEDIATE) serialises claims. A job's business writes and its
+`succeeded` mark commit together, and only while this worker still holds the lease, so
+a job whose lease was taken over can never commit twice.
+"""
+
+import asyncio
+import inspect
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from siyu.db.session import session_factory
+from siyu.kit.time import utcnow
+from siyu.models import Job, Schedule
+from siyu.worker.context import JobContext
+from siyu.worker.registry import JobResult, get_spec
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 3600.0
+
+
+def backoff_delay(attempt: int) -> timedelta:
+    """Exponential backoff after the given (1-based) failed attempt."""
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS))
+
+
+def next_cron_time(cron: str, after: datetime) -> datetime:
+    return croniter(cron, after).get_next(datetime)
+
+
+class LeaseLost(Exception):
+    """Another worker took over this job; our work must not commit."""
+
+
+@dataclass
+class ClaimedJob:
+    id: int
+    name: str
+    workspace_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: int = 300,
+        worker_id: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._stop = threading.Event()
+
+    # -- claiming ---------------------------------------------------------------
+
+    def claim(self, limit: int = 1) -> list[ClaimedJob]:
+        now = utcnow()
+        due = or_(
+            and_(Job.status == "queued", Job.run_at <= now),
+            and_(Job.status == "running", Job.lease_until < now),
+        )
+        with self.sessions() as session, session.begin():
+            candidates = select(Job.id).where(due).order_by(Job.run_at, Job.id).limit(limit)
+            if self.engine.dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            rows = session.execute(
+                update(Job)
+                .where(Job.id.in_(ids), due)
+                .values(
+                    status="running",
+                    attempts=Job.attempts + 1,
+                    lease_until=now + self.lease,
+                    locked_by=self.worker_id,
+                )
+                .returning(
+                    Job.id, Job.name, Job.workspace_id, Job.payload, Job.attempts, Job.max_attempts
+                )
+            ).all()
+        return [ClaimedJob(*row) for row in rows]
+
+    # -- running ----------------------------------------------------------------
+
+    def _owned(self, job: ClaimedJob) -> Any:
+        return and_(Job.id == job.id, Job.locked_by == self.worker_id, Job.attempts == job.attempts)
+
+    def _renew(self, session: Session, job: ClaimedJob) -> None:
+        result = session.execute(
+            update(Job).where(self._owned(job)).values(lease_until=utcnow() + self.lease)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(job.id)
+
+    def _report_progress(
+        self, session: Session, job: ClaimedJob, done: int, total: int | None
+    ) -> None:
+        values: dict[str, Any] = {"progress_done": done, "lease_until": utcnow() + self.lease}
+        if total is not None:
+            values["progress_total"] = total
+        result = session.execute(update(Job).where(self._owned(job)).values(**values))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(job.id)
+
+    def execute(self, job: ClaimedJob) -> str:
+        """Run one claimed job to an outcome: succeeded, retry, dead or lost."""
+        spec = get_spec(job.name)
+        session = self.sessions()
+        try:
+            if spec is None:
+                msg = f"no handler registered for job {job.name!r}"
+                raise LookupError(msg)
+
+            def checkpoint() -> None:
+                self._renew(session, job)
+                session.commit()
+
+            ctx = JobContext(
+                job_id=job.id,
+                workspace_id=job.workspace_id,
+                attempt=job.attempts,
+                session=session,
+                _report=lambda done, total: self._report_progress(session, job, done, total),
+                _checkpoint=checkpoint,
+            )
+            outcome = spec.handler(ctx, job.payload)
+            result: JobResult = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome  # type: ignore[assignment]
+            done = session.execute(
+                update(Job)
+                .where(self._owned(job))
+                .values(status="succeeded", result=result, finished_at=utcnow(), lease_until=None)
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLost(job.id)
+            session.commit()
+        except LeaseLost:
+            session.rollback()
+            log.warning("job %s (%s): lease lost, work discarded", job.id, job.name)
+            return "lost"
+        except Exception as exc:
+            session.rollback()
+            return self._fail(job, exc)
+        finally:
+            session.close()
+        return "succeeded"
+
+    def _fail(self, job: ClaimedJob, exc: Exception) -> str:
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        detail = f"{error}\n{''.join(traceback.format_tb(exc.__traceback__)[-3:])}"
+        dead = job.attempts >= job.max_attempts or isinstance(exc, LookupError)
+        values: dict[str, Any] = {
+            "last_error": detail[:4000],
+            "lease_until": None,
+            "locked_by": None,
+        }
+        if dead:
+            values.update(status="dead", finished_at=utcnow())
+        else:
+            values.update(status="queued", run_at=utcnow() + backoff_delay(job.attempts))
+        with self.sessions() as session, session.begin():
+            session.execute(update(Job).where(self._owned(job)).values(**values))
+        log.warning("job %s (%s) attempt %s failed: %s", job.id, job.name, job.attempts, error)
+        return "dead" if dead else "retry"
+
+    # -- schedules --------------------------------------------------------------
+
+    def enqueue_due_schedules(self) -> int:
+        """Enqueue one job per due schedule; compare-and-set keeps it once across workers."""
+        now = utcnow()
+        enqueued = 0
+        with self.sessions() as session, session.begin():
+            due = session.scalars(
+                select(Schedule).where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
+            ).all()
+            for schedule in due:
+                moved = session.execute(
+                    update(Schedule)
+                    .where(Schedule.id == schedule.id, Schedule.next_run_at == schedule.next_run_at)
+                    .values(next_run_at=next_cron_time(schedule.cron, now))
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                session.add(
+                    Job(
+                        workspace_id=schedule.workspace_id,
+                        name=schedule.job_name,
+                        payload=schedule.payload,
+                        run_at=now,
+                        status="queued",
+                        dedupe_key=f"schedule:{schedule.key}:{schedule.next_run_at.isoformat()}",
+                    )
+                )
+                enqueued += 1
+        return enqueued
+
+    # -- loops ------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim and run at most one job; return how many ran (0 or 1)."""
+        claimed = self.claim(1)
+        for job in claimed:
+            self.execute(job)
+        return len(claimed)
+
+    def run_until_idle(self, *, max_jobs: int = 10_000) -> int:
+        """Run due jobs until none is due (tests, CLI one-shots)."""
+        ran = 0
+        while ran < max_jobs and self.run_once():
+            ran += 1
+        return ran
+
+    def loop(self, *, poll_seconds: float = 0.5, schedules: bool = True) -> None:
+        while not self._stop.is_set():
+            try:
+                if schedules:
+                    self.enqueue_due_schedules()
+                if self.run_once():
+                    continue
+            except Exception:
+                log.exception("worker loop error; continuing")
+            self._stop.wait(poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class WorkerPool:
+    """N runner threads sharing one engine; only the first enqueues schedules."""
+
+    def __init__(
+        self, engine: Engine, *, concurrency: int, lease_seconds: int, poll_seconds: float
+    ) -> None:
+        self.runners = [Runner(engine, lease_seconds=lease_seconds) for _ in range(concurrency)]
+        self.poll_seconds = poll_seconds
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i, runner in enumerate(self.runners):
+            thread = threading.Thread(
+                target=runner.loop,
+                kwargs={"poll_seconds": self.poll_seconds, "schedules": i == 0},
+                name=f"siyu-worker-{i}",
+                daemon=True,
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for runner in self.runners:
+            runner.stop()
+        for thread in self.threads:
+            thread.join(timeout)

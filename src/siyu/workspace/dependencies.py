@@ -1,0 +1,59 @@
+"""Authentication for every API route: Bearer API key or console session + CSRF."""
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from siyu.db.dependencies import SAFE_METHODS, DbSession
+from siyu.exceptions import Forbidden, Unauthorized
+from siyu.workspace import service
+from siyu.workspace.principal import Principal
+from siyu.workspace.roles import Role
+
+SESSION_COOKIE = "siyu_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def authenticate(request: Request, session: DbSession) -> Principal:
+    ip = _client_ip(request)
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <api key>'")
+        return service.authenticate_api_key(session, token.strip(), ip=ip)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized("sign in or send an API key")
+    principal, console_session = service.resolve_console_session(session, cookie, ip=ip)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, console_session.csrf_token):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(minimum: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits principals with at least the given role."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(minimum):
+            raise Forbidden(f"requires the {minimum.value} role or higher")
+        return principal
+
+    return check
+
+
+Viewer = CurrentPrincipal
+Staff = Annotated[Principal, Depends(require(Role.STAFF))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
