@@ -1,0 +1,54 @@
+"""Migrations and models describe the same schema, on SQLite and on PostgreSQL."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from siyu.db.base import Base
+from siyu.db.engine import build_engine
+from siyu.db.migrate import current_revision, upgrade
+from tests.conftest import TEST_DATABASE_URL
+
+
+@pytest.fixture
+def empty_engine(tmp_path: Path) -> Iterator[Engine]:
+    if not TEST_DATABASE_URL:
+        engine = build_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+        yield engine
+        engine.dispose()
+        return
+    base = make_url(TEST_DATABASE_URL)
+    name = f"siyu_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = build_engine(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migrations_reach_the_schema_of_the_models(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+    assert set(inspect(empty_engine).get_table_names()) >= set(Base.metadata.tables)
+
+
+def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    first = current_revision(empty_engine)
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == first is not None
