@@ -29,9 +29,9 @@ def test_sqlite_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) 
         writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE already holds the write lock
         probe = other.raw_connection()
         try:
-            probe.execute("PRAGMA busy_timeout=0")  # type: ignore[attr-defined]
+            probe.execute("PRAGMA busy_timeout=0")
             with pytest.raises(Exception, match="locked"):
-                probe.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+                probe.execute("BEGIN IMMEDIATE")
         finally:
             probe.close()
         writer.rollback()
