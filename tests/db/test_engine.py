@@ -4,12 +4,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from siyu.db.engine import build_engine, read_only
-from tests.conftest import TEST_DATABASE_URL
 
-sqlite_only = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite engine settings")
-
-
-@sqlite_only
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection:
@@ -18,7 +13,6 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
 
 
-@sqlite_only
 def test_sqlite_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.begin() as connection:
@@ -37,7 +31,6 @@ def test_sqlite_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) 
         writer.rollback()
 
 
-@sqlite_only
 def test_read_only_sessions_do_not_block_writers(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.begin() as connection:
