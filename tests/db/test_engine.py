@@ -5,6 +5,7 @@ from sqlalchemy import Engine, text
 
 from siyu.db.engine import build_engine, read_only
 
+
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection:
