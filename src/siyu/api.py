@@ -2,7 +2,22 @@
 
 from fastapi import APIRouter
 
+from siyu.commerce.endpoints import router as commerce_router
+from siyu.customers.endpoints import router as customers_router
+from siyu.customers.merge_endpoints import router as merge_router
+from siyu.events.endpoints import router as events_router
+from siyu.staff.endpoints import router as staff_router
+from siyu.tags.endpoints import router as tags_router
+from siyu.worker.endpoints import router as jobs_router
 from siyu.workspace.endpoints import router as workspace_router
 
 api_router = APIRouter(prefix="/api/v1")
+# Before customers_router: /customers/lookup must not be read as /customers/{customer_id}.
+api_router.include_router(merge_router)
+api_router.include_router(customers_router)
+api_router.include_router(events_router)
 api_router.include_router(workspace_router)
+api_router.include_router(tags_router)
+api_router.include_router(staff_router)
+api_router.include_router(jobs_router)
+api_router.include_router(commerce_router)

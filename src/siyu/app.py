@@ -19,6 +19,7 @@ from siyu.db.session import get_engine
 from siyu.exceptions import SiyuError
 from siyu.observability import HTTP_LATENCY, HTTP_REQUESTS
 from siyu.worker.runner import WorkerPool
+from siyu.workspace.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ def create_app(
     )
     app.state.engine = db_engine
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_failure_window_seconds,
+    )
     app.add_exception_handler(SiyuError, _siyu_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/siyu.db"
     data_dir: Path = Path("var")
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    # Earlier secret keys, newest first, so secrets encrypted under them still decrypt.
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
@@ -30,6 +32,9 @@ class Settings(BaseSettings):
 
     session_ttl_hours: int = Field(default=12, ge=1)
     session_cookie_secure: bool = False
+    # Failed console sign-ins allowed per (client IP, email) within the window, then 429.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
 
     worker_in_process: bool = True
     worker_concurrency: int = Field(default=2, ge=1)

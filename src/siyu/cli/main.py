@@ -8,7 +8,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
+import siyu.cli.customers  # noqa: F401 - adds `siyu import customers` to import_app
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
+from siyu.cli.demo import demo
+from siyu.cli.imports import import_app
+from siyu.cli.staff import staff_app
 from siyu.config import get_settings
 from siyu.db import migrate
 from siyu.db.session import unit_of_work
@@ -26,6 +30,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(import_app, name="import")
+app.add_typer(staff_app, name="staff")
+app.command("demo")(demo)
 
 
 def _fail(exc: SiyuError) -> None:

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
+from pydantic import SecretStr
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -43,3 +44,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedString(TypeDecorator[SecretStr]):
+    """A provider secret, Fernet-encrypted at rest; read back as SecretStr so it never
+    shows in reprs or logs. Ciphertext is longer than the plaintext: size `length` for it.
+    """
+
+    impl = Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: SecretStr | str | None, dialect: Dialect) -> str | None:  # noqa: ARG002
+        if value is None:
+            return None
+        from siyu.kit.secrets import default_box  # noqa: PLC0415 - settings load lazily
+
+        return default_box().encrypt(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> SecretStr | None:  # noqa: ARG002
+        if value is None:
+            return None
+        from siyu.kit.secrets import default_box  # noqa: PLC0415 - settings load lazily
+
+        return default_box().decrypt(str(value))

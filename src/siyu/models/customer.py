@@ -15,8 +15,13 @@ class Customer(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     __table_args__ = (
         Index(None, "workspace_id", "created_at", "id"),
         Index(None, "workspace_id", "last_active_at", "id"),
+        Index(None, "workspace_id", "last_order_at", "id"),
+        Index(None, "workspace_id", "total_paid_fen", "id"),
         Index(None, "workspace_id", "mobile_last4"),
-        Index(None, "workspace_id", "name"),
+        Index(None, "workspace_id", "mobile"),
+        # Prefix search: text_pattern_ops lets PostgreSQL use the index for LIKE 'abc%'.
+        Index(None, "workspace_id", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index(None, "workspace_id", "remark", postgresql_ops={"remark": "text_pattern_ops"}),
     )
 
     name: Mapped[str | None] = mapped_column(String(100))

@@ -27,6 +27,8 @@ class ImportRun(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     updated: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     errors_path: Mapped[str | None] = mapped_column(String(500))
+    # Bytes of the error file that belong to committed chunks (where a resumed run appends).
+    error_bytes: Mapped[int] = mapped_column(default=0)
     message: Mapped[str | None] = mapped_column(String(1000))
     created_by: Mapped[str | None] = mapped_column(String(100))
     job_id: Mapped[int | None] = mapped_column(

@@ -1,4 +1,4 @@
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base, IdMixin, TimestampMixin, WorkspaceMixin
@@ -18,3 +18,5 @@ class Membership(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     staff_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("staff.id", ondelete="SET NULL")
     )
+    # A deactivated member keeps their history but can no longer sign in to this workspace.
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())

@@ -29,3 +29,4 @@ class MergeRecord(IdMixin, WorkspaceMixin, Base):
     actor: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(100))

@@ -99,7 +99,26 @@ class Runner:
                     Job.id, Job.name, Job.workspace_id, Job.payload, Job.attempts, Job.max_attempts
                 )
             ).all()
-        return [ClaimedJob(*row) for row in rows]
+            claimed = [ClaimedJob(*row) for row in rows]
+            # A job whose every attempt ended with its worker gone (a lease expired, no error
+            # recorded) must not be retried forever: past max_attempts it is dead.
+            exhausted = [job.id for job in claimed if job.attempts > job.max_attempts]
+            if exhausted:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_(exhausted))
+                    .values(
+                        status="dead",
+                        attempts=Job.attempts - 1,
+                        lease_until=None,
+                        locked_by=None,
+                        finished_at=now,
+                        last_error=f"lease expired on the last attempt (worker {self.worker_id} "
+                        "found it abandoned: crashed or stopped mid-job)",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        return [job for job in claimed if job.attempts <= job.max_attempts]
 
     # -- running ----------------------------------------------------------------
 
@@ -202,6 +221,7 @@ class Runner:
                 )
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
                     continue
+                spec = get_spec(schedule.job_name)
                 session.add(
                     Job(
                         workspace_id=schedule.workspace_id,
@@ -209,6 +229,7 @@ class Runner:
                         payload=schedule.payload,
                         run_at=now,
                         status="queued",
+                        max_attempts=spec.max_attempts if spec else 1,
                         dedupe_key=f"schedule:{schedule.key}:{schedule.next_run_at.isoformat()}",
                     )
                 )

@@ -1,6 +1,5 @@
 """Authentication for every API route: Bearer API key or console session + CSRF."""
 
-import hmac
 from collections.abc import Callable
 from typing import Annotated
 
@@ -8,20 +7,22 @@ from fastapi import Depends, Request
 
 from siyu.db.dependencies import SAFE_METHODS, DbSession
 from siyu.exceptions import Forbidden, Unauthorized
-from siyu.workspace import service
+from siyu.workspace import service, sessions
 from siyu.workspace.principal import Principal
 from siyu.workspace.roles import Role
+from siyu.workspace.security import tokens_match
+from siyu.workspace.throttle import LoginThrottle
 
 SESSION_COOKIE = "siyu_session"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def _client_ip(request: Request) -> str | None:
+def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
 def authenticate(request: Request, session: DbSession) -> Principal:
-    ip = _client_ip(request)
+    ip = client_ip(request)
     authorization = request.headers.get("Authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -31,10 +32,10 @@ def authenticate(request: Request, session: DbSession) -> Principal:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized("sign in or send an API key")
-    principal, console_session = service.resolve_console_session(session, cookie, ip=ip)
+    principal, console_session = sessions.resolve_console_session(session, cookie, ip=ip)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent, console_session.csrf_token):
+        if not tokens_match(sent, console_session.csrf_token):
             raise Forbidden(f"missing or wrong {CSRF_HEADER} header")
     return principal
 
@@ -57,3 +58,11 @@ Viewer = CurrentPrincipal
 Staff = Annotated[Principal, Depends(require(Role.STAFF))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+Throttle = Annotated[LoginThrottle, Depends(login_throttle)]

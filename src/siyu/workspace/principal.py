@@ -14,6 +14,8 @@ class Principal:
     # A staff-role user sees only the customers this staff member follows.
     staff_id: int | None = None
     ip: str | None = None
+    # Set for console users: the session the request came in on.
+    console_session_id: int | None = None
 
     @property
     def actor(self) -> str:

@@ -1,6 +1,7 @@
 """Password hashing (argon2) and token hashing (SHA-256 of high-entropy tokens)."""
 
 import hashlib
+import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -32,3 +33,12 @@ def new_api_key() -> str:
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def tokens_match(sent: str, expected: str) -> bool:
+    """Constant-time comparison that tolerates non-ASCII input."""
+    return hmac.compare_digest(sent.encode(), expected.encode())

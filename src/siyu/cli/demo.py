@@ -1,0 +1,103 @@
+"""`siyu demo`: migrate, load the demo brand 山茶集 once, print the login, serve."""
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import uvicorn
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from sqlalchemy import Engine
+
+from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
+from siyu.config import get_settings
+from siyu.db import migrate
+from siyu.demo import data
+from siyu.exceptions import SiyuError
+
+if TYPE_CHECKING:
+    from siyu.demo.loader import DemoLoad
+
+STEP_LABELS = {
+    "customers": "客户 customers",
+    "tags": "标签 tags",
+    "orders": "订单 orders",
+    "events": "行为 events",
+}
+
+
+def demo(
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start web and worker afterwards")
+    ] = True,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    customers: Annotated[
+        int, typer.Option(min=10, help="how many demo customers a first load creates")
+    ] = data.DEMO_CUSTOMERS,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load the demo workspace (once) and run Siyu on http://127.0.0.1:8000."""
+    settings = get_settings()
+    engine = open_engine(database_url)
+    migrate.upgrade(engine)
+    try:
+        loaded = _load_with_progress(engine, customers)
+    except SiyuError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    base_url = f"http://{host or settings.host}:{port or settings.port}"
+    console.print(_login_panel(loaded, base_url))
+    if not serve:
+        return
+    from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+
+    application = create_app(settings, engine=engine, run_worker=True)
+    uvicorn.run(
+        application, host=host or settings.host, port=port or settings.port, log_level="info"
+    )
+
+
+def _load_with_progress(engine: Engine, customers: int) -> "DemoLoad":
+    # The loader pulls in every domain's services; import it only when a demo is loaded.
+    from siyu.demo.loader import load_demo  # noqa: PLC0415
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(STEP_LABELS.get(step, step), total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        return load_demo(engine, customers=customers, progress=report)
+
+
+def _login_panel(loaded: "DemoLoad", base_url: str) -> Panel:
+    if loaded.api_key:
+        key_line = f"API key   {loaded.api_key}\n          (shown only this once; store it now)"
+    else:
+        key_line = (
+            "API key   shown only on the first run; make a new one with\n"
+            f"          siyu apikey create --workspace {data.WORKSPACE_SLUG} --name mine"
+        )
+    state = "loaded" if loaded.created else "already loaded; nothing added"
+    body = "\n".join(
+        [
+            f"demo workspace [bold]{data.BRAND_NAME}[/bold] ({data.WORKSPACE_SLUG}): {state}",
+            "",
+            f"URL       {base_url}",
+            f"API docs  {base_url}/api/v1/docs",
+            f"email     {loaded.email}",
+            f"password  {loaded.password}",
+            key_line,
+            "",
+            f'try:     curl -H "Authorization: Bearer <API key>" {base_url}/api/v1/customers',
+        ]
+    )
+    return Panel(body, title="Siyu 私域 demo", expand=False)

@@ -1,0 +1,358 @@
+"""Orders: upsert in bulk (API, imports, demo data), refunds, customer stats, timeline."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu.commerce.repository import CommerceRepository, ExistingOrder, OrderFilters
+from siyu.commerce.schemas import (
+    OrderDetailOut,
+    OrderIn,
+    OrderItemOut,
+    OrderOut,
+    PlatformSummary,
+    RefundIn,
+    RefundOut,
+    UpsertResult,
+)
+from siyu.connectors.commerce import PLATFORM_LABELS, OrderStatus, Platform
+from siyu.customers import service as customers_service
+from siyu.customers.identities import IdentityKind, IdentityRef, mask, normalize
+from siyu.customers.oneid import resolve_many
+from siyu.customers.stats import OrderStats, apply_order_stats
+from siyu.exceptions import Conflict, NotFound, ValidationFailed
+from siyu.kit.pagination import SortSpec
+from siyu.kit.timeline import TimelineCursor, TimelineEntry
+from siyu.models import Order, Refund
+from siyu.workspace import service as workspace_service
+from siyu.workspace.principal import Principal
+
+BUYER_KINDS: dict[str, IdentityKind] = {
+    Platform.TMALL: IdentityKind.TAOBAO_BUYER_ID,
+    Platform.TAOBAO: IdentityKind.TAOBAO_BUYER_ID,
+    Platform.JD: IdentityKind.JD_BUYER_ID,
+    Platform.PDD: IdentityKind.PDD_BUYER_ID,
+    Platform.DOUYIN: IdentityKind.DOUYIN_BUYER_ID,
+    Platform.YOUZAN: IdentityKind.YOUZAN_BUYER_ID,
+}
+ORDER_SORT_FIELDS = ("ordered_at", "paid_fen", "id")
+
+
+def is_masked(value: str) -> bool:
+    """Platforms hide buyer data as 138****8000 or t**1; such values identify nobody."""
+    return "*" in value or "＊" in value
+
+
+def order_identities(order: OrderIn) -> list[IdentityRef]:
+    """The identities an order feeds OneID: the platform buyer id and an unmasked mobile."""
+    refs: list[IdentityRef] = []
+    kind = BUYER_KINDS.get(order.platform)
+    if kind is not None and order.buyer_id and not is_masked(order.buyer_id):
+        with suppress(ValidationFailed):
+            refs.append(normalize(kind, order.buyer_id, field="buyer_id"))
+    mobile = order.receiver_mobile
+    # Landlines and virtual numbers stay on the order; they are not the buyer's mobile.
+    if mobile and not is_masked(mobile):
+        with suppress(ValidationFailed):
+            refs.append(normalize(IdentityKind.MOBILE, mobile, field="receiver_mobile"))
+    return refs
+
+
+def _final_status(order: OrderIn) -> str:
+    if order.status == OrderStatus.CANCELLED and order.refunded_fen > 0:
+        return OrderStatus.REFUNDED.value
+    return str(order.status)
+
+
+def upsert_orders(
+    session: Session,
+    workspace_id: int,
+    orders: Sequence[OrderIn],
+    *,
+    source: str,
+    actor: str,
+    import_run_id: int | None = None,
+) -> UpsertResult:
+    """Insert new orders and apply changes to known ones, in a few statements per batch.
+
+    Orders are keyed by (platform, platform_order_id); within a batch the last one wins.
+    Buyers resolve through OneID, items are replaced when the order brings items, the
+    refund the platform reports is kept as a refund row, and the touched customers'
+    stats are recomputed.
+    """
+    batch = list({(o.platform.value, o.platform_order_id): o for o in orders}.values())
+    if not batch:
+        return UpsertResult()
+    repo = CommerceRepository(session, workspace_id)
+
+    existing = _existing_orders(repo, batch)
+    customers = _resolve_buyers(session, workspace_id, batch, source=source, actor=actor)
+    product_ids = repo.upsert_products(_product_rows(batch))
+
+    ids = repo.upsert_orders(
+        [_order_row(order, customer) for order, customer in zip(batch, customers, strict=True)],
+        import_run_id=import_run_id,
+    )
+
+    items: list[dict[str, Any]] = []
+    replaced: list[int] = []
+    refunded: dict[int, int] = {}
+    cleared: list[int] = []
+    for order in batch:
+        key = (order.platform.value, order.platform_order_id)
+        order_id = ids[key]
+        known = key in existing
+        if order.items and known:
+            replaced.append(order_id)
+        items.extend(
+            {
+                "order_id": order_id,
+                "product_id": product_ids.get((key[0], item.product_external_id))
+                if item.product_external_id
+                else None,
+                "sku": item.sku,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unit_price_fen": item.unit_price_fen,
+                "amount_fen": item.amount_fen,
+            }
+            for item in order.items
+        )
+        if order.refunded_fen > 0:
+            refunded[order_id] = order.refunded_fen
+        elif known:
+            cleared.append(order_id)
+    repo.replace_items(replaced, items)
+    repo.sync_export_refunds(refunded, cleared)
+    # Refunds recorded through the API survive an import of the platform's view.
+    repo.recompute_refunded([ids[key] for key in existing])
+
+    touched = {c for c in customers if c is not None}
+    touched.update(e.customer_id for e in existing.values() if e.customer_id is not None)
+    recompute_customer_stats(session, workspace_id, sorted(touched))
+    return UpsertResult(imported=len(batch) - len(existing), updated=len(existing), order_ids=ids)
+
+
+def _existing_orders(
+    repo: CommerceRepository, batch: Sequence[OrderIn]
+) -> dict[tuple[str, str], ExistingOrder]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for order in batch:
+        wanted[order.platform.value].append(order.platform_order_id)
+    existing: dict[tuple[str, str], ExistingOrder] = {}
+    for platform, order_ids in wanted.items():
+        for order_id, found in repo.existing_orders(platform, order_ids).items():
+            existing[(platform, order_id)] = found
+    return existing
+
+
+def _resolve_buyers(
+    session: Session, workspace_id: int, batch: Sequence[OrderIn], *, source: str, actor: str
+) -> list[int | None]:
+    """The customer of each order (None without a usable identity), in one OneID call."""
+    refs = [order_identities(order) for order in batch]
+    with_refs = [i for i, r in enumerate(refs) if r]
+    customers: list[int | None] = [None] * len(batch)
+    if with_refs:
+        resolved = resolve_many(
+            session, workspace_id, [refs[i] for i in with_refs], source=source, actor=actor
+        )
+        for i, resolution in zip(with_refs, resolved, strict=True):
+            customers[i] = resolution.customer_id
+    return customers
+
+
+def _product_rows(batch: Sequence[OrderIn]) -> list[dict[str, Any]]:
+    products: dict[tuple[str, str], dict[str, Any]] = {}
+    for order in batch:
+        for item in order.items:
+            if item.product_external_id:
+                products[(order.platform.value, item.product_external_id)] = {
+                    "platform": order.platform.value,
+                    "external_id": item.product_external_id,
+                    "name": item.name,
+                    "price_fen": item.unit_price_fen or None,
+                }
+    return list(products.values())
+
+
+def _order_row(order: OrderIn, customer_id: int | None) -> dict[str, Any]:
+    return {
+        "platform": order.platform.value,
+        "platform_order_id": order.platform_order_id,
+        "customer_id": customer_id,
+        "store": order.store,
+        "status": _final_status(order),
+        "total_fen": order.total_fen,
+        "paid_fen": order.paid_fen,
+        "discount_fen": order.discount_fen,
+        "shipping_fen": order.shipping_fen,
+        "refunded_fen": order.refunded_fen,
+        "ordered_at": order.ordered_at,
+        "paid_at": order.paid_at,
+        "buyer_id": order.buyer_id,
+        "buyer_nick": order.buyer_nick,
+        "receiver_name": order.receiver_name,
+        "receiver_mobile": order.receiver_mobile,
+        "receiver_province": order.receiver_province,
+        "receiver_city": order.receiver_city,
+        "receiver_address": order.receiver_address,
+    }
+
+
+def recompute_customer_stats(
+    session: Session, workspace_id: int, customer_ids: Sequence[int]
+) -> None:
+    """Aggregate the customers' orders (one query per 2,000 customers) and store the stats.
+
+    Counted: paid, shipped and completed orders. Total paid: what was paid minus what was
+    refunded, over all orders except pending and cancelled ones.
+    """
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return
+    repo = CommerceRepository(session, workspace_id)
+    stats = dict.fromkeys(wanted, OrderStats(0, 0, None, None))
+    for row in repo.customer_aggregates(wanted):
+        stats[row.customer_id] = OrderStats(
+            row.order_count, row.total_paid_fen, row.first_order_at, row.last_order_at
+        )
+    apply_order_stats(session, workspace_id, stats)
+
+
+def timeline_entries(
+    session: Session,
+    workspace_id: int,
+    customer_id: int,
+    *,
+    before: TimelineCursor | None,
+    limit: int,
+) -> list[TimelineEntry]:
+    orders = CommerceRepository(session, workspace_id).timeline_orders(
+        customer_id, before=before, limit=limit
+    )
+    return [
+        TimelineEntry(
+            kind="order",
+            id=order.id,
+            occurred_at=order.ordered_at,
+            title=f"{PLATFORM_LABELS.get(order.platform, order.platform)}订单 "
+            f"{order.platform_order_id}",
+            data={
+                "platform": order.platform,
+                "platform_order_id": order.platform_order_id,
+                "status": order.status,
+                "paid_fen": order.paid_fen,
+                "refunded_fen": order.refunded_fen,
+                "store": order.store,
+            },
+        )
+        for order in orders
+    ]
+
+
+def orders_summary(session: Session, workspace_id: int, since: datetime) -> list[PlatformSummary]:
+    """Paid orders and GMV (paid amount) per platform since the given time."""
+    rows = CommerceRepository(session, workspace_id).platform_summary(since)
+    return [PlatformSummary(platform, count, gmv) for platform, count, gmv in rows]
+
+
+def _check_scope(session: Session, principal: Principal, customer_id: int | None) -> None:
+    """Staff see the orders of the customers they may see; nobody else's."""
+    if not principal.scoped_to_staff:
+        return
+    if customer_id is None:
+        raise NotFound("order")
+    try:
+        customers_service.get_customer(session, principal, customer_id)
+    except NotFound as exc:
+        raise NotFound("order") from exc
+
+
+def order_out(order: Order, principal: Principal) -> OrderOut:
+    out = OrderOut.model_validate(order)
+    if customers_service.masks_pii(principal) and out.receiver_mobile:
+        out.receiver_mobile = mask(IdentityKind.MOBILE, out.receiver_mobile)
+    return out
+
+
+def list_orders(
+    session: Session,
+    principal: Principal,
+    filters: OrderFilters,
+    *,
+    sort: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[OrderOut], str | None]:
+    if principal.scoped_to_staff:
+        if filters.customer_id is None:
+            raise ValidationFailed("customer_id", "staff list the orders of one customer")
+        _check_scope(session, principal, filters.customer_id)
+    spec = SortSpec.parse(sort, ORDER_SORT_FIELDS, "-ordered_at")
+    orders, next_cursor = CommerceRepository(session, principal.workspace_id).list_orders(
+        filters, sort=spec, cursor=cursor, limit=limit
+    )
+    return [order_out(order, principal) for order in orders], next_cursor
+
+
+def get_order(session: Session, principal: Principal, order_id: int) -> OrderDetailOut:
+    repo = CommerceRepository(session, principal.workspace_id)
+    order = repo.order(order_id)
+    if order is None:
+        raise NotFound("order")
+    _check_scope(session, principal, order.customer_id)
+    return OrderDetailOut(
+        **order_out(order, principal).model_dump(),
+        items=[OrderItemOut.model_validate(item) for item in repo.items(order_id)],
+        refunds=[RefundOut.model_validate(refund) for refund in repo.refunds(order_id)],
+    )
+
+
+def add_refund(session: Session, principal: Principal, order_id: int, refund: RefundIn) -> Refund:
+    """Record a refund; a refund of everything paid marks the order refunded."""
+    repo = CommerceRepository(session, principal.workspace_id)
+    order = repo.order(order_id)
+    if order is None:
+        raise NotFound("order")
+    refundable = order.paid_fen - order.refunded_fen
+    if refund.amount_fen > refundable:
+        raise ValidationFailed(
+            "amount_fen", f"at most {refundable} fen of this order is not yet refunded"
+        )
+    platform_refund_id = refund.platform_refund_id or f"manual-{uuid.uuid4().hex[:16]}"
+    if repo.refund_by_platform_id(order_id, platform_refund_id) is not None:
+        raise Conflict(
+            f"refund {platform_refund_id!r} is already recorded",
+            {"field": "platform_refund_id"},
+        )
+    row = Refund(
+        workspace_id=principal.workspace_id,
+        order_id=order_id,
+        platform_refund_id=platform_refund_id,
+        amount_fen=refund.amount_fen,
+        status="succeeded",
+        reason=refund.reason,
+        refunded_at=refund.refunded_at,
+    )
+    session.add(row)
+    order.refunded_fen += refund.amount_fen
+    if order.refunded_fen >= order.paid_fen:
+        order.status = OrderStatus.REFUNDED.value
+    session.flush()
+    if order.customer_id is not None:
+        recompute_customer_stats(session, principal.workspace_id, [order.customer_id])
+    workspace_service.audit(
+        session,
+        principal,
+        "order.refund",
+        target_type="order",
+        target_id=order_id,
+        details={"amount_fen": refund.amount_fen, "platform_refund_id": platform_refund_id},
+    )
+    return row

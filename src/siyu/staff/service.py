@@ -1,0 +1,347 @@
+"""Departments and staff members (WeCom members; sync fills them later, API/CLI/CSV now)."""
+
+from collections.abc import Sequence
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm import Session
+
+import siyu.customers.service as customers_service
+from siyu.exceptions import Conflict, NotFound, ValidationFailed
+from siyu.kit.pagination import PageOut, SortSpec, paginate
+from siyu.models import Department, Staff
+from siyu.staff.repository import StaffRepository
+from siyu.staff.schemas import (
+    DepartmentIn,
+    DepartmentNode,
+    DepartmentPatch,
+    StaffIn,
+    StaffOut,
+    StaffPatch,
+)
+from siyu.workspace import service as workspace_service
+from siyu.workspace.principal import Principal
+
+STAFF_SORTS = ("id", "name", "created_at")
+PATH_SEPARATOR = "/"
+NAME_MAX_LENGTH = 100
+
+
+# -- field rules (shared with the CSV import) ---------------------------------------
+
+
+def normalize_mobile(value: str | None, *, field: str = "mobile") -> str | None:
+    """A phone number as E.164 (+8613800138000); mainland numbers may omit +86."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(field, f"not a phone number: {text!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(field, f"not a valid phone number: {text!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str | None, *, field: str = "email") -> str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationFailed(field, str(exc)) from exc
+
+
+def split_department_path(path: str, *, field: str = "department") -> list[str]:
+    """ "华东大区/上海/徐汇店" -> its names from the top; empty segments are refused."""
+    names = [name.strip() for name in path.strip().strip(PATH_SEPARATOR).split(PATH_SEPARATOR)]
+    if not path.strip() or any(not name for name in names):
+        raise ValidationFailed(field, f"not a department path: {path!r}")
+    if any(len(name) > NAME_MAX_LENGTH for name in names):
+        raise ValidationFailed(field, f"department names are at most {NAME_MAX_LENGTH} characters")
+    return names
+
+
+# -- departments --------------------------------------------------------------------
+
+
+def get_department(
+    session: Session, workspace_id: int, department_id: int, *, field: str = "department_id"
+) -> Department:
+    department = StaffRepository(session, workspace_id).department(department_id)
+    if department is None:
+        raise NotFound("department", {"field": field})
+    return department
+
+
+def _check_sibling_name(
+    repo: StaffRepository, parent_id: int | None, name: str, *, own_id: int | None = None
+) -> None:
+    existing = repo.child_named(parent_id, name)
+    if existing is not None and existing.id != own_id:
+        raise Conflict(f"department {name!r} already exists there", {"field": "name"})
+
+
+def create_department(session: Session, workspace_id: int, data: DepartmentIn) -> Department:
+    repo = StaffRepository(session, workspace_id)
+    if data.parent_id is not None:
+        get_department(session, workspace_id, data.parent_id, field="parent_id")
+    name = data.name.strip()
+    _check_sibling_name(repo, data.parent_id, name)
+    department = Department(
+        workspace_id=workspace_id,
+        name=name,
+        parent_id=data.parent_id,
+        sort_order=(
+            repo.next_department_order(data.parent_id)
+            if data.sort_order is None
+            else data.sort_order
+        ),
+    )
+    session.add(department)
+    session.flush()
+    return department
+
+
+def update_department(
+    session: Session, workspace_id: int, department_id: int, data: DepartmentPatch
+) -> Department:
+    repo = StaffRepository(session, workspace_id)
+    department = get_department(session, workspace_id, department_id)
+    parent_id = department.parent_id
+    if "parent_id" in data.model_fields_set and data.parent_id != department.parent_id:
+        parent_id = data.parent_id
+        if parent_id is not None:
+            get_department(session, workspace_id, parent_id, field="parent_id")
+            _refuse_cycle(repo, department.id, parent_id)
+    name = department.name if data.name is None else data.name.strip()
+    _check_sibling_name(repo, parent_id, name, own_id=department.id)
+    department.name = name
+    department.parent_id = parent_id
+    if data.sort_order is not None:
+        department.sort_order = data.sort_order
+    session.flush()
+    return department
+
+
+def _refuse_cycle(repo: StaffRepository, department_id: int, new_parent_id: int) -> None:
+    """Walk up from the new parent; meeting the department itself would close a cycle."""
+    seen: set[int] = set()
+    current: int | None = new_parent_id
+    while current is not None and current not in seen:
+        if current == department_id:
+            raise ValidationFailed(
+                "parent_id", "a department cannot move under itself or one of its descendants"
+            )
+        seen.add(current)
+        current = repo.parent_of(current)
+
+
+def delete_department(session: Session, principal: Principal, department_id: int) -> None:
+    """Delete an empty department (no sub-departments, no staff)."""
+    repo = StaffRepository(session, principal.workspace_id)
+    department = get_department(session, principal.workspace_id, department_id)
+    if repo.has_children(department.id):
+        raise Conflict("the department has sub-departments; move or delete them first")
+    if repo.has_staff(department.id):
+        raise Conflict("the department has staff members; move them first")
+    session.delete(department)
+    session.flush()
+    workspace_service.audit(
+        session,
+        principal,
+        "department.delete",
+        target_type="department",
+        target_id=department_id,
+        details={"name": department.name},
+    )
+
+
+def department_tree(session: Session, workspace_id: int) -> list[DepartmentNode]:
+    """All departments as a nested tree, each with its own staff count (two queries)."""
+    repo = StaffRepository(session, workspace_id)
+    counts = repo.staff_counts()
+    nodes = {
+        d.id: DepartmentNode.model_validate(d).model_copy(
+            update={"staff_count": counts.get(d.id, 0), "children": []}
+        )
+        for d in repo.departments()
+    }
+    roots: list[DepartmentNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.parent_id) if node.parent_id is not None else None
+        (parent.children if parent is not None else roots).append(node)
+    return roots
+
+
+def department_subtree_ids(session: Session, workspace_id: int, department_id: int) -> list[int]:
+    """The department's id and those of all departments below it."""
+    get_department(session, workspace_id, department_id)
+    return StaffRepository(session, workspace_id).subtree_ids(department_id)
+
+
+def ensure_department_path(
+    session: Session, workspace_id: int, path: str, *, field: str = "department"
+) -> tuple[Department, int]:
+    """The department at "华东大区/上海/徐汇店", creating missing levels; returns it and how
+    many departments were created."""
+    repo = StaffRepository(session, workspace_id)
+    parent: Department | None = None
+    created = 0
+    for name in split_department_path(path, field=field):
+        parent_id = None if parent is None else parent.id
+        department = repo.child_named(parent_id, name)
+        if department is None:
+            department = Department(
+                workspace_id=workspace_id,
+                name=name,
+                parent_id=parent_id,
+                sort_order=repo.next_department_order(parent_id),
+            )
+            session.add(department)
+            session.flush()
+            created += 1
+        parent = department
+    assert parent is not None
+    return parent, created
+
+
+# -- staff --------------------------------------------------------------------------
+
+
+def get_staff(session: Session, workspace_id: int, staff_id: int) -> Staff:
+    staff = StaffRepository(session, workspace_id).staff(staff_id)
+    if staff is None:
+        raise NotFound("staff member")
+    return staff
+
+
+def staff_names(session: Session, workspace_id: int, ids: Sequence[int]) -> dict[int, str]:
+    return StaffRepository(session, workspace_id).staff_names(ids)
+
+
+def staff_by_userid(session: Session, workspace_id: int, userid: str) -> Staff | None:
+    return StaffRepository(session, workspace_id).staff_by_userid(userid)
+
+
+def _check_userid(repo: StaffRepository, userid: str | None, *, own_id: int | None) -> None:
+    if userid is None:
+        return
+    existing = repo.staff_by_userid(userid)
+    if existing is not None and existing.id != own_id:
+        raise Conflict(
+            f"a staff member with userid {userid!r} already exists",
+            {"field": "wecom_userid", "id": existing.id},
+        )
+
+
+def create_staff(session: Session, workspace_id: int, data: StaffIn) -> Staff:
+    repo = StaffRepository(session, workspace_id)
+    if data.department_id is not None:
+        get_department(session, workspace_id, data.department_id)
+    userid = data.wecom_userid.strip() if data.wecom_userid else None
+    _check_userid(repo, userid, own_id=None)
+    staff = Staff(
+        workspace_id=workspace_id,
+        name=data.name.strip(),
+        wecom_userid=userid,
+        mobile=normalize_mobile(data.mobile),
+        email=normalize_email(data.email),
+        position=(data.position or "").strip() or None,
+        department_id=data.department_id,
+        status=data.status.value,
+    )
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def update_staff(session: Session, workspace_id: int, staff_id: int, data: StaffPatch) -> Staff:
+    repo = StaffRepository(session, workspace_id)
+    staff = get_staff(session, workspace_id, staff_id)
+    sent = data.model_fields_set
+    if "name" in sent:
+        if data.name is None:
+            raise ValidationFailed("name", "must not be empty")
+        staff.name = data.name.strip()
+    if "wecom_userid" in sent:
+        userid = data.wecom_userid.strip() if data.wecom_userid else None
+        _check_userid(repo, userid, own_id=staff.id)
+        staff.wecom_userid = userid
+    if "mobile" in sent:
+        staff.mobile = normalize_mobile(data.mobile)
+    if "email" in sent:
+        staff.email = normalize_email(data.email)
+    if "position" in sent:
+        staff.position = (data.position or "").strip() or None
+    if "department_id" in sent:
+        if data.department_id is not None:
+            get_department(session, workspace_id, data.department_id)
+        staff.department_id = data.department_id
+    if "status" in sent:
+        if data.status is None:
+            raise ValidationFailed("status", "must not be empty")
+        staff.status = data.status.value
+    session.flush()
+    return staff
+
+
+def delete_staff(session: Session, principal: Principal, staff_id: int) -> None:
+    """Delete a staff member entered by mistake; one who follows customers is refused."""
+    staff = get_staff(session, principal.workspace_id, staff_id)
+    followed = customers_service.list_customers(
+        session,
+        Principal.system(principal.workspace_id),
+        customers_service.CustomerQuery(staff_id=staff.id, limit=1),
+    )
+    if followed.items:
+        raise Conflict(
+            "the staff member follows customers; hand them over or mark the member resigned"
+        )
+    session.delete(staff)
+    session.flush()
+    workspace_service.audit(
+        session,
+        principal,
+        "staff.delete",
+        target_type="staff",
+        target_id=staff_id,
+        details={"name": staff.name, "wecom_userid": staff.wecom_userid},
+    )
+
+
+def list_staff(
+    session: Session,
+    workspace_id: int,
+    *,
+    department_id: int | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> PageOut[StaffOut]:
+    """Staff, filtered by department (with its sub-departments), status and a name,
+    userid or mobile prefix, one keyset page at a time."""
+    repo = StaffRepository(session, workspace_id)
+    department_ids = (
+        None
+        if department_id is None
+        else department_subtree_ids(session, workspace_id, department_id)
+    )
+    stmt, page = paginate(
+        repo.staff_query(department_ids=department_ids, status=status, q=(q or "").strip()),
+        columns={
+            "id": Staff.id.expression,
+            "name": Staff.name.expression,
+            "created_at": Staff.created_at.expression,
+        },
+        id_column=Staff.id.expression,
+        sort=SortSpec.parse(sort, STAFF_SORTS, "id"),
+        cursor=cursor,
+        limit=limit,
+    )
+    items, next_cursor = page.build(list(session.scalars(stmt)))
+    return PageOut(items=[StaffOut.model_validate(s) for s in items], next_cursor=next_cursor)

@@ -1,0 +1,61 @@
+"""Background work of the tags domain."""
+
+from bisect import bisect_right
+from typing import Any
+
+from siyu.tags import service
+from siyu.tags.schemas import CustomerFilter
+from siyu.worker.context import JobContext
+from siyu.worker.queue import get_job
+from siyu.worker.registry import job
+
+CHUNK_SIZE = 500
+
+
+@job(service.BATCH_JOB)
+def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Add or remove tags chunk by chunk, committing after each one.
+
+    The position reached is saved in the job's result at every checkpoint, so a retried
+    job resumes there; adding or removing again is a no-op, so a replayed chunk is harmless.
+    Explicit ids are walked in id order; a filter is walked with the customer list's cursor.
+    """
+    assert ctx.workspace_id is not None
+    session, workspace_id = ctx.session, ctx.workspace_id
+    explicit: list[int] | None = payload.get("customer_ids")
+    customer_filter = CustomerFilter.model_validate(payload.get("filter") or {})
+    change = service.add_tags if payload["action"] == "add" else service.remove_tags
+
+    job_row = get_job(session, ctx.job_id, workspace_id=workspace_id)
+    state: dict[str, Any] = dict(job_row.result or {})
+    changed: int = state.get("changed", 0)
+    processed: int = state.get("processed", 0)
+    total = len(explicit) if explicit is not None else None
+    while True:
+        if explicit is not None:
+            start = bisect_right(explicit, state.get("after", 0))
+            chunk = explicit[start : start + CHUNK_SIZE]
+            position: dict[str, Any] = {"after": chunk[-1]} if chunk else {}
+        else:
+            if state.get("done"):
+                break
+            chunk, cursor = service.filtered_customer_page(
+                session, workspace_id, customer_filter, state.get("cursor")
+            )
+            position = {"cursor": cursor, "done": cursor is None}
+        if not chunk:
+            break
+        changed += change(
+            session,
+            workspace_id,
+            service.live_customer_ids(session, workspace_id, chunk),
+            payload["tag_ids"],
+            source=payload["source"],
+            actor=payload["actor"],
+        )
+        processed += len(chunk)
+        state = {**position, "changed": changed, "processed": processed}
+        job_row.result = state
+        ctx.progress(processed, total)
+        ctx.checkpoint()
+    return {"changed": changed, "processed": processed}

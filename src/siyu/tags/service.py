@@ -1,0 +1,533 @@
+"""Tag groups, tags and their assignment to customers, with a history of every change."""
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import siyu.customers.service as customers_service
+from siyu.exceptions import Conflict, NotFound, ValidationFailed
+from siyu.kit.pagination import PageOut, SortSpec, paginate
+from siyu.kit.time import utcnow
+from siyu.kit.timeline import TimelineCursor, TimelineEntry
+from siyu.models import Tag, TagChange, TagGroup
+from siyu.tags.repository import TagRepository, chunks
+from siyu.tags.schemas import (
+    BatchAction,
+    BatchIn,
+    BatchOut,
+    CustomerFilter,
+    CustomerTagOut,
+    TagChangeOut,
+    TagGroupOut,
+    TagOut,
+)
+from siyu.worker.queue import enqueue
+from siyu.workspace import service as workspace_service
+from siyu.workspace.principal import Principal
+
+TIMELINE_KIND = "tag_change"
+ACTOR_MAX_LENGTH = 100
+
+
+class TagSource(StrEnum):
+    MANUAL = "manual"
+    IMPORT = "import"
+    RULE = "rule"
+    WECOM = "wecom"
+
+
+def _source(source: str) -> str:
+    try:
+        return TagSource(source).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in TagSource)
+        raise ValidationFailed("source", f"unknown source {source!r}; allowed: {allowed}") from None
+
+
+def _unique(ids: Sequence[int], field: str) -> list[int]:
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(field, "contains duplicates")
+    return list(ids)
+
+
+# -- groups and tags ------------------------------------------------------------
+
+
+def list_groups(session: Session, workspace_id: int) -> list[TagGroupOut]:
+    """Every group with its tags and how many customers carry each tag (three queries)."""
+    repo = TagRepository(session, workspace_id)
+    groups = repo.groups()
+    counts = repo.customer_counts()
+    tags_by_group: dict[int, list[TagOut]] = {}
+    for tag in repo.tags():
+        out = TagOut.model_validate(tag).model_copy(
+            update={"customer_count": counts.get(tag.id, 0)}
+        )
+        tags_by_group.setdefault(tag.group_id, []).append(out)
+    return [
+        TagGroupOut.model_validate(group).model_copy(
+            update={"tags": tags_by_group.get(group.id, [])}
+        )
+        for group in groups
+    ]
+
+
+def get_group(session: Session, workspace_id: int, group_id: int) -> TagGroup:
+    group = TagRepository(session, workspace_id).group(group_id)
+    if group is None:
+        raise NotFound("tag group")
+    return group
+
+
+def get_tag(session: Session, workspace_id: int, tag_id: int) -> Tag:
+    tag = TagRepository(session, workspace_id).tag(tag_id)
+    if tag is None:
+        raise NotFound("tag")
+    return tag
+
+
+def create_group(session: Session, workspace_id: int, *, name: str) -> TagGroup:
+    repo = TagRepository(session, workspace_id)
+    name = name.strip()
+    if repo.group_by_name(name) is not None:
+        raise Conflict(f"tag group {name!r} already exists", {"field": "name"})
+    group = TagGroup(workspace_id=workspace_id, name=name, sort_order=repo.next_group_order())
+    session.add(group)
+    session.flush()
+    return group
+
+
+def rename_group(session: Session, workspace_id: int, group_id: int, *, name: str) -> TagGroup:
+    repo = TagRepository(session, workspace_id)
+    group = get_group(session, workspace_id, group_id)
+    name = name.strip()
+    existing = repo.group_by_name(name)
+    if existing is not None and existing.id != group.id:
+        raise Conflict(f"tag group {name!r} already exists", {"field": "name"})
+    group.name = name
+    session.flush()
+    return group
+
+
+def reorder_groups(session: Session, workspace_id: int, ids: Sequence[int]) -> list[TagGroupOut]:
+    """The listed groups come first in the given order; the rest keep theirs after them."""
+    repo = TagRepository(session, workspace_id)
+    ids = _unique(ids, "ids")
+    current = [g.id for g in repo.groups()]
+    missing = set(ids) - set(current)
+    if missing:
+        raise NotFound("tag group", {"ids": sorted(missing)})
+    ordered = ids + [i for i in current if i not in set(ids)]
+    repo.set_group_orders({group_id: position for position, group_id in enumerate(ordered)})
+    return list_groups(session, workspace_id)
+
+
+def delete_group(session: Session, principal: Principal, group_id: int) -> None:
+    """Delete a group and its tags; their assignments are removed and recorded in history."""
+    group = get_group(session, principal.workspace_id, group_id)
+    repo = TagRepository(session, principal.workspace_id)
+    removed = 0
+    for tag in repo.tags(group.id):
+        removed += _unassign_and_delete(session, repo, principal, tag)
+    session.delete(group)
+    session.flush()
+    workspace_service.audit(
+        session,
+        principal,
+        "tag_group.delete",
+        target_type="tag_group",
+        target_id=group.id,
+        details={"name": group.name, "assignments_removed": removed},
+    )
+
+
+def create_tag(session: Session, workspace_id: int, group_id: int, *, name: str) -> Tag:
+    repo = TagRepository(session, workspace_id)
+    group = get_group(session, workspace_id, group_id)
+    name = name.strip()
+    if repo.tag_by_name(group.id, name) is not None:
+        raise Conflict(f"tag {name!r} already exists in {group.name!r}", {"field": "name"})
+    tag = Tag(
+        workspace_id=workspace_id,
+        group_id=group.id,
+        name=name,
+        sort_order=repo.next_tag_order(group.id),
+    )
+    session.add(tag)
+    session.flush()
+    return tag
+
+
+def update_tag(
+    session: Session,
+    workspace_id: int,
+    tag_id: int,
+    *,
+    name: str | None = None,
+    group_id: int | None = None,
+) -> Tag:
+    repo = TagRepository(session, workspace_id)
+    tag = get_tag(session, workspace_id, tag_id)
+    target_group = (
+        tag.group_id if group_id is None else get_group(session, workspace_id, group_id).id
+    )
+    target_name = tag.name if name is None else name.strip()
+    existing = repo.tag_by_name(target_group, target_name)
+    if existing is not None and existing.id != tag.id:
+        raise Conflict(f"tag {target_name!r} already exists in that group", {"field": "name"})
+    if target_group != tag.group_id:
+        tag.sort_order = repo.next_tag_order(target_group)
+    tag.group_id = target_group
+    tag.name = target_name
+    session.flush()
+    return tag
+
+
+def reorder_tags(
+    session: Session, workspace_id: int, group_id: int, ids: Sequence[int]
+) -> list[TagOut]:
+    repo = TagRepository(session, workspace_id)
+    group = get_group(session, workspace_id, group_id)
+    ids = _unique(ids, "ids")
+    current = [t.id for t in repo.tags(group.id)]
+    missing = set(ids) - set(current)
+    if missing:
+        raise NotFound("tag", {"ids": sorted(missing)})
+    ordered = ids + [i for i in current if i not in set(ids)]
+    repo.set_tag_orders({tag_id: position for position, tag_id in enumerate(ordered)})
+    counts = repo.customer_counts()
+    return [
+        TagOut.model_validate(t).model_copy(update={"customer_count": counts.get(t.id, 0)})
+        for t in repo.tags(group.id)
+    ]
+
+
+def delete_tag(session: Session, principal: Principal, tag_id: int) -> None:
+    tag = get_tag(session, principal.workspace_id, tag_id)
+    repo = TagRepository(session, principal.workspace_id)
+    removed = _unassign_and_delete(session, repo, principal, tag)
+    workspace_service.audit(
+        session,
+        principal,
+        "tag.delete",
+        target_type="tag",
+        target_id=tag_id,
+        details={"name": tag.name, "assignments_removed": removed},
+    )
+
+
+def _unassign_and_delete(
+    session: Session, repo: TagRepository, principal: Principal, tag: Tag
+) -> int:
+    label = repo.tag_labels([tag.id])[tag.id]
+    removed = repo.unassign_everyone(
+        tag.id, label, source=TagSource.MANUAL.value, actor=principal.actor, at=utcnow()
+    )
+    session.delete(tag)
+    session.flush()
+    return removed
+
+
+def ensure_tags(
+    session: Session, workspace_id: int, names: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(group name, tag name) -> tag id, creating missing groups and tags."""
+    repo = TagRepository(session, workspace_id)
+    cleaned: dict[tuple[str, str], tuple[str, str]] = {}
+    for index, (group_name, tag_name) in enumerate(names):
+        key = (group_name.strip(), tag_name.strip())
+        if not key[0] or not key[1]:
+            raise ValidationFailed(f"names[{index}]", "group and tag names must not be empty")
+        cleaned[(group_name, tag_name)] = key
+    wanted = sorted(set(cleaned.values()))
+    groups = repo.groups_by_names(g for g, _ in wanted)
+    group_order = repo.next_group_order()
+    for group_name in sorted({g for g, _ in wanted} - groups.keys()):
+        groups[group_name] = TagGroup(
+            workspace_id=workspace_id, name=group_name, sort_order=group_order
+        )
+        group_order += 1
+        session.add(groups[group_name])
+    session.flush()
+    tags = repo.tags_by_group_and_name([g.id for g in groups.values()])
+    tag_orders: dict[int, int] = {}
+    for group_name, tag_name in wanted:
+        group_id = groups[group_name].id
+        if (group_id, tag_name) in tags:
+            continue
+        order = tag_orders.get(group_id)
+        if order is None:
+            order = repo.next_tag_order(group_id)
+        tag_orders[group_id] = order + 1
+        tag = Tag(workspace_id=workspace_id, group_id=group_id, name=tag_name, sort_order=order)
+        session.add(tag)
+        tags[(group_id, tag_name)] = tag
+    session.flush()
+    return {key: tags[(groups[g].id, t)].id for key, (g, t) in cleaned.items()}
+
+
+# -- assignments ----------------------------------------------------------------
+
+
+def _require_tags(repo: TagRepository, tag_ids: Sequence[int]) -> list[int]:
+    ids = list(dict.fromkeys(tag_ids))
+    missing = set(ids) - repo.existing_tag_ids(ids)
+    if missing:
+        raise NotFound("tag", {"ids": sorted(missing)})
+    return ids
+
+
+def _actor(actor: str) -> str:
+    return actor[:ACTOR_MAX_LENGTH]
+
+
+def add_tags(
+    session: Session,
+    workspace_id: int,
+    customer_ids: Sequence[int],
+    tag_ids: Sequence[int],
+    *,
+    source: str,
+    actor: str,
+) -> int:
+    """Assign tags to customers; existing assignments are kept. Returns assignments added."""
+    source = _source(source)
+    repo = TagRepository(session, workspace_id)
+    tags = _require_tags(repo, tag_ids)
+    customers = customers_service.require_customer_ids(session, workspace_id, customer_ids)
+    if not tags or not customers:
+        return 0
+    labels = repo.tag_labels(tags)
+    now = utcnow()
+    added = 0
+    for chunk in chunks(customers):
+        assigned = repo.assigned_pairs(chunk, tags)
+        new = [(c, t) for c in chunk for t in tags if (c, t) not in assigned]
+        common = {"workspace_id": workspace_id, "source": source, "actor": _actor(actor)}
+        repo.insert_assignments(
+            [{**common, "customer_id": c, "tag_id": t, "created_at": now} for c, t in new]
+        )
+        repo.insert_changes(
+            [
+                {**common, "customer_id": c, "tag_id": t, "tag_name": labels[t]}
+                | {"action": "add", "created_at": now}
+                for c, t in new
+            ]
+        )
+        added += len(new)
+    return added
+
+
+def remove_tags(
+    session: Session,
+    workspace_id: int,
+    customer_ids: Sequence[int],
+    tag_ids: Sequence[int],
+    *,
+    source: str,
+    actor: str,
+) -> int:
+    """Take tags off customers; absent assignments are ignored. Returns assignments removed."""
+    source = _source(source)
+    repo = TagRepository(session, workspace_id)
+    tags = _require_tags(repo, tag_ids)
+    customers = customers_service.require_customer_ids(session, workspace_id, customer_ids)
+    if not tags or not customers:
+        return 0
+    labels = repo.tag_labels(tags)
+    now = utcnow()
+    removed = 0
+    for chunk in chunks(customers):
+        gone = sorted(repo.assigned_pairs(chunk, tags))
+        repo.delete_assignments(gone)
+        repo.insert_changes(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "customer_id": c,
+                    "tag_id": t,
+                    "tag_name": labels[t],
+                    "action": "remove",
+                    "source": source,
+                    "actor": _actor(actor),
+                    "created_at": now,
+                }
+                for c, t in gone
+            ]
+        )
+        removed += len(gone)
+    return removed
+
+
+def tags_of(session: Session, workspace_id: int, customer_id: int) -> list[CustomerTagOut]:
+    rows = TagRepository(session, workspace_id).customer_tags(customer_id)
+    return [
+        CustomerTagOut(
+            tag_id=tag.id,
+            tag_name=tag.name,
+            group_id=group.id,
+            group_name=group.name,
+            source=assignment.source,
+            actor=assignment.actor,
+            added_at=assignment.created_at,
+        )
+        for assignment, tag, group in rows
+    ]
+
+
+def customer_tags(session: Session, principal: Principal, customer_id: int) -> list[CustomerTagOut]:
+    """The tags of one customer the principal may see."""
+    customer = customers_service.get_customer(session, principal, customer_id)
+    return tags_of(session, principal.workspace_id, customer.id)
+
+
+def change_customer_tags(
+    session: Session, principal: Principal, customer_id: int, tag_ids: Sequence[int], *, add: bool
+) -> list[CustomerTagOut]:
+    """Manual add or removal on one customer (within the principal's data scope)."""
+    customer = customers_service.get_customer(session, principal, customer_id)
+    change = add_tags if add else remove_tags
+    change(
+        session,
+        principal.workspace_id,
+        [customer.id],
+        tag_ids,
+        source=TagSource.MANUAL,
+        actor=principal.actor,
+    )
+    return tags_of(session, principal.workspace_id, customer.id)
+
+
+# -- history --------------------------------------------------------------------
+
+
+def tag_history(
+    session: Session, principal: Principal, customer_id: int, *, cursor: str | None, limit: int
+) -> PageOut[TagChangeOut]:
+    customer = customers_service.get_customer(session, principal, customer_id)
+    repo = TagRepository(session, principal.workspace_id)
+    stmt, page = paginate(
+        repo.changes_query(customer.id),
+        columns={"created_at": TagChange.created_at.expression},
+        id_column=TagChange.id.expression,
+        sort=SortSpec("created_at", descending=True),
+        cursor=cursor,
+        limit=limit,
+    )
+    rows = list(session.scalars(stmt))
+    items, next_cursor = page.build(rows)
+    return PageOut(items=[TagChangeOut.model_validate(r) for r in items], next_cursor=next_cursor)
+
+
+_TITLES = {"add": "添加标签", "remove": "移除标签"}
+
+
+def timeline_entries(
+    session: Session,
+    workspace_id: int,
+    customer_id: int,
+    *,
+    before: TimelineCursor | None,
+    limit: int,
+) -> list[TimelineEntry]:
+    changes = TagRepository(session, workspace_id).timeline_changes(
+        customer_id, before=before, limit=limit
+    )
+    return [
+        TimelineEntry(
+            kind=TIMELINE_KIND,
+            id=change.id,
+            occurred_at=change.created_at,
+            title=f"{_TITLES.get(change.action, change.action)} {change.tag_name}",
+            data={
+                "tag_id": change.tag_id,
+                "tag_name": change.tag_name,
+                "action": change.action,
+                "source": change.source,
+                "actor": change.actor,
+            },
+        )
+        for change in changes
+    ]
+
+
+def top_tags(session: Session, workspace_id: int, limit: int) -> list[tuple[int, str, int]]:
+    """(tag id, name, customer count), most used first (dashboard)."""
+    return TagRepository(session, workspace_id).top_tags(limit)
+
+
+# -- batches --------------------------------------------------------------------
+
+BATCH_JOB = "tags.batch"
+INLINE_BATCH_LIMIT = 1000
+FILTER_PAGE_SIZE = 200
+_FILTER_SORT = "created_at"
+
+
+def customer_query(
+    customer_filter: CustomerFilter, *, cursor: str | None, limit: int
+) -> "customers_service.CustomerQuery":
+    """The customer list query a batch filter stands for, one page at a time."""
+    fields = customer_filter.model_dump(exclude={"custom_fields"})
+    return customers_service.CustomerQuery(
+        **fields,
+        custom=customer_filter.custom_fields,
+        sort=_FILTER_SORT,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def filtered_customer_page(
+    session: Session, workspace_id: int, customer_filter: CustomerFilter, cursor: str | None
+) -> tuple[list[int], str | None]:
+    """One page of the ids a batch filter matches, and the cursor after it."""
+    page = customers_service.list_customers(
+        session,
+        Principal.system(workspace_id),
+        customer_query(customer_filter, cursor=cursor, limit=FILTER_PAGE_SIZE),
+    )
+    return [c.id for c in page.items], page.next_cursor
+
+
+def live_customer_ids(session: Session, workspace_id: int, ids: Sequence[int]) -> list[int]:
+    """The live customers the given ids stand for now (merged ones by their survivor)."""
+    return list(
+        dict.fromkeys(customers_service.live_customer_ids(session, workspace_id, ids).values())
+    )
+
+
+def start_batch(session: Session, principal: Principal, body: BatchIn) -> BatchOut:
+    """Add or remove tags on many customers: small explicit lists inline, the rest as a job."""
+    workspace_id = principal.workspace_id
+    if (body.customer_ids is None) == (body.filter is None):
+        raise ValidationFailed("customer_ids", "give exactly one of customer_ids and filter")
+    tag_ids = _require_tags(TagRepository(session, workspace_id), body.tag_ids)
+    payload: dict[str, Any] = {
+        "action": body.action.value,
+        "tag_ids": tag_ids,
+        "source": TagSource.MANUAL.value,
+        "actor": principal.actor,
+    }
+    if body.customer_ids is not None:
+        ids = customers_service.require_customer_ids(session, workspace_id, body.customer_ids)
+        if len(ids) <= INLINE_BATCH_LIMIT:
+            change = add_tags if body.action is BatchAction.ADD else remove_tags
+            changed = change(
+                session, workspace_id, ids, tag_ids, source=TagSource.MANUAL, actor=principal.actor
+            )
+            return BatchOut(changed=changed)
+        payload["customer_ids"] = sorted(ids)
+    else:
+        assert body.filter is not None
+        try:  # one row of the list proves the filter valid before the job is queued
+            customers_service.list_customers(
+                session, principal, customer_query(body.filter, cursor=None, limit=1)
+            )
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"filter.{exc.field}", exc.message.split(": ", 1)[-1]) from exc
+        payload["filter"] = body.filter.model_dump(mode="json")
+    job = enqueue(session, BATCH_JOB, payload, workspace_id=workspace_id)
+    return BatchOut(job_id=job.id)
