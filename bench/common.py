@@ -2,11 +2,16 @@
 
 import hashlib
 import json
+import os
 import socket
 import statistics
+import subprocess
+import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -120,3 +125,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    """`siyu serve` (no worker) on a localhost port, once it answers /readyz."""
+    siyu = Path(sys.executable).with_name("siyu")
+    env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WORKER_IN_PROCESS": "false"}
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [str(siyu), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    msg = "siyu serve did not become ready within 60 s"
+    raise SystemExit(msg)

@@ -116,6 +116,7 @@ class Writer:
         self.engine = engine
         self.raw = engine.raw_connection()
         self.rows_written: dict[str, int] = {}
+        self.with_ids: set[str] = set()
 
     def ts(self, epoch_seconds: int) -> str:
         raise NotImplementedError
@@ -126,8 +127,10 @@ class Writer:
     def commit(self) -> None:
         self.raw.commit()
 
-    def count(self, table: str, n: int) -> None:
+    def count(self, table: str, columns: Sequence[str], n: int) -> None:
         self.rows_written[table] = self.rows_written.get(table, 0) + n
+        if "id" in columns:
+            self.with_ids.add(table)
 
     def finish(self) -> None:
         self.raw.close()
@@ -151,7 +154,7 @@ class SqliteWriter(Writer):
         self.cursor.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
         )
-        self.count(table, len(rows))
+        self.count(table, columns, len(rows))
 
     def commit(self) -> None:
         self.cursor.execute("COMMIT")
@@ -181,16 +184,17 @@ class PostgresWriter(Writer):
         ):
             for row in rows:
                 copy.write_row(row)
-        self.count(table, len(rows))
+        self.count(table, columns, len(rows))
 
     def finish(self) -> None:
         with self.connection.cursor() as cursor:
-            for table in self.rows_written:
+            for table in self.with_ids:
+                # Rows came with explicit ids: move each id sequence past them.
                 cursor.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-                    f"(SELECT max(id) FROM {table})) "
-                    "WHERE pg_get_serial_sequence(%s, 'id') IS NOT NULL",
-                    (table, table),
+                    f"SELECT setval(seq, (SELECT max(id) FROM {table})) "
+                    "FROM (SELECT pg_get_serial_sequence(%s, 'id') AS seq) AS s "
+                    "WHERE seq IS NOT NULL",
+                    (table,),
                 )
             self.connection.commit()
             self.connection.autocommit = True

@@ -17,16 +17,12 @@ Targets: >= 5,000 events/s through HTTP and a ratio >= 0.5.
 """
 
 import argparse
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +35,7 @@ from bench.common import (
     ensure_database,
     free_port,
     median,
+    start_server,
 )
 from siyu.customers import oneid
 from siyu.customers.identities import IdentityRef
@@ -51,27 +48,6 @@ from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
 
 BATCH = 1000
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    siyu = Path(sys.executable).with_name("siyu")
-    env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WORKER_IN_PROCESS": "false"}
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [str(siyu), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    msg = "siyu serve did not become ready within 60 s"
-    raise SystemExit(msg)
 
 
 @dataclass(frozen=True)

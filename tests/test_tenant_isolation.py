@@ -12,21 +12,23 @@ fails the test until it is added here, so every future route is covered.
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from siyu.db.base import Base
 from siyu.db.dependencies import DbSession
-from siyu.exceptions import Forbidden, NotFound
 from siyu.db.session import unit_of_work
+from siyu.exceptions import Forbidden, NotFound
+from siyu.models import Customer as CustomerRow
 from siyu.models import (
     CustomerTag,
     CustomField,
@@ -48,7 +50,7 @@ from siyu.models import (
     TagGroup,
     User,
 )
-from siyu.models import Customer as CustomerRow
+from siyu.workspace import security
 from siyu.workspace import service as workspace_service
 from siyu.workspace.dependencies import Viewer
 from siyu.workspace.roles import Role
@@ -92,13 +94,26 @@ PARAM_KINDS: dict[str, str] = {
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
     ("/api/v1/event-types/", "name"): "event_type_name",
     ("/api/v1/custom-fields/", "key"): "custom_field_key",
+    ("/api/v1/departments", "parent_id"): "department",
+}
+# Bodies that list ids under the bare name `ids`: route -> kind of object listed.
+LIST_IDS_KINDS: dict[str, str] = {
+    "/api/v1/tag-groups/order": "tag_group",
+    "/api/v1/tag-groups/{group_id}/tags/order": "tag",
 }
 # Routes that create-or-replace the caller's own object under a name chosen by the caller:
 # aimed at a name that exists only in B they create A's own object and leave B alone.
 # They run last, so the name they create in A does not shadow B's for the other routes.
 UPSERTS: frozenset[tuple[str, str]] = frozenset({("PUT", "/api/v1/event-types/{name}")})
+# Batch routes that answer 2xx with a result per item; a foreign id must fail its item.
+PER_ITEM_RESULTS: frozenset[tuple[str, str]] = frozenset()
 # Query parameters that only shape a page; they are not probed with B's values.
 PAGING_PARAMS = frozenset({"cursor", "limit", "sort"})
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 def _now() -> datetime:
@@ -332,20 +347,31 @@ def param_kind(path: str, name: str) -> str | None:
     return PARAM_KINDS.get(name)
 
 
-def _kind_of_field(name: str) -> str | None:
-    if name in PARAM_KINDS:
-        return PARAM_KINDS[name]
-    if name.endswith("_ids"):
-        return PARAM_KINDS.get(name[:-1])
-    return None
+def _is_reference(name: str) -> bool:
+    return name in {"id", "ids"} or name.endswith(("_id", "_ids"))
+
+
+def field_kind(route: str, name: str) -> str | None:
+    """The kind of object an id-valued body or query field names on this route."""
+    if name == "ids":
+        return LIST_IDS_KINDS.get(route)
+    return param_kind(route, name[:-1] if name.endswith("_ids") else name)
+
+
+Location = tuple[str | int, ...]
 
 
 class Example:
-    """Minimal valid values from the OpenAPI schema; id fields get the given objects' ids."""
+    """Minimal valid values from the OpenAPI schema; id fields get the given objects' ids.
 
-    def __init__(self, openapi: dict[str, Any], objects: dict[str, Any]) -> None:
+    `at`/`put` place one chosen value at a location inside the generated value (creating
+    the objects and arrays on the way), to aim a single reference at another tenant.
+    """
+
+    def __init__(self, openapi: dict[str, Any], objects: dict[str, Any], route: str = "") -> None:
         self.components = openapi.get("components", {}).get("schemas", {})
         self.objects = objects
+        self.route = route
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
@@ -357,27 +383,57 @@ class Example:
             return merged
         return schema
 
-    def value(self, schema: dict[str, Any], name: str = "") -> Any:  # noqa: PLR0911, PLR0912
+    def options(self, schema: dict[str, Any]) -> list[dict[str, Any]]:
+        """The non-null alternatives of a schema (itself when it has none)."""
         schema = self.resolve(schema)
+        alternatives = schema.get("anyOf") or schema.get("oneOf")
+        if not alternatives:
+            return [schema]
+        return [o for a in alternatives for o in self.options(a) if o.get("type") != "null"]
+
+    def value(  # noqa: PLR0911
+        self,
+        schema: dict[str, Any],
+        name: str = "",
+        *,
+        at: Location | None = None,
+        put: Any = None,
+    ) -> Any:
+        if at == ():
+            return put
+        options = self.options(schema)
+        if at is not None:
+            options = [o for o in options if o.get("type") in {"object", "array"}] or options
+        if not options:
+            return None
+        schema = options[0]
         if "const" in schema:
             return schema["const"]
         if schema.get("enum"):
             return schema["enum"][0]
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                options = [o for o in schema[key] if self.resolve(o).get("type") != "null"]
-                return self.value(options[0], name) if options else None
-        kind = _kind_of_field(name)
-        kind_of_item = PARAM_KINDS.get(name[:-1]) if name.endswith("_ids") else None
+        kind = field_kind(self.route, name) if _is_reference(name) else None
         match schema.get("type"):
             case "object":
+                properties = schema.get("properties", {})
+                wanted = list(schema.get("required", []))
+                if at is not None and at[0] not in wanted:
+                    wanted.append(str(at[0]))
                 return {
-                    prop: self.value(schema.get("properties", {}).get(prop, {}), prop)
-                    for prop in schema.get("required", [])
+                    prop: self.value(
+                        properties.get(prop, {}),
+                        prop,
+                        at=at[1:] if at is not None and at[0] == prop else None,
+                        put=put,
+                    )
+                    for prop in wanted
                 }
             case "array":
-                item = self.value(schema.get("items", {}), name[:-1] if kind_of_item else "")
-                return [item] * max(1 if kind_of_item else 0, schema.get("minItems", 0))
+                item_name = name[:-1] if name.endswith("_ids") else ""
+                item = self.value(
+                    schema.get("items", {}), item_name, at=at[1:] if at else None, put=put
+                )
+                needed = 1 if (kind is not None or at is not None) else 0
+                return [item] * max(needed, schema.get("minItems", 0))
             case "integer":
                 if kind is not None and isinstance(self.objects.get(kind), int):
                     return self.objects[kind]
@@ -391,6 +447,34 @@ class Example:
             case _:
                 return None
 
+    def reference_slots(
+        self, schema: dict[str, Any], location: Location = (), depth: int = 0
+    ) -> list[tuple[Location, bool]]:
+        """Where integer ids (or lists of them) of other objects go in this schema."""
+        if depth > 6:
+            return []
+        slots: list[tuple[Location, bool]] = []
+        for option in self.options(schema):
+            if option.get("type") == "array":
+                slots += self.reference_slots(option.get("items", {}), (*location, 0), depth + 1)
+            for prop, sub in option.get("properties", {}).items():
+                here = (*location, prop)
+                kinds = self.options(sub)
+                types = {k.get("type") for k in kinds}
+                item_types = {
+                    i.get("type")
+                    for k in kinds
+                    if k.get("type") == "array"
+                    for i in self.options(k.get("items", {}))
+                }
+                if _is_reference(prop) and "integer" in types:
+                    slots.append((here, False))
+                elif _is_reference(prop) and "integer" in item_types:
+                    slots.append((here, True))
+                else:
+                    slots += self.reference_slots(sub, here, depth + 1)
+        return slots
+
     @staticmethod
     def _string(schema: dict[str, Any]) -> str:
         match schema.get("format"):
@@ -402,16 +486,16 @@ class Example:
                 return "probe@example.com"
             case "binary":
                 return "probe"
-        text = "probe"
-        minimum = schema.get("minLength", 1)
-        text = (text * (minimum // len(text) + 1))[: max(minimum, len(text))]
-        return text[: schema.get("maxLength", len(text))]
+        minimum: int = schema.get("minLength", 1)
+        maximum: int = schema.get("maxLength", max(minimum, 5))
+        return ("probe" * (minimum // 5 + 1))[: max(minimum, min(5, maximum))]
 
 
 def request_parts(
-    openapi: dict[str, Any], method: str, path: str, example: Example
+    openapi: dict[str, Any], method: str, path: str, objects: dict[str, Any]
 ) -> dict[str, Any]:
     """Keyword arguments for TestClient.request: a minimal valid body and query."""
+    example = Example(openapi, objects, path)
     operation = openapi["paths"].get(path, {}).get(method.lower())
     if operation is None:
         return {}
@@ -481,8 +565,6 @@ def walk_foreign_ids(app: FastAPI, client: TestClient, tenants: Tenants) -> tupl
     Returns how many calls were made and what went wrong.
     """
     openapi = app.openapi()
-    # Bodies name A's own objects, so the foreign path parameter is the only fault.
-    example = Example(openapi, tenants.a_objects)
     operations = sorted(
         ((m, p) for m, p in api_operations(app) if path_params(p)),
         key=lambda op: op in UPSERTS,
@@ -501,7 +583,8 @@ def walk_foreign_ids(app: FastAPI, client: TestClient, tenants: Tenants) -> tupl
                 for n in names
             }
             url = path.format(**values)
-            parts = request_parts(openapi, method, path, example)
+            # Bodies name A's own objects, so the foreign path parameter is the only fault.
+            parts = request_parts(openapi, method, path, tenants.a_objects)
             response = client.request(method, url, headers=tenants.a.headers, **parts)
             calls += 1
             label = f"{method} {url} (route {path})"
@@ -532,13 +615,13 @@ def test_every_route_with_an_object_in_its_path_answers_404_for_another_tenants_
     assert calls > 0
     assert not failures, "tenant isolation broken:\n" + "\n".join(failures)
     assert snapshot(engine, tenants.b.id, tenants.b_user_ids) == before
+    assert cross_tenant_references(engine) == []
 
 
 def test_lists_and_searches_return_nothing_of_another_tenant(
     app: FastAPI, client: TestClient, engine: Engine, tenants: Tenants
 ) -> None:
     openapi = app.openapi()
-    example = Example(openapi, tenants.a_objects)
     before = snapshot(engine, tenants.b.id, tenants.b_user_ids)
     b_objects = tenants.b_objects
     searchable = [b_objects["customer_name"], b_objects["identity_value"], B_MARK]
@@ -549,13 +632,14 @@ def test_lists_and_searches_return_nothing_of_another_tenant(
         if method != "GET" or path_params(path) or path.endswith(("/openapi.json", "/docs")):
             continue
         operation = openapi["paths"].get(path, {}).get("get", {})
-        base = request_parts(openapi, method, path, example).get("params", {})
+        example = Example(openapi, tenants.a_objects, path)
+        base = request_parts(openapi, method, path, tenants.a_objects).get("params", {})
         probes: list[dict[str, Any]] = [base]
         for parameter in operation.get("parameters", []):
             name, schema = parameter["name"], example.resolve(parameter.get("schema", {}))
             if parameter["in"] != "query" or name in PAGING_PARAMS:
                 continue
-            kind = _kind_of_field(name)
+            kind = field_kind(path, name) if _is_reference(name) else None
             if kind is not None and isinstance(b_objects.get(kind), int):
                 probes.append(base | {name: b_objects[kind]})
             elif _is_free_text(example, schema):
@@ -573,6 +657,88 @@ def test_lists_and_searches_return_nothing_of_another_tenant(
     assert snapshot(engine, tenants.b.id, tenants.b_user_ids) == before
 
 
+def cross_tenant_references(engine: Engine) -> list[str]:
+    """Rows whose foreign key points at a row of another workspace (there must be none)."""
+    found: list[str] = []
+    with unit_of_work(engine, write=False) as session:
+        for table in Base.metadata.sorted_tables:
+            if "workspace_id" not in table.c:
+                continue
+            for fk in table.foreign_keys:
+                parent = fk.column.table
+                if parent is table or "workspace_id" not in parent.c:
+                    continue
+                joined = table.join(parent, fk.parent == fk.column)
+                count = session.scalar(
+                    select(func.count())
+                    .select_from(joined)
+                    .where(table.c.workspace_id != parent.c.workspace_id)
+                )
+                if count:
+                    found.append(f"{table.name}.{fk.parent.name} -> {parent.name}: {count} rows")
+    return found
+
+
+def test_writes_refuse_references_to_another_tenants_objects(
+    app: FastAPI, client: TestClient, engine: Engine, tenants: Tenants
+) -> None:
+    """A's own objects in the path, one of B's ids in the body or query: refused."""
+    openapi = app.openapi()
+    before = snapshot(engine, tenants.b.id, tenants.b_user_ids)
+    unmapped: list[str] = []
+    failures: list[str] = []
+    probes = 0
+    for method, path in api_operations(app):
+        operation = openapi["paths"].get(path, {}).get(method.lower())
+        if method == "GET" or operation is None:
+            continue
+        example = Example(openapi, tenants.a_objects, path)
+        url = path.format(
+            **{n: tenants.a_objects[param_kind(path, n) or ""] for n in path_params(path)}
+        )
+        parts = request_parts(openapi, method, path, tenants.a_objects)
+        aims: list[tuple[str, str, dict[str, Any]]] = []
+        body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body_schema is not None:
+            for location, is_list in example.reference_slots(body_schema["schema"]):
+                field = ".".join(str(step) for step in location)
+                kind = field_kind(path, str(location[-1]))
+                if kind is None:
+                    unmapped.append(f"{method} {path} body {field}")
+                    continue
+                b_id = tenants.b_objects[kind]
+                body = example.value(
+                    body_schema["schema"], at=location, put=[b_id] if is_list else b_id
+                )
+                aims.append((f"body {field}", kind, parts | {"json": body}))
+        for parameter in operation.get("parameters", []):
+            name = parameter["name"]
+            if parameter["in"] != "query" or not _is_reference(name):
+                continue
+            kind = field_kind(path, name)
+            if kind is None:
+                unmapped.append(f"{method} {path} query {name}")
+                continue
+            query = parts.get("params", {}) | {name: tenants.b_objects[kind]}
+            aims.append((f"query {name}", kind, parts | {"params": query}))
+        for where, kind, request in aims:
+            response = client.request(method, url, headers=tenants.a.headers, **request)
+            probes += 1
+            label = f"{method} {url} (route {path}) with B's {kind} in {where}"
+            if response.status_code < 300 and (method, path) not in PER_ITEM_RESULTS:
+                failures.append(f"{label}: accepted, {response.status_code} {response.text[:200]}")
+            if response.status_code >= 500:
+                failures.append(f"{label}: {response.status_code}")
+            if reveals(response.text, [str(tenants.b_objects[kind])]):
+                failures.append(f"{label}: reveals B: {response.text[:300]}")
+
+    assert not unmapped, f"id fields this test cannot map to an object kind: {unmapped}"
+    assert probes > 0
+    assert not failures, "tenant isolation broken:\n" + "\n".join(failures)
+    assert snapshot(engine, tenants.b.id, tenants.b_user_ids) == before
+    assert cross_tenant_references(engine) == []
+
+
 def _is_free_text(example: Example, schema: dict[str, Any]) -> bool:
     options = [example.resolve(o) for o in schema.get("anyOf", [])] or [schema]
     return any(
@@ -585,13 +751,12 @@ def test_the_same_walk_reaches_the_tenants_own_objects(
 ) -> None:
     """The walk's 404s mean isolation, not broken URLs: with A's own ids, reads succeed."""
     openapi = app.openapi()
-    example = Example(openapi, tenants.a_objects)
     failures: list[str] = []
     for method, path in api_operations(app):
         if method != "GET" or not path_params(path):
             continue
         values = {n: tenants.a_objects[param_kind(path, n) or ""] for n in path_params(path)}
-        parts = request_parts(openapi, method, path, example)
+        parts = request_parts(openapi, method, path, tenants.a_objects)
         response = client.get(path.format(**values), headers=tenants.a.headers, **parts)
         if response.status_code != 200:
             failures.append(f"GET {path} {values}: {response.status_code} {response.text[:200]}")

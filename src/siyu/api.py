@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from siyu.commerce.endpoints import router as commerce_router
+from siyu.console.endpoints import router as console_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
 from siyu.events.endpoints import router as events_router
@@ -21,3 +22,4 @@ api_router.include_router(tags_router)
 api_router.include_router(staff_router)
 api_router.include_router(jobs_router)
 api_router.include_router(commerce_router)
+api_router.include_router(console_router)

@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siyu.api import api_router
 from siyu.config import Settings, get_settings
+from siyu.console.serving import mount_console
 from siyu.db.session import get_engine
-from siyu.exceptions import SiyuError
+from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
 from siyu.observability import HTTP_LATENCY, HTTP_REQUESTS
 from siyu.worker.runner import WorkerPool
 from siyu.workspace.throttle import LoginThrottle
@@ -52,7 +53,20 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _siyu_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SiyuError)
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+    headers = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = exc.details.get("retry_after_seconds")
+    if isinstance(exc, TooManyRequests) and isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    """Same error shape for bugs. Starlette re-raises the exception after this answer, so
+    the server logs the traceback; the client never sees it."""
+    body = {"error": {"code": "internal_error", "message": "internal server error", "details": {}}}
+    return JSONResponse(body, status_code=500)
 
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -107,6 +121,7 @@ def create_app(
     app.add_exception_handler(SiyuError, _siyu_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
 
     @app.middleware("http")
     async def metrics(
@@ -141,4 +156,5 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_router)
+    mount_console(app)
     return app

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.commerce import importing, imports
+from siyu.commerce import imports
+from siyu.commerce.service import upsert_orders
 from siyu.connectors.commerce import Platform
 from siyu.customers.identities import IdentityKind
 from siyu.models import Customer, Identity, ImportRun, Job, Order, OrderItem, Product
@@ -254,16 +255,15 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
     rows[6][6] = "oops"  # a bad row in the chunk that crashes the first time
     path = Sample("tmall", TMALL.headers, rows).write(tmp_path, "utf-8")
     import_id = start(db, workspace, path, chunk_rows=4)
-    real_upsert = importing.upsert_orders
     calls = []
 
     def crash_on_second_chunk(*args: object, **kwargs: object) -> object:
         calls.append(1)
         if len(calls) == 2:
             raise Crash
-        return real_upsert(*args, **kwargs)  # type: ignore[arg-type]
+        return upsert_orders(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(importing, "upsert_orders", crash_on_second_chunk)
+    monkeypatch.setattr("siyu.commerce.importing.upsert_orders", crash_on_second_chunk)
     with pytest.raises(Crash):
         Runner(engine, lease_seconds=30).run_until_idle()
 

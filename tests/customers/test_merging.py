@@ -159,6 +159,10 @@ def build_world(db: Session, workspace_id: int) -> World:
             order(workspace_id, survivor.id, "o-s", paid=10000, day=5),
             order(workspace_id, merged.id, "o-m1", paid=5000, refunded=1000, day=2),
             order(workspace_id, merged.id, "o-m2", paid=7000, day=10, status="cancelled"),
+            order(
+                workspace_id, merged.id, "o-m3", paid=3000, refunded=3000, day=12, status="refunded"
+            ),
+            order(workspace_id, merged.id, "o-m4", paid=0, day=15, status="pending"),
         ]
     )
     db.flush()
@@ -255,7 +259,7 @@ def test_merge_moves_every_row_and_fills_the_survivors_empty_profile(
         assert owned_by(db, model, w.merged.id) == 0
     assert owned_by(db, Identity, w.survivor.id) == 4
     assert owned_by(db, Event, w.survivor.id) == 2
-    assert owned_by(db, Order, w.survivor.id) == 3
+    assert owned_by(db, Order, w.survivor.id) == 5
     relations = db.scalars(
         select(FollowRelation).where(FollowRelation.workspace_id == w.workspace_id)
     ).all()

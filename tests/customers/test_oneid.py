@@ -85,6 +85,9 @@ def test_record_matching_one_customer_joins_it_and_adds_what_it_lacks(
     assert again.customer_id == first.customer_id
     assert not again.created
     assert owner_of(db, workspace.id, "email", "a@b.com") == first.customer_id
+    customer = db.get(Customer, first.customer_id)
+    assert customer is not None
+    assert (customer.mobile, customer.email) == ("+8613800138000", "a@b.com")
     assert customer_count(db, workspace.id) == 1
 
 

@@ -15,7 +15,16 @@ from siyu.db.session import unit_of_work
 from siyu.demo import data
 from siyu.demo.loader import load_demo
 from siyu.exceptions import Conflict
-from siyu.models import Customer, CustomerTag, Event, Identity, Order, Workspace
+from siyu.models import (
+    Customer,
+    CustomerTag,
+    Event,
+    FollowRelation,
+    Identity,
+    Order,
+    Staff,
+    Workspace,
+)
 from siyu.workspace import service as workspace_service
 
 CUSTOMERS = 120
@@ -64,6 +73,14 @@ def test_demo_loads_a_brand_with_customers_tags_orders_and_events(engine: Engine
         assert tagged == CUSTOMERS
         event_types = set(session.scalars(select(Event.event_type).where(Event.workspace_id == ws)))
         assert {"page_view", "product_view"} <= event_types
+        staff = session.scalars(select(Staff).where(Staff.workspace_id == ws)).all()
+        assert len(staff) == len(data.STAFF)
+        assert all(member.department_id is not None for member in staff)
+        followed = session.scalars(
+            select(FollowRelation.customer_id).where(FollowRelation.workspace_id == ws)
+        ).all()
+        store_customers = {c.id for c in customers if c.source in {"门店", "渠道活码"}}
+        assert store_customers <= set(followed)
         workspace = session.get(Workspace, ws)
         assert workspace is not None
         assert workspace.settings["demo"]["customers"] == CUSTOMERS

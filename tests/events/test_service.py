@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from siyu.customers import oneid
+from siyu.customers import merging, oneid
 from siyu.customers.identities import normalize
 from siyu.events import registry, service
 from siyu.events.repository import EventRepository
@@ -152,7 +152,9 @@ def test_bad_events_are_rejected_one_by_one_while_good_ones_are_stored(
     assert "not a valid phone number" in _errors(result, 3)["events[3].customer.mobile"]
     assert list(_errors(result, 4)) == ["events[4].customer.identities[0].value"]
     assert "unknown identity kind" in _errors(result, 4)["events[4].customer.identities[0].value"]
-    assert list(_errors(result, 5)) == ["events[5].customer"]
+    assert _errors(result, 5) == {
+        "events[5].customer": "name the customer by customer_id or by at least one identity"
+    }
     assert list(_errors(result, 6)) == ["events[6].customer"]
     assert list(_errors(result, 7)) == ["events[7].customer"]
     assert result.results[7].id == "extra"
@@ -270,6 +272,20 @@ def test_customer_id_must_belong_to_the_workspace(
     assert list(_errors(result, 2)) == ["events[2].customer.customer_id"]
 
 
+def test_event_for_a_merged_customer_lands_on_the_survivor(
+    db: Session, workspace: WorkspaceFixture
+) -> None:
+    _ingest(db, workspace.id, [_event("a"), _event("b", customer={"mobile": "13900139000"})])
+    survivor = _customer_id(db, workspace.id, "13800138000")
+    merged = _customer_id(db, workspace.id, "13900139000")
+    merging.merge(db, workspace.id, survivor, merged, reason="same person", actor="test")
+
+    result = _ingest(db, workspace.id, [_event("c", customer={"customer_id": merged})])
+
+    assert result.results[0].customer_id == survivor
+    assert _stored(db, workspace.id)[-1].customer_id == survivor
+
+
 def test_ingest_keeps_last_active_at_current_and_never_moves_it_back(
     db: Session, workspace: WorkspaceFixture
 ) -> None:
@@ -288,6 +304,12 @@ def test_ingest_keeps_last_active_at_current_and_never_moves_it_back(
     _ingest(db, workspace.id, [_event("older", occurred_at="2026-11-01T00:00:00Z")])
     db.refresh(customer)
     assert customer.last_active_at == datetime(2026, 11, 21, 1, 30, tzinfo=UTC)
+
+    ahead = (utcnow() + timedelta(hours=12)).isoformat()
+    _ingest(db, workspace.id, [_event("clock-skew", occurred_at=ahead)])
+    db.refresh(customer)
+    assert customer.last_active_at is not None
+    assert customer.last_active_at <= utcnow(), "activity is never in the future"
 
 
 def test_more_than_a_thousand_events_are_refused(db: Session, workspace: WorkspaceFixture) -> None:

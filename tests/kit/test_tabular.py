@@ -6,7 +6,7 @@ import pytest
 from openpyxl import Workbook
 
 from siyu.exceptions import ValidationFailed
-from siyu.kit.tabular import ErrorFile, RowError, detect_encoding, open_table, preview
+from siyu.kit.tabular import ErrorFile, RowError, open_table, preview
 
 HEADERS = ["订单编号", "买家会员名", "买家实际支付金额", "收货地址"]
 ROWS = [
@@ -61,7 +61,7 @@ def test_xlsx_cells_become_export_like_strings(tmp_path: Path) -> None:
     assert sheet is not None
     sheet.append(HEADERS)
     sheet.append([1001, "张三", 1299.0, None])
-    sheet.append([1002, "李四", 12.5, datetime(2024, 3, 1, 9, 30)])
+    sheet.append([1002, "李四", 12.5, datetime(2024, 3, 1, 9, 30)])  # noqa: DTZ001 - cells are naive
     path = tmp_path / "orders.xlsx"
     workbook.save(path)
 

@@ -1,16 +1,23 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from siyu.db.session import unit_of_work
-from siyu.workspace import service
+from siyu.workspace import security, service
 from siyu.workspace.roles import Role
 from tests.conftest import WorkspaceFixture
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with the cheapest parameters: same algorithm, a fraction of the time."""
+    monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 def sign_in(
@@ -39,7 +46,7 @@ def add_member(engine: Engine, workspace: WorkspaceFixture) -> AddMember:
                 session,
                 workspace_id=workspace_id or workspace.id,
                 email=email,
-                name=email.split("@")[0],
+                name=email.split("@", maxsplit=1)[0],
                 password=PASSWORD,
                 role=role,
             )

@@ -95,3 +95,19 @@ def test_audit_entry_joins_the_callers_unit_of_work(
     )
     db.rollback()
     assert db.scalars(select(AuditEntry)).all() == []
+
+
+def test_passwords_are_stored_as_argon2id_hashes(
+    db: Session, make_workspace: MakeWorkspace
+) -> None:
+    ws = make_workspace()
+    user = service.create_user(
+        db,
+        workspace_id=ws.id,
+        email="h@example.com",
+        name="h",
+        password="plain text secret",
+        role=Role.VIEWER,
+    )
+    assert user.password_hash.startswith("$argon2id$")
+    assert "plain text secret" not in user.password_hash

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 STEP_LABELS = {
     "customers": "客户 customers",
+    "follow relations": "添加关系 follow relations",
     "tags": "标签 tags",
     "orders": "订单 orders",
     "events": "行为 events",

@@ -12,7 +12,6 @@ from siyu.commerce.schemas import (
     ImportOut,
     ImportPreviewOut,
     OrderDetailOut,
-    OrderIn,
     OrderOut,
     OrdersIn,
     RefundIn,
@@ -29,16 +28,10 @@ router = APIRouter(tags=["commerce"])
 
 
 @router.post("/orders", response_model=UpsertOut)
-def upsert_orders(body: OrdersIn | OrderIn, session: DbSession, principal: Operator) -> UpsertOut:
+def upsert_orders(body: OrdersIn, session: DbSession, principal: Operator) -> UpsertOut:
     """Create or update orders by (platform, platform_order_id): one order or up to 500."""
-    orders = body.orders if isinstance(body, OrdersIn) else [body]
-    result = service.upsert_orders(
-        session, principal.workspace_id, orders, source="api", actor=principal.actor
-    )
-    return UpsertOut(
-        imported=result.imported,
-        updated=result.updated,
-        order_ids=[result.order_ids[(o.platform.value, o.platform_order_id)] for o in orders],
+    return service.upsert_orders_out(
+        session, principal.workspace_id, body.orders, source="api", actor=principal.actor
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.commerce.repository import CommerceRepository
-from siyu.commerce.schemas import OrderIn
+from siyu.commerce.schemas import OrderRecord
 from siyu.commerce.service import upsert_orders
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
@@ -135,7 +135,7 @@ def _import(
     with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file:
         rows = table.iter_numbered(skip=run.processed_rows)
         for groups, last_number in chunks(rows, parser, chunk_rows):
-            orders: list[OrderIn] = []
+            orders: list[OrderRecord] = []
             errors: list[RowError] = []
             failed = 0
             for group in groups:

@@ -72,11 +72,12 @@ def upload_order_import(
     filename: str,
     stream: BinaryIO,
     data_dir: Path,
-    max_bytes: int = MAX_IMPORT_BYTES,
+    max_bytes: int | None = None,
 ) -> ImportPreview:
     """Store an uploaded order export under data_dir/imports/<workspace>/ and inspect it."""
     slug = workspace_service.get_workspace(session, principal.workspace_id).slug
-    path = store_upload(data_dir / "imports" / slug, filename, stream, max_bytes=max_bytes)
+    limit = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
+    path = store_upload(data_dir / "imports" / slug, filename, stream, max_bytes=limit)
     try:
         return create_order_import(session, principal, path, filename=filename)
     except SiyuError:

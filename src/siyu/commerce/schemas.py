@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from siyu.connectors.commerce import OrderStatus, Platform
 from siyu.kit.time import to_utc
@@ -21,6 +21,41 @@ class OrderItemIn(BaseModel):
     quantity: int = Field(default=1, ge=0)
     unit_price_fen: Fen = 0
     amount_fen: Fen = 0
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    name: str
+    sku: str | None
+    product_external_id: str | None
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """A checked order, as the bulk writer takes it (imports build these directly)."""
+
+    platform: str
+    platform_order_id: str
+    status: str
+    ordered_at: datetime
+    paid_at: datetime | None
+    total_fen: int
+    paid_fen: int
+    discount_fen: int
+    shipping_fen: int
+    refunded_fen: int
+    store: str | None
+    buyer_id: str | None
+    buyer_nick: str | None
+    receiver_name: str | None
+    receiver_mobile: str | None
+    receiver_province: str | None
+    receiver_city: str | None
+    receiver_address: str | None
+    items: list[ItemRecord]
 
 
 class OrderIn(BaseModel):
@@ -46,9 +81,27 @@ class OrderIn(BaseModel):
     receiver_address: str | None = Field(default=None, max_length=500)
     items: list[OrderItemIn] = Field(default_factory=list, max_length=500)
 
+    def to_record(self) -> OrderRecord:
+        fields = self.model_dump(exclude={"items", "platform", "status"})
+        return OrderRecord(
+            platform=self.platform.value,
+            status=self.status.value,
+            items=[ItemRecord(**item.model_dump()) for item in self.items],
+            **fields,
+        )
+
 
 class OrdersIn(BaseModel):
+    """Up to 500 orders; a single order object is accepted as a batch of one."""
+
     orders: list[OrderIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_order(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "orders" not in data:
+            return {"orders": [data]}
+        return data
 
 
 @dataclass

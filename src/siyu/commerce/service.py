@@ -15,9 +15,11 @@ from siyu.commerce.schemas import (
     OrderIn,
     OrderItemOut,
     OrderOut,
+    OrderRecord,
     PlatformSummary,
     RefundIn,
     RefundOut,
+    UpsertOut,
     UpsertResult,
 )
 from siyu.connectors.commerce import PLATFORM_LABELS, OrderStatus, Platform
@@ -48,7 +50,7 @@ def is_masked(value: str) -> bool:
     return "*" in value or "＊" in value
 
 
-def order_identities(order: OrderIn) -> list[IdentityRef]:
+def order_identities(order: OrderRecord) -> list[IdentityRef]:
     """The identities an order feeds OneID: the platform buyer id and an unmasked mobile."""
     refs: list[IdentityRef] = []
     kind = BUYER_KINDS.get(order.platform)
@@ -63,16 +65,16 @@ def order_identities(order: OrderIn) -> list[IdentityRef]:
     return refs
 
 
-def _final_status(order: OrderIn) -> str:
+def _final_status(order: OrderRecord) -> str:
     if order.status == OrderStatus.CANCELLED and order.refunded_fen > 0:
         return OrderStatus.REFUNDED.value
-    return str(order.status)
+    return order.status
 
 
 def upsert_orders(
     session: Session,
     workspace_id: int,
-    orders: Sequence[OrderIn],
+    orders: Sequence[OrderIn | OrderRecord],
     *,
     source: str,
     actor: str,
@@ -85,7 +87,8 @@ def upsert_orders(
     refund the platform reports is kept as a refund row, and the touched customers'
     stats are recomputed.
     """
-    batch = list({(o.platform.value, o.platform_order_id): o for o in orders}.values())
+    records = (o.to_record() if isinstance(o, OrderIn) else o for o in orders)
+    batch = list({(o.platform, o.platform_order_id): o for o in records}.values())
     if not batch:
         return UpsertResult()
     repo = CommerceRepository(session, workspace_id)
@@ -104,7 +107,7 @@ def upsert_orders(
     refunded: dict[int, int] = {}
     cleared: list[int] = []
     for order in batch:
-        key = (order.platform.value, order.platform_order_id)
+        key = (order.platform, order.platform_order_id)
         order_id = ids[key]
         known = key in existing
         if order.items and known:
@@ -138,12 +141,24 @@ def upsert_orders(
     return UpsertResult(imported=len(batch) - len(existing), updated=len(existing), order_ids=ids)
 
 
+def upsert_orders_out(
+    session: Session, workspace_id: int, orders: Sequence[OrderIn], *, source: str, actor: str
+) -> UpsertOut:
+    """`upsert_orders`, answering with the order id of each given order in order."""
+    result = upsert_orders(session, workspace_id, orders, source=source, actor=actor)
+    return UpsertOut(
+        imported=result.imported,
+        updated=result.updated,
+        order_ids=[result.order_ids[(o.platform.value, o.platform_order_id)] for o in orders],
+    )
+
+
 def _existing_orders(
-    repo: CommerceRepository, batch: Sequence[OrderIn]
+    repo: CommerceRepository, batch: Sequence[OrderRecord]
 ) -> dict[tuple[str, str], ExistingOrder]:
     wanted: dict[str, list[str]] = defaultdict(list)
     for order in batch:
-        wanted[order.platform.value].append(order.platform_order_id)
+        wanted[order.platform].append(order.platform_order_id)
     existing: dict[tuple[str, str], ExistingOrder] = {}
     for platform, order_ids in wanted.items():
         for order_id, found in repo.existing_orders(platform, order_ids).items():
@@ -152,7 +167,7 @@ def _existing_orders(
 
 
 def _resolve_buyers(
-    session: Session, workspace_id: int, batch: Sequence[OrderIn], *, source: str, actor: str
+    session: Session, workspace_id: int, batch: Sequence[OrderRecord], *, source: str, actor: str
 ) -> list[int | None]:
     """The customer of each order (None without a usable identity), in one OneID call."""
     refs = [order_identities(order) for order in batch]
@@ -167,13 +182,13 @@ def _resolve_buyers(
     return customers
 
 
-def _product_rows(batch: Sequence[OrderIn]) -> list[dict[str, Any]]:
+def _product_rows(batch: Sequence[OrderRecord]) -> list[dict[str, Any]]:
     products: dict[tuple[str, str], dict[str, Any]] = {}
     for order in batch:
         for item in order.items:
             if item.product_external_id:
-                products[(order.platform.value, item.product_external_id)] = {
-                    "platform": order.platform.value,
+                products[(order.platform, item.product_external_id)] = {
+                    "platform": order.platform,
                     "external_id": item.product_external_id,
                     "name": item.name,
                     "price_fen": item.unit_price_fen or None,
@@ -181,9 +196,9 @@ def _product_rows(batch: Sequence[OrderIn]) -> list[dict[str, Any]]:
     return list(products.values())
 
 
-def _order_row(order: OrderIn, customer_id: int | None) -> dict[str, Any]:
+def _order_row(order: OrderRecord, customer_id: int | None) -> dict[str, Any]:
     return {
-        "platform": order.platform.value,
+        "platform": order.platform,
         "platform_order_id": order.platform_order_id,
         "customer_id": customer_id,
         "store": order.store,

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -43,43 +44,55 @@ class IdentityRef:
 
 def normalize(kind: str, value: str, *, field: str = "identity") -> IdentityRef:
     """Check and canonicalise one identity; errors name `field`."""
-    kind = kind.strip().lower()
+    try:
+        return _canonical(kind.strip().lower(), value.strip())
+    except _Invalid as exc:
+        raise ValidationFailed(field, str(exc)) from exc
+
+
+class _Invalid(ValueError):
+    pass
+
+
+# Identities recur (every event of a customer carries the same ones), and parsing a mobile
+# costs more than resolving it, so canonical forms are remembered.
+@lru_cache(maxsize=65536)
+def _canonical(kind: str, text: str) -> IdentityRef:
     if kind not in KIND_ORDER:
-        raise ValidationFailed(field, f"unknown identity kind {kind!r}")
-    text = value.strip()
+        raise _Invalid(f"unknown identity kind {kind!r}")
     if not text:
-        raise ValidationFailed(field, f"{kind} is empty")
+        raise _Invalid(f"{kind} is empty")
     if kind == IdentityKind.MOBILE:
-        text = _normalize_mobile(text, field)
+        text = _mobile(text)
     elif kind == IdentityKind.EMAIL:
-        text = _normalize_email(text, field)
+        text = _email(text)
     elif kind == IdentityKind.WECHAT_OPENID:
         appid, _, openid = text.partition(":")
         if not appid.strip() or not openid.strip():
-            raise ValidationFailed(field, "wechat_openid must be '<appid>:<openid>'")
+            raise _Invalid("wechat_openid must be '<appid>:<openid>'")
         text = f"{appid.strip()}:{openid.strip()}"
     if len(text) > MAX_VALUE_LENGTH:
-        raise ValidationFailed(field, f"{kind} is longer than {MAX_VALUE_LENGTH} characters")
+        raise _Invalid(f"{kind} is longer than {MAX_VALUE_LENGTH} characters")
     return IdentityRef(kind, text)
 
 
-def _normalize_mobile(text: str, field: str) -> str:
+def _mobile(text: str) -> str:
     try:
         number = phonenumbers.parse(text, DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(field, f"not a phone number: {text!r}") from exc
+        raise _Invalid(f"not a phone number: {text!r}") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(field, f"not a valid phone number: {text!r}")
+        raise _Invalid(f"not a valid phone number: {text!r}")
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise ValidationFailed(field, f"not a mobile number: {text!r}")
+        raise _Invalid(f"not a mobile number: {text!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _normalize_email(text: str, field: str) -> str:
+def _email(text: str) -> str:
     try:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationFailed(field, f"not an email address: {exc}") from exc
+        raise _Invalid(f"not an email address: {exc}") from exc
     return checked.normalized.lower()
 
 

@@ -8,7 +8,7 @@ table that references a customer and records exactly which rows moved in
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.customers.repository import CustomerRepository, Scope
@@ -64,7 +64,10 @@ _FOLLOW_COLUMNS = (
     "updated_at",
 )
 _DATETIME_FOLLOW_COLUMNS = frozenset({"added_at", "created_at", "updated_at"})
-CANCELLED = "cancelled"
+# The same rules as commerce's customer stats: orders placed and paid count; what was paid
+# minus what was refunded adds up over every order but pending and cancelled ones.
+COUNTED_STATUSES = ("paid", "shipped", "completed")
+PAID_STATUSES = ("paid", "shipped", "completed", "refunded")
 
 
 def merge(
@@ -266,17 +269,19 @@ def merge_history_page(
 
 def recompute_stats(session: Session, workspace_id: int, customer: Customer) -> None:
     """Order stats and last activity, computed from the customer's own orders and events."""
+    counted = Order.status.in_(COUNTED_STATUSES)
     order_row = session.execute(
         select(
-            func.count(Order.id),
-            func.coalesce(func.sum(Order.paid_fen - Order.refunded_fen), 0),
-            func.min(Order.ordered_at),
-            func.max(Order.ordered_at),
-        ).where(
-            Order.workspace_id == workspace_id,
-            Order.customer_id == customer.id,
-            Order.status != CANCELLED,
-        )
+            func.count(case((counted, Order.id))),
+            func.coalesce(
+                func.sum(
+                    case((Order.status.in_(PAID_STATUSES), Order.paid_fen - Order.refunded_fen))
+                ),
+                0,
+            ),
+            func.min(case((counted, Order.ordered_at))),
+            func.max(case((counted, Order.ordered_at))),
+        ).where(Order.workspace_id == workspace_id, Order.customer_id == customer.id)
     ).one()
     last_event = session.scalar(
         select(func.max(Event.occurred_at)).where(

@@ -298,7 +298,7 @@ class CustomerRepository:
             )
             .order_by(FollowRelation.added_at, FollowRelation.id)
         )
-        return [(relation, name) for relation, name in self.session.execute(stmt).tuples()]
+        return [(relation, name) for relation, name in self.session.execute(stmt)]
 
     def staff_name(self, workspace_id: int, staff_id: int) -> str | None:
         return self.session.scalar(

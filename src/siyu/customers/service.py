@@ -477,9 +477,15 @@ class TimelineSource(Protocol):
 
 
 def _timeline_sources() -> list[TimelineSource]:
-    from siyu.events import service as events_service  # noqa: PLC0415 - events imports us
+    # Events and commerce call this domain's services, so they are imported only here.
+    from siyu.commerce import service as commerce_service  # noqa: PLC0415
+    from siyu.events import service as events_service  # noqa: PLC0415
 
-    return [events_service.timeline_entries, tags_service.timeline_entries]
+    return [
+        events_service.timeline_entries,
+        commerce_service.timeline_entries,
+        tags_service.timeline_entries,
+    ]
 
 
 def _decode_timeline_cursor(cursor: str) -> TimelineCursor:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import ErrorDetails
 
 MAX_BATCH = 1000
 MAX_IDENTITIES_PER_EVENT = 20
@@ -159,11 +160,18 @@ def _render_loc(loc: tuple[int | str, ...]) -> str:
     return rendered.lstrip(".")
 
 
+def _message(error: ErrorDetails) -> str:
+    """pydantic's message, without the "Value error, " it puts before our own reasons."""
+    if error["type"] == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    return error["msg"]
+
+
 def _event_or_reasons(value: Any, _handler: ValidatorFunctionWrapHandler) -> EventIn | InvalidEvent:
     try:
         return EventIn.model_validate(value)
     except ValidationError as exc:
-        errors = [FieldError(_render_loc(e["loc"]), e["msg"]) for e in exc.errors()]
+        errors = [FieldError(_render_loc(e["loc"]), _message(e)) for e in exc.errors()]
         raw_id = value.get("id") if isinstance(value, dict) else None
         return InvalidEvent(raw_id if isinstance(raw_id, str) else None, errors)
 

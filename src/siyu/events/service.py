@@ -145,9 +145,11 @@ def ingest(
         elif c.event.id in inserted:
             assert c.customer_id is not None
             results[c.index] = EventResult(c.index, c.event.id, "accepted", c.customer_id)
+            # An event may be dated up to a day ahead; activity is never in the future.
+            active_at = min(c.event.occurred_at, now)
             seen = last_active.get(c.customer_id)
-            if seen is None or c.event.occurred_at > seen:
-                last_active[c.customer_id] = c.event.occurred_at
+            if seen is None or active_at > seen:
+                last_active[c.customer_id] = active_at
         else:
             # Stored by a concurrent request between our SELECT and our INSERT.
             results[c.index] = EventResult(c.index, c.event.id, "duplicate")

@@ -23,9 +23,9 @@ def test_tmall_row_becomes_an_order_in_fen_and_utc() -> None:
 
     assert errors == []
     assert order is not None
-    assert order.platform is Platform.TMALL
+    assert order.platform == Platform.TMALL
     assert order.platform_order_id == "3210000000000001"
-    assert order.status is OrderStatus.COMPLETED
+    assert order.status == OrderStatus.COMPLETED
     assert order.paid_fen == 20900
     assert order.total_fen == 19900
     assert order.shipping_fen == 1000
@@ -43,7 +43,7 @@ def test_closed_order_with_a_refund_is_refunded_and_masked_values_are_kept() -> 
     order, _ = parser(TMALL).parse(numbered(TMALL, 1))
 
     assert order is not None
-    assert order.status is OrderStatus.REFUNDED
+    assert order.status == OrderStatus.REFUNDED
     assert order.refunded_fen == 9900
     assert order.receiver_mobile == "139****0000"
     assert order.buyer_id == "l**i"
@@ -117,7 +117,7 @@ def test_edited_status_words_extend_the_platform_map() -> None:
     order, _ = parser(TMALL, statuses={"已结单": "completed"}).parse([(2, row)])
 
     assert order is not None
-    assert order.status is OrderStatus.COMPLETED
+    assert order.status == OrderStatus.COMPLETED
 
 
 def test_mapping_must_name_real_headers_and_every_required_field() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from siyu.commerce.schemas import OrderIn, OrderItemIn
+from siyu.commerce.schemas import ItemRecord, OrderRecord
 from siyu.connectors.commerce import (
     REQUIRED_TARGETS,
     TARGET_NAMES,
@@ -67,6 +67,10 @@ def parse_time(text: str) -> datetime:
 
 
 def parse_fen(text: str) -> int:
+    whole, _, cents = text.partition(".")
+    # Fast path for the common "1299.00": exact integer arithmetic, no Decimal.
+    if whole.isascii() and whole.isdigit() and (not cents or (cents.isdigit() and len(cents) <= 2)):
+        return int(whole) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
     fen = yuan_to_fen(text)
     if fen < 0:
         msg = f"negative amount: {text!r}"
@@ -93,18 +97,6 @@ def _cut(value: str, size: int) -> str | None:
     return value[:size] if value else None
 
 
-@dataclass
-class _Cells:
-    """The cleaned cells of one row, read by target field name."""
-
-    row: list[str]
-    index: dict[str, int]
-
-    def get(self, target: str) -> str:
-        i = self.index.get(target, -1)
-        return clean(self.row[i]) if 0 <= i < len(self.row) else ""
-
-
 class RowParser:
     def __init__(
         self,
@@ -124,12 +116,19 @@ class RowParser:
         self.statuses = dict(fmt.status_keys)
         self.statuses.update({status_key(w): OrderStatus(s) for w, s in (statuses or {}).items()})
         self._order_id_index = self.index["order_id"]
+        # Every target with its column (-1: not mapped), so a row becomes a dict in one pass.
+        self._positions = tuple((name, self.index.get(name, -1)) for name in TARGET_NAMES)
+
+    def _cells(self, row: list[str]) -> dict[str, str]:
+        """The row's cleaned cells by target field ("" where unmapped or missing)."""
+        n = len(row)
+        return {name: clean(row[i]) if 0 <= i < n else "" for name, i in self._positions}
 
     def order_key(self, row: list[str]) -> str:
         i = self._order_id_index
         return clean(row[i]) if i < len(row) else ""
 
-    def parse(self, rows: Sequence[NumberedRow]) -> tuple[OrderIn | None, list[RowError]]:
+    def parse(self, rows: Sequence[NumberedRow]) -> tuple[OrderRecord | None, list[RowError]]:
         """Build one order from its rows (one row, or one row per item)."""
         errors: list[RowError] = []
         parsed = [self._parse_row(number, row, errors) for number, row in rows]
@@ -149,10 +148,9 @@ class RowParser:
             amounts = {key: sum(p.amounts[key] for p in parsed if p is not None) for key in amounts}
         items = [p.item for p in parsed if p is not None and p.item is not None]
         total = amounts["total"] if "total" in self.index else sum(i.amount_fen for i in items)
-        values: dict[str, Any] = dict(head.fields)
-        order = OrderIn.model_construct(
-            platform=self.platform,
-            status=head.status,
+        order = OrderRecord(
+            platform=self.platform.value,
+            status=head.status.value,
             ordered_at=head.ordered_at,
             paid_at=head.paid_at,
             total_fen=total,
@@ -161,32 +159,32 @@ class RowParser:
             shipping_fen=amounts["shipping"],
             refunded_fen=amounts["refunded"],
             items=items,
-            **values,
+            **head.fields,
         )
         return order, []
 
     def _parse_row(
         self, number: int, row: list[str], errors: list[RowError]
     ) -> "_ParsedRow | None":
-        cells = _Cells(row, self.index)
+        cells = self._cells(row)
         before = len(errors)
 
         def fail(target: str, reason: str) -> None:
             errors.append(RowError(number, self.header_of.get(target, target), reason))
 
-        order_id = cells.get("order_id")
+        order_id = cells["order_id"]
         if not order_id:
             fail("order_id", "order id is empty")
         elif len(order_id) > 64:
             fail("order_id", "order id is longer than 64 characters")
 
-        word = cells.get("status")
+        word = cells["status"]
         status = self.statuses.get(word) or self.statuses.get(status_key(word))
         if status is None:
             fail("status", f"unknown status {word!r}; map it to one of ours in the import")
 
         ordered_at = paid_at = None
-        text = cells.get("ordered_at")
+        text = cells["ordered_at"]
         if not text:
             fail("ordered_at", "order time is empty")
         else:
@@ -194,7 +192,7 @@ class RowParser:
                 ordered_at = parse_time(text)
             except ValueError as exc:
                 fail("ordered_at", str(exc))
-        text = cells.get("paid_at")
+        text = cells["paid_at"]
         if text:
             try:
                 paid_at = parse_time(text)
@@ -203,7 +201,7 @@ class RowParser:
 
         amounts: dict[str, int] = {}
         for target in ("paid", "total", "shipping", "discount", "platform_discount", "refunded"):
-            text = cells.get(target)
+            text = cells[target]
             try:
                 amounts[target] = parse_fen(text) if text else 0
             except ValueError as exc:
@@ -218,19 +216,19 @@ class RowParser:
             status = OrderStatus.REFUNDED
         return _ParsedRow(status, ordered_at, paid_at, amounts, item, self._fields(cells))
 
-    def _item(self, cells: _Cells, fail: Callable[[str, str], None]) -> OrderItemIn | None:
-        name = cells.get("item_name")
+    def _item(self, cells: dict[str, str], fail: Callable[[str, str], None]) -> ItemRecord | None:
+        name = cells["item_name"]
         if not name:
             return None
         quantity = unit = 0
         amount: int | None = None
         try:
-            text = cells.get("item_quantity")
+            text = cells["item_quantity"]
             quantity = parse_quantity(text) if text else 1
         except ValueError as exc:
             fail("item_quantity", str(exc))
         for target in ("item_unit_price", "item_amount"):
-            text = cells.get(target)
+            text = cells[target]
             if not text:
                 continue
             try:
@@ -246,20 +244,20 @@ class RowParser:
             amount = unit * quantity
         elif not unit and quantity:
             unit = amount // quantity
-        return OrderItemIn.model_construct(
+        return ItemRecord(
             name=name[:300],
-            sku=_cut(cells.get("item_sku"), 100),
-            product_external_id=_cut(cells.get("item_product_id"), 100),
+            sku=_cut(cells["item_sku"], 100),
+            product_external_id=_cut(cells["item_product_id"], 100),
             quantity=quantity,
             unit_price_fen=unit,
             amount_fen=amount,
         )
 
-    def _fields(self, cells: _Cells) -> dict[str, str | None]:
-        province = cells.get("receiver_province")
-        city = cells.get("receiver_city")
-        district = cells.get("receiver_district")
-        detail = cells.get("receiver_address")
+    def _fields(self, cells: dict[str, str]) -> dict[str, Any]:
+        province = cells["receiver_province"]
+        city = cells["receiver_city"]
+        district = cells["receiver_district"]
+        detail = cells["receiver_address"]
         if province or city or district:
             address = " ".join(p for p in (province, city, district, detail) if p)
         else:
@@ -268,23 +266,23 @@ class RowParser:
             if len(parts) >= 3 and parts[0].endswith(_PROVINCE_SUFFIXES):
                 province, city = parts[0], parts[1]
         return {
-            "platform_order_id": cells.get("order_id"),
-            "store": _cut(cells.get("store"), 100),
-            "buyer_id": _cut(cells.get("buyer_id"), 100),
-            "buyer_nick": _cut(cells.get("buyer_nick"), 100),
-            "receiver_name": _cut(cells.get("receiver_name"), 100),
-            "receiver_mobile": _cut(cells.get("receiver_mobile"), 32),
+            "platform_order_id": cells["order_id"],
+            "store": _cut(cells["store"], 100),
+            "buyer_id": _cut(cells["buyer_id"], 100),
+            "buyer_nick": _cut(cells["buyer_nick"], 100),
+            "receiver_name": _cut(cells["receiver_name"], 100),
+            "receiver_mobile": _cut(cells["receiver_mobile"], 32),
             "receiver_province": _cut(province, 32),
             "receiver_city": _cut(city, 32),
             "receiver_address": _cut(address, 500),
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _ParsedRow:
     status: OrderStatus
     ordered_at: datetime
     paid_at: datetime | None
     amounts: dict[str, int]
-    item: OrderItemIn | None
-    fields: dict[str, str | None]
+    item: ItemRecord | None
+    fields: dict[str, Any]

@@ -1,0 +1,1 @@
+"""The web console: runtime settings for it and serving its built files at `/`."""

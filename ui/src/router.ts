@@ -1,0 +1,83 @@
+import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
+import { basePath } from '@/api/client'
+import { useSession, type Role } from '@/workspace/session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+    minRole?: Role
+    titleKey?: string
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory(`${basePath()}/`),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('@/workspace/LoginPage.vue'), meta: { public: true } },
+    {
+      path: '/sidebar',
+      name: 'sidebar',
+      component: () => import('@/sidebar/SidebarPage.vue'),
+      meta: { minRole: 'staff' },
+    },
+    {
+      path: '/',
+      component: () => import('@/workspace/ConsoleLayout.vue'),
+      children: [
+        { path: '', redirect: { name: 'customers' } },
+        {
+          path: 'customers',
+          name: 'customers',
+          component: () => import('@/customers/CustomersPage.vue'),
+          meta: { titleKey: 'nav.customers' },
+        },
+        {
+          path: 'customers/:id(\\d+)',
+          name: 'customer',
+          component: () => import('@/customers/Customer360Page.vue'),
+          props: (route) => ({ id: Number(route.params.id) }),
+          meta: { titleKey: 'customer.title' },
+        },
+        {
+          path: 'tags',
+          name: 'tags',
+          component: () => import('@/tags/TagsPage.vue'),
+          meta: { titleKey: 'nav.tags' },
+        },
+        {
+          path: 'imports/orders',
+          name: 'orders-import',
+          component: () => import('@/commerce/OrdersImportPage.vue'),
+          meta: { titleKey: 'nav.ordersImport', minRole: 'operator' },
+        },
+        {
+          path: ':rest(.*)*',
+          name: 'not-found',
+          component: () => import('@/workspace/NotFoundPage.vue'),
+        },
+      ],
+    },
+  ],
+})
+
+function loginRedirect(to: RouteLocationNormalized) {
+  return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
+}
+
+router.beforeEach(async (to) => {
+  const session = useSession()
+  if (to.meta.public) return true
+  if (!session.checked) await session.refresh()
+  if (!session.signedIn) return loginRedirect(to)
+  const minimum = to.matched.map((r) => r.meta.minRole).find((role) => role !== undefined)
+  if (minimum && !session.can(minimum)) return { name: 'customers' }
+  return true
+})
+
+/** The server ended our session: go to the login page, saying why, and come back after. */
+export function sessionExpired(): void {
+  const session = useSession()
+  session.expire()
+  const current = router.currentRoute.value
+  if (!current.meta.public) void router.push(loginRedirect(current))
+}
