@@ -63,3 +63,8 @@ def test_secret_key_never_shows_in_repr_or_dump() -> None:
     assert STRONG not in repr(settings)
     assert STRONG not in str(settings.model_dump())
     assert STRONG not in settings.model_dump_json()
+
+
+def test_database_password_never_shows_in_repr() -> None:
+    settings = Settings(database_url="postgresql://siyu:db-pass-123@db.internal/siyu")
+    assert "db-pass-123" not in repr(settings)

@@ -11,7 +11,7 @@ fails the test until it is added here, so every future route is covered.
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from argon2 import PasswordHasher, profiles
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,7 @@ PARAM_KINDS: dict[str, str] = {
     "group_id": "tag_group",
     "tag_group_id": "tag_group",
     "tag_id": "tag",
+    "any_tag_id": "tag",
     "event_id": "event",
     "event_type_id": "event_type",
     "order_id": "order",
@@ -105,8 +107,14 @@ LIST_IDS_KINDS: dict[str, str] = {
 # aimed at a name that exists only in B they create A's own object and leave B alone.
 # They run last, so the name they create in A does not shadow B's for the other routes.
 UPSERTS: frozenset[tuple[str, str]] = frozenset({("PUT", "/api/v1/event-types/{name}")})
-# Batch routes that answer 2xx with a result per item; a foreign id must fail its item.
-PER_ITEM_RESULTS: frozenset[tuple[str, str]] = frozenset()
+# Batch routes that answer 2xx with a result per item: a foreign id must fail its item,
+# which the answer shows with this text.
+PER_ITEM_RESULTS: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/events/batch"): '"status":"rejected"',
+}
+# Body fields that are search criteria, not references: like a list filter, a foreign id
+# in them matches nothing of A's and may be accepted. (route, first step of the location)
+SEARCH_CRITERIA: frozenset[tuple[str, str]] = frozenset({("/api/v1/tags/batch", "filter")})
 # Query parameters that only shape a page; they are not probed with B's values.
 PAGING_PARAMS = frozenset({"cursor", "limit", "sort"})
 
@@ -184,7 +192,13 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         name=f"{mark}-面霜",
         price_fen=19900,
     )
-    job = Job(workspace_id=workspace_id, name=f"{mark}.probe", status="queued", payload={})
+    job = Job(
+        workspace_id=workspace_id,
+        name=f"{mark}.probe",
+        status="succeeded",
+        payload={},
+        finished_at=now,
+    )
     session.add_all([identity, merge_record, custom_field, follow, group, event_type, product, job])
     session.flush()
     tag = Tag(workspace_id=workspace_id, group_id=group.id, name=f"{mark}-VIP")
@@ -391,7 +405,7 @@ class Example:
             return [schema]
         return [o for a in alternatives for o in self.options(a) if o.get("type") != "null"]
 
-    def value(  # noqa: PLR0911
+    def value(  # noqa: PLR0911, PLR0912 - one branch per JSON Schema type
         self,
         schema: dict[str, Any],
         name: str = "",
@@ -601,7 +615,11 @@ def walk_foreign_ids(app: FastAPI, client: TestClient, tenants: Tenants) -> tupl
 
 
 def test_every_route_with_an_object_in_its_path_answers_404_for_another_tenants_object(
-    app: FastAPI, client: TestClient, engine: Engine, tenants: Tenants
+    app: FastAPI,
+    client: TestClient,
+    engine: Engine,
+    tenants: Tenants,
+    run_jobs: Callable[[], int],
 ) -> None:
     unmapped = unmapped_params(app)
     assert not unmapped, (
@@ -614,6 +632,7 @@ def test_every_route_with_an_object_in_its_path_answers_404_for_another_tenants_
 
     assert calls > 0
     assert not failures, "tenant isolation broken:\n" + "\n".join(failures)
+    run_jobs()
     assert snapshot(engine, tenants.b.id, tenants.b_user_ids) == before
     assert cross_tenant_references(engine) == []
 
@@ -679,8 +698,70 @@ def cross_tenant_references(engine: Engine) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Aim:
+    """One request that names one of B's objects in its body or query."""
+
+    where: str
+    kind: str
+    request: dict[str, Any]
+    search: bool = False
+
+
+def reference_aims(
+    openapi: dict[str, Any], method: str, path: str, tenants: Tenants
+) -> tuple[list[Aim], list[str]]:
+    """Requests aiming each id field of a route at B's object, and fields not mappable."""
+    operation = openapi["paths"][path][method.lower()]
+    example = Example(openapi, tenants.a_objects, path)
+    parts = request_parts(openapi, method, path, tenants.a_objects)
+    aims: list[Aim] = []
+    unmapped: list[str] = []
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    for location, is_list in example.reference_slots(body["schema"]) if body else []:
+        field = ".".join(str(step) for step in location)
+        kind = field_kind(path, str(location[-1]))
+        if kind is None:
+            unmapped.append(f"{method} {path} body {field}")
+            continue
+        b_id = tenants.b_objects[kind]
+        aimed = example.value(body["schema"], at=location, put=[b_id] if is_list else b_id)
+        search = (path, str(location[0])) in SEARCH_CRITERIA
+        aims.append(Aim(f"body {field}", kind, parts | {"json": aimed}, search))
+    for parameter in operation.get("parameters", []):
+        name = parameter["name"]
+        if parameter["in"] != "query" or not _is_reference(name):
+            continue
+        kind = field_kind(path, name)
+        if kind is None:
+            unmapped.append(f"{method} {path} query {name}")
+            continue
+        query = parts.get("params", {}) | {name: tenants.b_objects[kind]}
+        aims.append(Aim(f"query {name}", kind, parts | {"params": query}))
+    return aims, unmapped
+
+
+def judge_reference(method: str, path: str, aim: Aim, response: Any) -> str | None:
+    """What is wrong with the answer to a request naming B's object, if anything."""
+    status, text = response.status_code, response.text
+    if status >= 500:
+        return f"{status} {text[:200]}"
+    if reveals(text, []):
+        return f"reveals B: {text[:300]}"
+    item_failed = PER_ITEM_RESULTS.get((method, path))
+    if aim.search or status >= 300:
+        return None
+    if item_failed is None:
+        return f"accepted, {status} {text[:200]}"
+    return None if item_failed in text else f"item accepted: {text[:200]}"
+
+
 def test_writes_refuse_references_to_another_tenants_objects(
-    app: FastAPI, client: TestClient, engine: Engine, tenants: Tenants
+    app: FastAPI,
+    client: TestClient,
+    engine: Engine,
+    tenants: Tenants,
+    run_jobs: Callable[[], int],
 ) -> None:
     """A's own objects in the path, one of B's ids in the body or query: refused."""
     openapi = app.openapi()
@@ -689,52 +770,23 @@ def test_writes_refuse_references_to_another_tenants_objects(
     failures: list[str] = []
     probes = 0
     for method, path in api_operations(app):
-        operation = openapi["paths"].get(path, {}).get(method.lower())
-        if method == "GET" or operation is None:
+        if method == "GET" or method.lower() not in openapi["paths"].get(path, {}):
             continue
-        example = Example(openapi, tenants.a_objects, path)
-        url = path.format(
-            **{n: tenants.a_objects[param_kind(path, n) or ""] for n in path_params(path)}
-        )
-        parts = request_parts(openapi, method, path, tenants.a_objects)
-        aims: list[tuple[str, str, dict[str, Any]]] = []
-        body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json")
-        if body_schema is not None:
-            for location, is_list in example.reference_slots(body_schema["schema"]):
-                field = ".".join(str(step) for step in location)
-                kind = field_kind(path, str(location[-1]))
-                if kind is None:
-                    unmapped.append(f"{method} {path} body {field}")
-                    continue
-                b_id = tenants.b_objects[kind]
-                body = example.value(
-                    body_schema["schema"], at=location, put=[b_id] if is_list else b_id
-                )
-                aims.append((f"body {field}", kind, parts | {"json": body}))
-        for parameter in operation.get("parameters", []):
-            name = parameter["name"]
-            if parameter["in"] != "query" or not _is_reference(name):
-                continue
-            kind = field_kind(path, name)
-            if kind is None:
-                unmapped.append(f"{method} {path} query {name}")
-                continue
-            query = parts.get("params", {}) | {name: tenants.b_objects[kind]}
-            aims.append((f"query {name}", kind, parts | {"params": query}))
-        for where, kind, request in aims:
-            response = client.request(method, url, headers=tenants.a.headers, **request)
+        values = {n: tenants.a_objects[param_kind(path, n) or ""] for n in path_params(path)}
+        aims, not_mapped = reference_aims(openapi, method, path, tenants)
+        unmapped += not_mapped
+        for aim in aims:
+            url = path.format(**values)
+            response = client.request(method, url, headers=tenants.a.headers, **aim.request)
             probes += 1
-            label = f"{method} {url} (route {path}) with B's {kind} in {where}"
-            if response.status_code < 300 and (method, path) not in PER_ITEM_RESULTS:
-                failures.append(f"{label}: accepted, {response.status_code} {response.text[:200]}")
-            if response.status_code >= 500:
-                failures.append(f"{label}: {response.status_code}")
-            if reveals(response.text, [str(tenants.b_objects[kind])]):
-                failures.append(f"{label}: reveals B: {response.text[:300]}")
+            problem = judge_reference(method, path, aim, response)
+            if problem:
+                failures.append(f"{method} {url} with B's {aim.kind} in {aim.where}: {problem}")
 
     assert not unmapped, f"id fields this test cannot map to an object kind: {unmapped}"
     assert probes > 0
     assert not failures, "tenant isolation broken:\n" + "\n".join(failures)
+    run_jobs()  # what the writes enqueued must leave B alone too
     assert snapshot(engine, tenants.b.id, tenants.b_user_ids) == before
     assert cross_tenant_references(engine) == []
 
@@ -784,6 +836,18 @@ def leaky_forbidden(tag_id: int, session: DbSession, principal: Viewer) -> None:
     raise NotFound("tag")
 
 
+class NoteIn(BaseModel):
+    staff_id: int
+
+
+@leaky.post("/notes", status_code=201)
+def leaky_note(body: NoteIn, session: DbSession, _principal: Viewer) -> dict[str, Any]:
+    staff = session.get(Staff, body.staff_id)  # the bug: no workspace filter
+    if staff is None:
+        raise NotFound("staff member")
+    return {"staff": staff.id}
+
+
 unmappable = APIRouter(prefix="/api/v1/gadgets")
 
 
@@ -802,6 +866,21 @@ def test_walker_reports_a_route_that_leaks_or_confirms_existence(
     assert any("customers" in f and "reveals B" in f for f in leaks), failures
     assert any("tags" in f and "403" in f for f in leaks), failures
     assert leaks == failures  # the real routes stay clean
+
+
+def test_reference_probe_reports_a_write_that_accepts_another_tenants_id(
+    app: FastAPI, tenants: Tenants
+) -> None:
+    app.include_router(leaky)
+    openapi = app.openapi()
+    aims, unmapped = reference_aims(openapi, "POST", "/api/v1/leaky/notes", tenants)
+    assert unmapped == []
+    assert [(aim.where, aim.kind) for aim in aims] == [("body staff_id", "staff")]
+    with TestClient(app) as client:
+        response = client.post("/api/v1/leaky/notes", headers=tenants.a.headers, **aims[0].request)
+    problem = judge_reference("POST", "/api/v1/leaky/notes", aims[0], response)
+    assert problem is not None
+    assert problem.startswith("accepted, 201")
 
 
 def test_walker_refuses_a_route_whose_parameter_it_cannot_map(app: FastAPI) -> None:

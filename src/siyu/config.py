@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIYU_", env_file=".env", extra="ignore")
 
     mode: Mode = Mode.DEV
-    database_url: str = "sqlite:///var/siyu.db"
+    # Kept out of reprs: a PostgreSQL URL may carry a password.
+    database_url: str = Field(default="sqlite:///var/siyu.db", repr=False)
     data_dir: Path = Path("var")
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     # Earlier secret keys, newest first, so secrets encrypted under them still decrypt.

@@ -1,4 +1,6 @@
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -8,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.customers import oneid
 from siyu.customers.identities import IdentityRef, normalize
+from siyu.db.session import session_factory
 from siyu.exceptions import Conflict, NotFound
 from siyu.models import Customer, Identity, MergeRecord, Workspace
 from tests.conftest import MakeWorkspace, WorkspaceFixture
@@ -368,3 +371,34 @@ def test_identities_of_another_workspace_are_not_found(
     identity = oneid.identities_of(db, one.id, customer_id)[0]
     with pytest.raises(NotFound):
         oneid.remove_identity(db, two.id, customer_id, identity.id)
+
+
+@pytest.mark.postgres_only
+def test_identity_attached_concurrently_is_joined_not_duplicated(
+    engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    first = session_factory(engine)()
+    second = session_factory(engine)()
+    try:
+        winner = oneid.resolve(first, workspace.id, ids(mobile="13800138000"), source="a")
+        with ThreadPoolExecutor(1) as pool:
+            # Its SELECT sees nothing yet; its INSERT waits on the first transaction's row.
+            racing = pool.submit(
+                oneid.resolve, second, workspace.id, ids(mobile="13800138000"), source="b"
+            )
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            for _ in range(100):
+                if first.connection().exec_driver_sql(waiting).scalar():
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the racing transaction never waited on the identity row")
+            first.commit()
+            loser = racing.result(timeout=10)
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+
+    assert loser.customer_id == winner.customer_id
+    assert not loser.created

@@ -2,10 +2,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, CustomerTag, TagChange
+from siyu.tags import service
 from siyu.workspace.roles import Role
 from tests.conftest import MakeWorkspace, WorkspaceFixture
 from tests.tags.conftest import MakeCustomers
@@ -302,3 +303,45 @@ def test_large_batch_runs_as_a_resumable_job(
     }
     groups = api.get("/api/v1/tag-groups").json()
     assert {t["name"]: t["customer_count"] for t in groups[0]["tags"]} == {"VIP": 0, "金卡": 1_201}
+
+
+def test_staff_role_cannot_tag_customers_outside_their_scope(
+    client: TestClient,
+    engine: Engine,
+    make_workspace: MakeWorkspace,
+    make_customers: MakeCustomers,
+) -> None:
+    staff_key = make_workspace(role=Role.STAFF)
+    [customer] = make_customers(staff_key.id, 1)
+    with unit_of_work(engine) as session:
+        tag_id = service.ensure_tags(session, staff_key.id, [("等级", "VIP")])[("等级", "VIP")]
+    client.headers.update(staff_key.headers)
+
+    added = client.post(f"/api/v1/customers/{customer}/tags", json={"tag_ids": [tag_id]})
+    history = client.get(f"/api/v1/customers/{customer}/tag-history")
+
+    assert added.status_code == 404  # a staff member who follows nobody sees no customer
+    assert history.status_code == 404
+
+
+def test_tag_group_list_takes_three_queries_however_many_tags(
+    api: TestClient, engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    with unit_of_work(engine) as session:
+        service.ensure_tags(
+            session, workspace.id, [(f"组{g}", f"标签{t}") for g in range(5) for t in range(5)]
+        )
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        groups = api.get("/api/v1/tag-groups").json()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert sum(len(g["tags"]) for g in groups) == 25
+    tag_queries = [s for s in statements if "tag" in s.lower() and "api_key" not in s.lower()]
+    assert len(tag_queries) == 3

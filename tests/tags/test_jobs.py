@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
 from siyu.models import Job
-from siyu.tags import service
+from siyu.tags import batching, service
 from siyu.tags.schemas import BatchAction, BatchIn
 from siyu.workspace.principal import Principal
 from tests.conftest import WorkspaceFixture
@@ -24,7 +24,7 @@ def test_failed_batch_job_resumes_after_its_last_checkpoint(
     customers = make_customers(workspace.id, 1_300)  # three chunks of CHUNK_SIZE 500
     with unit_of_work(engine) as session:
         vip = service.ensure_tags(session, workspace.id, [("等级", "VIP")])[("等级", "VIP")]
-        job_id = service.start_batch(
+        job_id = batching.start_batch(
             session,
             Principal.system(workspace.id),
             BatchIn(action=BatchAction.ADD, tag_ids=[vip], customer_ids=customers),

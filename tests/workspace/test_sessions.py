@@ -238,3 +238,16 @@ def test_deactivated_member_loses_their_session_and_cannot_sign_in(
         "/api/v1/auth/login", json={"email": "op@example.com", "password": PASSWORD}
     )
     assert response.status_code == 401
+
+
+def test_signing_in_sweeps_the_users_expired_sessions(
+    browser: TestClient, workspace: WorkspaceFixture, engine: Engine
+) -> None:
+    sign_in(browser, workspace.admin_email)
+    with unit_of_work(engine) as session:
+        session.execute(update(ConsoleSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    sign_in(browser, workspace.admin_email)
+    with unit_of_work(engine) as session:
+        remaining = session.scalars(select(ConsoleSession)).all()
+        assert len(remaining) == 1
+        assert remaining[0].expires_at > utcnow()

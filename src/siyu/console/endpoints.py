@@ -1,7 +1,7 @@
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 
 from siyu.config import Mode, Settings
 from siyu.console.schemas import ConsoleConfig, DemoLogin
@@ -22,11 +22,12 @@ def _version() -> str:
 
 
 def _features(request: Request) -> list[str]:
+    schema: dict[str, Any] = request.app.openapi()
     tags = {
         str(tag)
-        for route in request.app.routes
-        if isinstance(route, APIRoute) and route.include_in_schema
-        for tag in route.tags
+        for operations in schema.get("paths", {}).values()
+        for operation in operations.values()
+        for tag in operation.get("tags", ())
     }
     return sorted(tags)
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.customers import identities, merging
@@ -40,6 +41,7 @@ from siyu.workspace.roles import Role
 # Bulk writes go through Core: the ORM's bulk path costs more per row than the database.
 _CUSTOMER_TABLE = cast("Table", Customer.__table__)
 _IDENTITY_TABLE = cast("Table", Identity.__table__)
+_ATTEMPTS = 1
 # Refs per identity SELECT: keeps the bind parameters of one statement well inside both
 # SQLite's and PostgreSQL's limits.
 _LOOKUP_CHUNK = 5000
@@ -102,6 +104,30 @@ def resolve_many(
     Every returned customer_id is live at the end of the batch: a customer an earlier record
     created and a later record merged away is reported as its survivor.
     """
+    attempt = 1
+    while True:
+        try:
+            with session.begin_nested():
+                return _resolve_batch(
+                    session, workspace_id, batch, create=create, source=source, actor=actor
+                )
+        except IntegrityError:
+            # A concurrent transaction attached one of these identities after we looked:
+            # look again, now seeing its committed rows.
+            if attempt >= _ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def _resolve_batch(
+    session: Session,
+    workspace_id: int,
+    batch: Sequence[Sequence[IdentityRef]],
+    *,
+    create: bool,
+    source: str,
+    actor: str,
+) -> list[Resolution]:
     resolver = _BatchResolver(session, workspace_id, source=source, actor=actor)
     resolver.load([ref for refs in batch for ref in refs])
     outcomes = [resolver.resolve(list(dict.fromkeys(refs)), create=create) for refs in batch]

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Response
 import siyu.tags.jobs  # noqa: F401 - registers the tags.batch job where the API enqueues it
 from siyu.db.dependencies import DbSession
 from siyu.kit.pagination import PageOut
-from siyu.tags import service
+from siyu.tags import batching, service
 from siyu.tags.schemas import (
     BatchIn,
     BatchOut,
@@ -86,7 +86,7 @@ def delete_tag(tag_id: int, session: DbSession, principal: Operator) -> None:
 @router.post("/tags/batch", response_model=BatchOut)
 def batch(body: BatchIn, response: Response, session: DbSession, principal: Operator) -> BatchOut:
     """Up to 1,000 explicit customers change inline; more, or a filter, run as a job (202)."""
-    result = service.start_batch(session, principal, body)
+    result = batching.start_batch(session, principal, body)
     if result.job_id is not None:
         response.status_code = 202
     return result

@@ -3,7 +3,7 @@
 from bisect import bisect_right
 from typing import Any
 
-from siyu.tags import service
+from siyu.tags import batching, service
 from siyu.tags.schemas import CustomerFilter
 from siyu.worker.context import JobContext
 from siyu.worker.queue import get_job
@@ -12,7 +12,7 @@ from siyu.worker.registry import job
 CHUNK_SIZE = 500
 
 
-@job(service.BATCH_JOB)
+@job(batching.BATCH_JOB)
 def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Add or remove tags chunk by chunk, committing after each one.
 
@@ -39,7 +39,7 @@ def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         else:
             if state.get("done"):
                 break
-            chunk, cursor = service.filtered_customer_page(
+            chunk, cursor = batching.filtered_customer_page(
                 session, workspace_id, customer_filter, state.get("cursor")
             )
             position = {"cursor": cursor, "done": cursor is None}
@@ -48,7 +48,7 @@ def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         changed += change(
             session,
             workspace_id,
-            service.live_customer_ids(session, workspace_id, chunk),
+            batching.live_customer_ids(session, workspace_id, chunk),
             payload["tag_ids"],
             source=payload["source"],
             actor=payload["actor"],

@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,16 +13,11 @@ from siyu.kit.timeline import TimelineCursor, TimelineEntry
 from siyu.models import Tag, TagChange, TagGroup
 from siyu.tags.repository import TagRepository, chunks
 from siyu.tags.schemas import (
-    BatchAction,
-    BatchIn,
-    BatchOut,
-    CustomerFilter,
     CustomerTagOut,
     TagChangeOut,
     TagGroupOut,
     TagOut,
 )
-from siyu.worker.queue import enqueue
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
@@ -271,7 +265,7 @@ def ensure_tags(
 # -- assignments ----------------------------------------------------------------
 
 
-def _require_tags(repo: TagRepository, tag_ids: Sequence[int]) -> list[int]:
+def require_tags(repo: TagRepository, tag_ids: Sequence[int]) -> list[int]:
     ids = list(dict.fromkeys(tag_ids))
     missing = set(ids) - repo.existing_tag_ids(ids)
     if missing:
@@ -295,7 +289,7 @@ def add_tags(
     """Assign tags to customers; existing assignments are kept. Returns assignments added."""
     source = _source(source)
     repo = TagRepository(session, workspace_id)
-    tags = _require_tags(repo, tag_ids)
+    tags = require_tags(repo, tag_ids)
     customers = customers_service.require_customer_ids(session, workspace_id, customer_ids)
     if not tags or not customers:
         return 0
@@ -332,7 +326,7 @@ def remove_tags(
     """Take tags off customers; absent assignments are ignored. Returns assignments removed."""
     source = _source(source)
     repo = TagRepository(session, workspace_id)
-    tags = _require_tags(repo, tag_ids)
+    tags = require_tags(repo, tag_ids)
     customers = customers_service.require_customer_ids(session, workspace_id, customer_ids)
     if not tags or not customers:
         return 0
@@ -456,78 +450,3 @@ def timeline_entries(
 def top_tags(session: Session, workspace_id: int, limit: int) -> list[tuple[int, str, int]]:
     """(tag id, name, customer count), most used first (dashboard)."""
     return TagRepository(session, workspace_id).top_tags(limit)
-
-
-# -- batches --------------------------------------------------------------------
-
-BATCH_JOB = "tags.batch"
-INLINE_BATCH_LIMIT = 1000
-FILTER_PAGE_SIZE = 200
-_FILTER_SORT = "created_at"
-
-
-def customer_query(
-    customer_filter: CustomerFilter, *, cursor: str | None, limit: int
-) -> "customers_service.CustomerQuery":
-    """The customer list query a batch filter stands for, one page at a time."""
-    fields = customer_filter.model_dump(exclude={"custom_fields"})
-    return customers_service.CustomerQuery(
-        **fields,
-        custom=customer_filter.custom_fields,
-        sort=_FILTER_SORT,
-        cursor=cursor,
-        limit=limit,
-    )
-
-
-def filtered_customer_page(
-    session: Session, workspace_id: int, customer_filter: CustomerFilter, cursor: str | None
-) -> tuple[list[int], str | None]:
-    """One page of the ids a batch filter matches, and the cursor after it."""
-    page = customers_service.list_customers(
-        session,
-        Principal.system(workspace_id),
-        customer_query(customer_filter, cursor=cursor, limit=FILTER_PAGE_SIZE),
-    )
-    return [c.id for c in page.items], page.next_cursor
-
-
-def live_customer_ids(session: Session, workspace_id: int, ids: Sequence[int]) -> list[int]:
-    """The live customers the given ids stand for now (merged ones by their survivor)."""
-    return list(
-        dict.fromkeys(customers_service.live_customer_ids(session, workspace_id, ids).values())
-    )
-
-
-def start_batch(session: Session, principal: Principal, body: BatchIn) -> BatchOut:
-    """Add or remove tags on many customers: small explicit lists inline, the rest as a job."""
-    workspace_id = principal.workspace_id
-    if (body.customer_ids is None) == (body.filter is None):
-        raise ValidationFailed("customer_ids", "give exactly one of customer_ids and filter")
-    tag_ids = _require_tags(TagRepository(session, workspace_id), body.tag_ids)
-    payload: dict[str, Any] = {
-        "action": body.action.value,
-        "tag_ids": tag_ids,
-        "source": TagSource.MANUAL.value,
-        "actor": principal.actor,
-    }
-    if body.customer_ids is not None:
-        ids = customers_service.require_customer_ids(session, workspace_id, body.customer_ids)
-        if len(ids) <= INLINE_BATCH_LIMIT:
-            change = add_tags if body.action is BatchAction.ADD else remove_tags
-            changed = change(
-                session, workspace_id, ids, tag_ids, source=TagSource.MANUAL, actor=principal.actor
-            )
-            return BatchOut(changed=changed)
-        payload["customer_ids"] = sorted(ids)
-    else:
-        assert body.filter is not None
-        try:  # one row of the list proves the filter valid before the job is queued
-            customers_service.list_customers(
-                session, principal, customer_query(body.filter, cursor=None, limit=1)
-            )
-        except ValidationFailed as exc:
-            raise ValidationFailed(f"filter.{exc.field}", exc.message.split(": ", 1)[-1]) from exc
-        payload["filter"] = body.filter.model_dump(mode="json")
-    job = enqueue(session, BATCH_JOB, payload, workspace_id=workspace_id)
-    return BatchOut(job_id=job.id)

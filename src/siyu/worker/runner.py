@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from siyu.db.session import session_factory
 from siyu.kit.time import utcnow
 from siyu.models import Job, Schedule
+from siyu.worker.catalog import load_job_handlers
 from siyu.worker.context import JobContext
 from siyu.worker.registry import JobResult, get_spec
 
@@ -65,6 +66,7 @@ class Runner:
         lease_seconds: int = 300,
         worker_id: str | None = None,
     ) -> None:
+        load_job_handlers()
         self.engine = engine
         self.sessions = session_factory(engine)
         self.lease = timedelta(seconds=lease_seconds)

@@ -102,12 +102,13 @@ class WorkspaceRepository:
             stmt = stmt.where(ConsoleSession.id != keep_id)
         self.session.execute(stmt, execution_options={"synchronize_session": "fetch"})
 
-    def delete_expired_sessions(self, now: datetime) -> int:
-        result = self.session.execute(
-            delete(ConsoleSession).where(ConsoleSession.expires_at <= now),
+    def end_expired_sessions(self, user_id: int, now: datetime) -> None:
+        self.session.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.user_id == user_id, ConsoleSession.expires_at <= now
+            ),
             execution_options={"synchronize_session": False},
         )
-        return int(getattr(result, "rowcount", 0) or 0)
 
     def audit_query(
         self,

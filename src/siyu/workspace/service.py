@@ -322,6 +322,8 @@ def issue_api_key(
     """A principal creates a key in its workspace, never of a higher role than its own."""
     if not principal.has(role):
         raise Forbidden(f"a {principal.role.value} cannot create a key with the {role.value} role")
+    if not name.strip():
+        raise ValidationFailed("name", "must not be blank")
     created = create_api_key(
         session,
         workspace_id=principal.workspace_id,

@@ -75,6 +75,8 @@ def login(
         throttle.record_failure(ip, email)
         raise Unauthorized("this user has no access to the workspace")
     throttle.reset(ip, email)
+    # Expired sessions are swept when their user signs in again.
+    repo.end_expired_sessions(user.id, utcnow())
     return _start(
         session, user_id=user.id, workspace_id=memberships[0].workspace_id, ttl=ttl, ip=ip
     )

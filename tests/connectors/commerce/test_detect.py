@@ -27,3 +27,10 @@ def test_headers_of_no_known_export_are_not_guessed() -> None:
 
 def test_taobao_files_use_the_tmall_report_format() -> None:
     assert format_for(Platform.TAOBAO) is format_for(Platform.TMALL)
+
+
+def test_full_width_brackets_in_headers_do_not_hide_the_platform() -> None:
+    headers = [h.replace("(", "（").replace(")", "）") for h in SAMPLES["pdd"].headers]
+
+    assert detect_platform(headers) == Platform.PDD
+    assert format_for(Platform.PDD).suggest_mapping(headers)["paid"] == "用户实付金额（元）"

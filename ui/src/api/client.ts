@@ -49,7 +49,12 @@ const session: Middleware = {
   },
 }
 
-export const api = createClient<paths>({ baseUrl: basePath(), credentials: 'same-origin' })
+/** The absolute URL the API paths are relative to (`/api/v1/...` follows it). */
+function apiBase(): string {
+  return new URL('.', document.baseURI).href.replace(/\/+$/, '')
+}
+
+export const api = createClient<paths>({ baseUrl: apiBase(), credentials: 'same-origin' })
 api.use(session)
 
 export async function toApiError(response: Response, body: unknown): Promise<ApiError> {

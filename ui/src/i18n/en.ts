@@ -58,7 +58,7 @@ const en: typeof zhCN = {
       province: 'Province',
     },
   },
-  stage: { new: 'New', lead: 'Lead', prospect: 'Prospect', customer: 'Customer', repeat: 'Repeat', loyal: 'Loyal', churned: 'Churned', lost: 'Lost' },
+  stage: { new: 'New', active: 'Active', loyal: 'Loyal', dormant: 'Dormant', churned: 'Churned', lead: 'Lead', prospect: 'Prospect' },
   gender: { male: 'Male', female: 'Female', unknown: 'Unknown' },
   customer: {
     title: 'Customer',
@@ -102,7 +102,7 @@ const en: typeof zhCN = {
   timeline: {
     empty: 'Nothing yet',
     by: 'by',
-    kinds: { event: 'Event', order: 'Order', tag: 'Tag' },
+    kinds: { event: 'Event', order: 'Order', tag_change: 'Tag' },
   },
   orderStatus: { pending: 'Pending', paid: 'Paid', shipped: 'Shipped', completed: 'Completed', cancelled: 'Cancelled', refunded: 'Refunded' },
   tags: {
@@ -147,6 +147,7 @@ const en: typeof zhCN = {
     mapping: 'Column mapping',
     unmapped: 'Not imported',
     missing: 'Required fields without a column: {fields}',
+    shared: 'These fields read the same column; check them: {fields}',
     previewTitle: 'First rows of the file',
     back: 'Upload another',
     run: 'Start import',

@@ -56,7 +56,7 @@ export default {
       province: '省份',
     },
   },
-  stage: { new: '新客户', lead: '线索', prospect: '意向', customer: '成交客户', repeat: '复购客户', loyal: '忠诚客户', churned: '流失', lost: '流失' },
+  stage: { new: '新客', active: '活跃', loyal: '忠诚', dormant: '沉睡', churned: '流失', lead: '线索', prospect: '意向' },
   gender: { male: '男', female: '女', unknown: '未知' },
   customer: {
     title: '客户详情',
@@ -100,7 +100,7 @@ export default {
   timeline: {
     empty: '暂无动态',
     by: '操作人',
-    kinds: { event: '行为', order: '订单', tag: '标签' },
+    kinds: { event: '行为', order: '订单', tag_change: '标签' },
   },
   orderStatus: { pending: '待付款', paid: '已付款', shipped: '已发货', completed: '已完成', cancelled: '已取消', refunded: '已退款' },
   tags: {
@@ -145,6 +145,7 @@ export default {
     mapping: '字段对应',
     unmapped: '不导入',
     missing: '以下必填字段还没有对应的列：{fields}',
+    shared: '这些字段对应了同一列，请确认：{fields}',
     previewTitle: '文件预览（前几行）',
     back: '重新上传',
     run: '开始导入',

@@ -25,14 +25,19 @@ def format_for(platform: Platform | str) -> PlatformFormat:
     return FORMATS[Platform(platform)]
 
 
+def _plain(header: str) -> str:
+    """Exports differ in full-width versus ASCII brackets: 金额（元） is 金额(元)."""
+    return header.strip().replace("（", "(").replace("）", ")")
+
+
 def detect_platform(headers: list[str]) -> Platform | None:
     """The platform whose signature headers are all present; ties go to the best coverage."""
-    present = {h.strip() for h in headers}
+    present = {_plain(h) for h in headers}
     best: tuple[int, Platform] | None = None
     for fmt in _CANDIDATES:
-        if not all(h in present for h in fmt.signature):
+        if not all(_plain(h) in present for h in fmt.signature):
             continue
-        covered = len(fmt.suggest_mapping(list(present)))
+        covered = len(fmt.suggest_mapping(list(headers)))
         if best is None or covered > best[0]:
             best = (covered, fmt.platform)
     return best[1] if best else None

@@ -1,0 +1,14 @@
+"""Every domain's job handlers, imported so a worker process knows them all."""
+
+import importlib
+
+JOB_MODULES = (
+    "siyu.customers.jobs",
+    "siyu.tags.jobs",
+    "siyu.commerce.jobs",
+)
+
+
+def load_job_handlers() -> None:
+    for module in JOB_MODULES:
+        importlib.import_module(module)
