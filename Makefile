@@ -50,8 +50,10 @@ CONSOLE_INDEX := src/siyu/static/console/index.html
 UI_DEPS := ui/node_modules/.package-lock.json
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/package.json ui/vite.config.ts ui/tsconfig.json
 
+# npm 11.19 writes locks without other platforms' optional packages (rollup's), which its
+# own `npm ci` then refuses; fall back to a lock-respecting install that saves nothing.
 $(UI_DEPS): ui/package.json ui/package-lock.json
-	cd ui && npm ci --no-audit --no-fund
+	cd ui && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund --no-save)
 	@touch $@
 
 $(CONSOLE_INDEX): $(UI_DEPS) $(UI_SOURCES)

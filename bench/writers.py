@@ -4,6 +4,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 
 
@@ -69,6 +70,13 @@ class PostgresWriter(Writer):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.connection: Any = self.raw.driver_connection
+        # The generated rows are consistent by construction; skipping the per-row foreign
+        # key triggers (superuser only) makes COPY several times faster.
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = replica")
+        except psycopg.errors.InsufficientPrivilege:
+            self.connection.rollback()
 
     def ts(self, epoch_seconds: int) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(epoch_seconds))
@@ -94,6 +102,7 @@ class PostgresWriter(Writer):
                     "WHERE seq IS NOT NULL",
                     (table,),
                 )
+            cursor.execute("SET session_replication_role = DEFAULT")
             self.connection.commit()
             self.connection.autocommit = True
             cursor.execute("ANALYZE")

@@ -90,3 +90,12 @@ def test_unexpected_errors_answer_json_500_without_internals(app: FastAPI) -> No
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert "hunter2" not in response.text
+
+
+def test_openapi_declares_the_error_shape_on_api_routes(client: TestClient) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    responses = schema["paths"]["/api/v1/users/{user_id}"]["patch"]["responses"]
+    for status in ("401", "403", "404", "422"):
+        ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/ErrorOut")
+    assert "HTTPValidationError" not in schema["components"]["schemas"]

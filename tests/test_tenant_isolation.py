@@ -117,6 +117,13 @@ PER_ITEM_RESULTS: dict[tuple[str, str], str] = {
 SEARCH_CRITERIA: frozenset[tuple[str, str]] = frozenset({("/api/v1/tags/batch", "filter")})
 # Query parameters that only shape a page; they are not probed with B's values.
 PAGING_PARAMS = frozenset({"cursor", "limit", "sort"})
+# Lookups by a natural key: route -> query naming B's object by that key; answer 404.
+LOOKUPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "/api/v1/customers/lookup": lambda b: {
+        "kind": "wecom_external_userid",
+        "value": b["identity_value"],
+    },
+}
 
 
 @pytest.fixture(autouse=True)
@@ -654,6 +661,11 @@ def test_lists_and_searches_return_nothing_of_another_tenant(
         example = Example(openapi, tenants.a_objects, path)
         base = request_parts(openapi, method, path, tenants.a_objects).get("params", {})
         probes: list[dict[str, Any]] = [base]
+        if path in LOOKUPS:
+            # A lookup may answer only an id, so the status itself must not confirm B's key.
+            lookup = client.get(path, params=LOOKUPS[path](b_objects), headers=tenants.a.headers)
+            if lookup.status_code != 404:
+                failures.append(f"GET {path} by B's key: {lookup.status_code} {lookup.text}")
         for parameter in operation.get("parameters", []):
             name, schema = parameter["name"], example.resolve(parameter.get("schema", {}))
             if parameter["in"] != "query" or name in PAGING_PARAMS:
@@ -886,3 +898,14 @@ def test_reference_probe_reports_a_write_that_accepts_another_tenants_id(
 def test_walker_refuses_a_route_whose_parameter_it_cannot_map(app: FastAPI) -> None:
     app.include_router(unmappable)
     assert unmapped_params(app) == ["/api/v1/gadgets/{gadget_id} {gadget_id}"]
+
+
+def test_the_walks_special_cases_name_routes_that_exist(app: FastAPI) -> None:
+    """A renamed route must not silently drop out of its special case."""
+    operations = set(api_operations(app))
+    paths = {path for _, path in operations}
+    assert operations >= UPSERTS
+    assert set(PER_ITEM_RESULTS) <= operations
+    assert {path for path, _ in SEARCH_CRITERIA} <= paths
+    assert set(LOOKUPS) <= paths
+    assert set(LIST_IDS_KINDS) <= paths

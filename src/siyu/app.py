@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,28 @@ from siyu.worker.runner import WorkerPool
 from siyu.workspace.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. not_found")
+    message: str
+    details: dict[str, Any] = Field(description="e.g. `field` naming the offending input")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+# Declared on every API route so the OpenAPI schema (and the TypeScript client) know the
+# error shape; 422 replaces FastAPI's default, which our handler does not render.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "not signed in, or the session or key is invalid"},
+    403: {"model": ErrorOut, "description": "the role does not allow this, or CSRF failed"},
+    404: {"model": ErrorOut, "description": "no such object in this workspace"},
+    422: {"model": ErrorOut, "description": "invalid input; details.field names it"},
+}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -155,6 +178,6 @@ def create_app(
     def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(api_router)
+    app.include_router(api_router, responses=ERROR_RESPONSES)
     mount_console(app)
     return app

@@ -5,8 +5,6 @@ demo brand loaded, a free localhost port. Screenshots of every step land in
 test-output/console/.
 """
 
-import csv
-import io
 import os
 import socket
 import subprocess
@@ -63,7 +61,7 @@ def _free_port() -> int:
         return port
 
 
-def _siyu(*args: str, env: dict[str, str]) -> list[str]:
+def _siyu(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("siyu")), *args]
 
 
@@ -111,8 +109,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     env.pop("SIYU_TEST_DATABASE_URL", None)
     _prepare_database(url)
-    subprocess.run(
-        _siyu("demo", "--no-serve", "--customers", "40", env=env),
+    subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        _siyu("demo", "--no-serve", "--customers", "40"),
         env=env,
         cwd=home,
         check=True,
@@ -120,8 +118,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     customer_id, last4, name = _customer_with_unique_last4(url)
     log = (home / "serve.log").open("w")
-    server = subprocess.Popen(
-        _siyu("serve", "--host", "127.0.0.1", "--port", str(port), env=env),
+    server = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
+        _siyu("serve", "--host", "127.0.0.1", "--port", str(port)),
         env=env,
         cwd=home,
         stdout=log,
@@ -243,9 +241,7 @@ def test_customer_found_by_last_four_mobile_digits_opens_360(
     shot(page, "05-customer-360")
 
 
-def test_tag_added_on_360_appears_in_tags_and_on_timeline(
-    signed_in: Page, served: Served
-) -> None:
+def test_tag_added_on_360_appears_in_tags_and_on_timeline(signed_in: Page, served: Served) -> None:
     page = signed_in
     page.goto(f"{served.url}/customers/{served.customer_id}")
     picker = page.get_by_test_id("tag-picker")
@@ -262,17 +258,12 @@ def test_tag_added_on_360_appears_in_tags_and_on_timeline(
     shot(page, "06-tag-added")
 
 
-def _orders_csv() -> bytes:
-    rows = [
-        ["订单号", "订单状态", "下单时间", "付款时间", "实付金额", "收货人", "收货人手机", "商品名称", "数量"],
-        ["UI-1001", "已付款", "2026-11-01 10:00:00", "2026-11-01 10:01:00", "199.00", "林晓", "13800001111", "山茶花精华", "1"],
-        ["UI-1002", "已完成", "2026-11-02 11:00:00", "2026-11-02 11:05:00", "88.50", "周宁", "13800002222", "润唇膏", "2"],
-        ["UI-1003", "已付款", "不是日期", "", "10.00", "王五", "13800003333", "面膜", "1"],
-        ["UI-1004", "已付款", "2026-11-03 09:00:00", "", "不是金额", "赵六", "13800004444", "面膜", "1"],
-    ]
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    return text.getvalue().encode("utf-8")
+ORDERS_CSV = """订单号,订单状态,下单时间,付款时间,实付金额,收货人,收货人手机,商品名称,数量
+UI-1001,已付款,2026-11-01 10:00:00,2026-11-01 10:01:00,199.00,林晓,13800001111,山茶花精华,1
+UI-1002,已完成,2026-11-02 11:00:00,2026-11-02 11:05:00,88.50,周宁,13800002222,润唇膏,2
+UI-1003,已付款,不是日期,,10.00,王五,13800003333,面膜,1
+UI-1004,已付款,2026-11-03 09:00:00,,不是金额,赵六,13800004444,面膜,1
+"""
 
 
 def test_orders_import_reports_bad_rows_and_serves_the_error_file(
@@ -280,7 +271,7 @@ def test_orders_import_reports_bad_rows_and_serves_the_error_file(
 ) -> None:
     page = signed_in
     upload = tmp_path / "orders.csv"
-    upload.write_bytes(_orders_csv())
+    upload.write_text(ORDERS_CSV, encoding="utf-8")
     page.goto(f"{served.url}/imports/orders")
     page.get_by_test_id("import-file").set_input_files(str(upload))
     page.get_by_test_id("import-upload").click()

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.customers import oneid
@@ -386,13 +386,7 @@ def test_identity_attached_concurrently_is_joined_not_duplicated(
             racing = pool.submit(
                 oneid.resolve, second, workspace.id, ids(mobile="13800138000"), source="b"
             )
-            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            for _ in range(100):
-                if first.connection().exec_driver_sql(waiting).scalar():
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the racing transaction never waited on the identity row")
+            waited = wait_for_a_lock_wait(engine)
             first.commit()
             loser = racing.result(timeout=10)
         second.commit()
@@ -400,5 +394,19 @@ def test_identity_attached_concurrently_is_joined_not_duplicated(
         first.close()
         second.close()
 
+    assert waited, "the racing transaction never waited on the identity row"
     assert loser.customer_id == winner.customer_id
     assert not loser.created
+
+
+def wait_for_a_lock_wait(engine: Engine) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(100):
+        with engine.connect() as connection:  # a fresh snapshot of the activity view
+            if connection.execute(query).scalar():
+                return True
+        time.sleep(0.05)
+    return False

@@ -136,20 +136,35 @@ class CommerceRepository:
                 "price_fen": func.coalesce(stmt.excluded.price_fen, table.c.price_fen),
                 "updated_at": now,
             },
-        ).returning(table.c.id, table.c.platform, table.c.external_id)
+        )
         params = [
             {**row, "workspace_id": self.workspace_id, "created_at": now, "updated_at": now}
             for row in rows
         ]
-        result = self.session.execute(stmt, params)
-        return {(platform, external_id): row_id for row_id, platform, external_id in result}
+        # Without RETURNING the driver batches the statement (far faster on PostgreSQL).
+        self.session.execute(stmt, params)
+        wanted: dict[str, list[str]] = {}
+        for row in rows:
+            wanted.setdefault(row["platform"], []).append(row["external_id"])
+        found: dict[tuple[str, str], int] = {}
+        for platform, external_ids in wanted.items():
+            for batch in batched(external_ids, IN_BATCH):
+                result = self.session.execute(
+                    select(Product.external_id, Product.id).where(
+                        Product.workspace_id == self.workspace_id,
+                        Product.platform == platform,
+                        Product.external_id.in_(batch),
+                    )
+                )
+                found.update(((platform, external_id), row_id) for external_id, row_id in result)
+        return found
 
-    def upsert_orders(
-        self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None
-    ) -> dict[tuple[str, str], int]:
-        """Insert or update orders by (platform, platform_order_id); returns their ids.
+    def upsert_orders(self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None) -> None:
+        """Insert or update orders by (platform, platform_order_id).
 
         A known customer link survives an update that brings none (masked buyer data).
+        No RETURNING: the driver then batches the statement, which is several times faster
+        on PostgreSQL; callers read the ids back with `existing_orders`.
         """
         table = ORDERS
         stmt = self._insert(table)
@@ -161,7 +176,7 @@ class CommerceRepository:
             set_["import_run_id"] = import_run_id
         stmt = stmt.on_conflict_do_update(
             index_elements=["workspace_id", "platform", "platform_order_id"], set_=set_
-        ).returning(table.c.id, table.c.platform, table.c.platform_order_id)
+        )
         params = [
             {
                 **row,
@@ -172,8 +187,7 @@ class CommerceRepository:
             }
             for row in rows
         ]
-        result = self.session.execute(stmt, params)
-        return {(platform, order_id): row_id for row_id, platform, order_id in result}
+        self.session.execute(stmt, params)
 
     def replace_items(
         self, replaced_order_ids: Sequence[int], items: Sequence[dict[str, Any]]

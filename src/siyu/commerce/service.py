@@ -97,10 +97,11 @@ def upsert_orders(
     customers = _resolve_buyers(session, workspace_id, batch, source=source, actor=actor)
     product_ids = repo.upsert_products(_product_rows(batch))
 
-    ids = repo.upsert_orders(
+    repo.upsert_orders(
         [_order_row(order, customer) for order, customer in zip(batch, customers, strict=True)],
         import_run_id=import_run_id,
     )
+    ids = {key: found.id for key, found in _existing_orders(repo, batch).items()}
 
     items: list[dict[str, Any]] = []
     replaced: list[int] = []

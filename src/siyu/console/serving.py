@@ -88,5 +88,7 @@ def mount_console(app: FastAPI, directory: Path = CONSOLE_DIR) -> None:
     """Serve the console from `directory`; call after every other route is added."""
     console = Console(directory)
     app.router.routes.append(
-        ConsoleRoute("/{path:path}", console.serve, methods=["GET", "HEAD"], include_in_schema=False)
+        ConsoleRoute(
+            "/{path:path}", console.serve, methods=["GET", "HEAD"], include_in_schema=False
+        )
     )

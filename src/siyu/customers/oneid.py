@@ -41,7 +41,7 @@ from siyu.workspace.roles import Role
 # Bulk writes go through Core: the ORM's bulk path costs more per row than the database.
 _CUSTOMER_TABLE = cast("Table", Customer.__table__)
 _IDENTITY_TABLE = cast("Table", Identity.__table__)
-_ATTEMPTS = 1
+_ATTEMPTS = 3
 # Refs per identity SELECT: keeps the bind parameters of one statement well inside both
 # SQLite's and PostgreSQL's limits.
 _LOOKUP_CHUNK = 5000

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy.orm import Session
 
@@ -21,8 +22,12 @@ from siyu.workspace.security import (
 )
 from siyu.workspace.throttle import LoginThrottle
 
-# Verified when the email is unknown, so a missing user takes as long as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password")
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so a missing user takes as long as a wrong
+    password."""
+    return hash_password("not-a-real-password")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ def login(
     throttle.check(ip, email)
     repo = WorkspaceRepository(session)
     user = repo.user_by_email(email)
-    valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    valid = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not valid or not user.is_active:
         throttle.record_failure(ip, email)
         raise Unauthorized("wrong email or password")

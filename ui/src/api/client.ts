@@ -54,7 +54,11 @@ function apiBase(): string {
   return new URL('.', document.baseURI).href.replace(/\/+$/, '')
 }
 
-export const api = createClient<paths>({ baseUrl: apiBase(), credentials: 'same-origin' })
+export const api = createClient<paths>({
+  baseUrl: apiBase(),
+  credentials: 'same-origin',
+  fetch: (request) => globalThis.fetch(request),
+})
 api.use(session)
 
 export async function toApiError(response: Response, body: unknown): Promise<ApiError> {
