@@ -115,6 +115,8 @@ def test_adding_identities_attaches_merges_or_refuses(
     assert merged.status_code == 201
     assert merged.json() == {"customer_id": older, "merged_customer_ids": [newer]}
     assert invalid.status_code == 422
+    assert invalid.json()["error"]["details"]["field"] == "kind"
+    assert audit_actions(engine, workspace.id) == ["customer.merge"]
 
 
 def test_removing_an_identity(api: TestClient, engine: Engine, workspace: WorkspaceFixture) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    delete,
     func,
     insert,
     or_,
@@ -243,8 +242,8 @@ def remove_identity(
     if identity is None:
         raise NotFound("identity")
     customer = _customer(session, workspace_id, customer_id)
-    session.execute(delete(Identity).where(Identity.id == identity.id))
-    session.expunge(identity)
+    session.delete(identity)
+    session.flush()
     if identity.kind == IdentityKind.MOBILE and customer.mobile == identity.value:
         customer.mobile = customer.mobile_last4 = None
     elif identity.kind == IdentityKind.EMAIL and customer.email == identity.value:
@@ -257,9 +256,7 @@ def remove_identity(
 
 def lookup(session: Session, principal: Principal, kind: str, value: str) -> int:
     """The live customer an identity names, if the principal may see it."""
-    customer_id = find_customer_id(
-        session, principal.workspace_id, identities.normalize(kind, value, field="value")
-    )
+    customer_id = find_customer_id(session, principal.workspace_id, _parse(kind, value))
     if customer_id is None:
         raise NotFound("customer")
     return visible_customer(session, principal, customer_id).id
@@ -299,11 +296,26 @@ def identity_page(
 def add_identity_as(
     session: Session, principal: Principal, customer_id: int, kind: str, value: str
 ) -> Resolution:
+    """Attach an identity as a person or integrator; a merge it causes is audited."""
     customer = visible_customer(session, principal, customer_id)
-    ref = identities.normalize(kind, value, field="value")
-    return add_identity(
-        session, principal.workspace_id, customer.id, ref, source="manual", actor=principal.actor
+    result = add_identity(
+        session,
+        principal.workspace_id,
+        customer.id,
+        _parse(kind, value),
+        source="manual",
+        actor=principal.actor,
     )
+    for merged_id in result.merged_customer_ids:
+        workspace_service.audit(
+            session,
+            principal,
+            "customer.merge",
+            target_type="customer",
+            target_id=result.customer_id,
+            details={"merged_id": merged_id, "reason": f"shared {kind}"},
+        )
+    return result
 
 
 def remove_identity_as(
@@ -311,6 +323,13 @@ def remove_identity_as(
 ) -> None:
     customer = visible_customer(session, principal, customer_id)
     remove_identity(session, principal.workspace_id, customer.id, identity_id)
+
+
+def _parse(kind: str, value: str) -> IdentityRef:
+    """An identity from request input: errors name the `kind` or `value` field."""
+    if kind.strip().lower() not in KIND_ORDER:
+        raise ValidationFailed("kind", f"unknown identity kind {kind!r}")
+    return identities.normalize(kind, value, field="value")
 
 
 def visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:
