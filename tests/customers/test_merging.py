@@ -436,3 +436,19 @@ def test_a_customer_cannot_be_merged_into_itself(db: Session, workspace: Workspa
         merging.merge(db, workspace.id, customer.id, customer.id, reason="x", actor="t")
     assert caught.value.field == "merged_id"
     assert db.scalar(select(MergeRecord)) is None
+
+
+def test_unmerge_skips_kept_rows_whose_tag_or_staff_member_is_gone(
+    db: Session, workspace: WorkspaceFixture
+) -> None:
+    w = build_world(db, workspace.id)
+    record = merging.merge(db, w.workspace_id, w.survivor.id, w.merged.id, reason="x", actor="t")
+    db.delete(w.shared_tag)
+    db.delete(w.shared_staff)
+    db.flush()
+
+    merging.unmerge(db, w.workspace_id, record.id, actor="t")
+
+    db.expire_all()
+    assert owned_by(db, CustomerTag, w.merged.id) == 1
+    assert owned_by(db, FollowRelation, w.merged.id) == 1

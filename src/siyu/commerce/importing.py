@@ -156,7 +156,8 @@ def _import(
             run.error_bytes = error_file.size
             progress(run.processed_rows, max(run.total_rows, run.processed_rows))
             checkpoint()
-        run.status = "succeeded"
-        run.total_rows = run.processed_rows
-        run.finished_at = utcnow()
-        run.message = None
+    run.status = "succeeded"
+    run.total_rows = run.processed_rows
+    run.finished_at = utcnow()
+    run.message = None
+    progress(run.processed_rows, run.total_rows)

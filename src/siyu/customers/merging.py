@@ -23,6 +23,8 @@ from siyu.models import (
     Identity,
     MergeRecord,
     Order,
+    Staff,
+    Tag,
     TagChange,
 )
 from siyu.workspace import service as workspace_service
@@ -144,7 +146,12 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
         survivor.id,
         merged.id,
     )
-    for row in moved.get("follow_relation_dropped", []):
+    # A kept row whose staff member or tag was deleted since has nothing to come back to.
+    dropped_relations = moved.get("follow_relation_dropped", [])
+    staff_left = _existing(session, Staff, workspace_id, [r["staff_id"] for r in dropped_relations])
+    for row in dropped_relations:
+        if row["staff_id"] not in staff_left:
+            continue
         values = {
             key: datetime.fromisoformat(value)
             if key in _DATETIME_FOLLOW_COLUMNS and value
@@ -168,7 +175,11 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
             .values(customer_id=merged.id)
             .execution_options(synchronize_session=False)
         )
-    for row in moved.get("customer_tag_dropped", []):
+    dropped_tags = moved.get("customer_tag_dropped", [])
+    tags_left = _existing(session, Tag, workspace_id, [r["tag_id"] for r in dropped_tags])
+    for row in dropped_tags:
+        if row["tag_id"] not in tags_left:
+            continue
         session.add(
             CustomerTag(
                 workspace_id=workspace_id,
@@ -301,6 +312,18 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=utcnow().tzinfo)
+
+
+def _existing(
+    session: Session, model: type[Staff | Tag], workspace_id: int, ids: list[int]
+) -> set[int]:
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(model.id).where(model.workspace_id == workspace_id, model.id.in_(ids))
+        )
+    )
 
 
 def _customer(session: Session, workspace_id: int, customer_id: int) -> Customer:
