@@ -57,10 +57,9 @@ def demo_orders(loaded: Loaded, rng: random.Random) -> Iterator[OrderIn]:
             continue
         count = int(rng.expovariate(1 / ORDERS_BY_STAGE[person.stage]))
         for n in range(count):
-            # Most orders come after the person joined; a few were the reason they joined.
-            ordered = person.joined_at + timedelta(
-                seconds=rng.randrange(max(1, int((now - person.joined_at).total_seconds())))
-            )
+            # Between joining and an hour ago, so that payment is in the past too.
+            window = int((now - timedelta(hours=1) - person.joined_at).total_seconds())
+            ordered = person.joined_at + timedelta(seconds=rng.randrange(max(1, window)))
             items = [
                 OrderItemIn(
                     name=product.name,
@@ -167,7 +166,9 @@ def demo_events(loaded: Loaded, rng: random.Random) -> Iterator[EventIn]:
             # Daytime in Shanghai: people browse between 8:00 and 23:00.
             day = (start + timedelta(seconds=rng.randrange(span))).astimezone(SHANGHAI).date()
             local = datetime.combine(day, time(rng.randint(8, 22), rng.randrange(60)), SHANGHAI)
-            occurred = min(local.astimezone(UTC), now)
+            occurred = local.astimezone(UTC)
+            if occurred > now:  # later today: it happened yesterday at that time instead
+                occurred -= timedelta(days=1)
             name = rng.choices(names, weights)[0]
             yield EventIn(
                 id=f"demo-{customer_id}-{n}",
