@@ -1,4 +1,4 @@
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base, IdMixin, TimestampMixin, WorkspaceMixin
@@ -19,4 +19,4 @@ class Membership(IdMixin, WorkspaceMixin, TimestampMixin, Base):
         BigInteger, ForeignKey("staff.id", ondelete="SET NULL")
     )
     # A deactivated member keeps their history but can no longer sign in to this workspace.
-    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    is_active: Mapped[bool] = mapped_column(default=True)

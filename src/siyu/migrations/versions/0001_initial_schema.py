@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3731bf6383aa
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 18:50:06.071444
+Create Date: 2026-11-23 19:47:18.196691
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import siyu.db.types
 
-revision: str = "3731bf6383aa"
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -212,12 +212,34 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            batch_op.f("ix_customer_workspace_id_last_order_at_id"),
+            ["workspace_id", "last_order_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_customer_workspace_id_mobile"), ["workspace_id", "mobile"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_customer_workspace_id_mobile_last4"),
             ["workspace_id", "mobile_last4"],
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_customer_workspace_id_name"), ["workspace_id", "name"], unique=False
+            batch_op.f("ix_customer_workspace_id_name"),
+            ["workspace_id", "name"],
+            unique=False,
+            postgresql_ops={"name": "text_pattern_ops"},
+        )
+        batch_op.create_index(
+            batch_op.f("ix_customer_workspace_id_remark"),
+            ["workspace_id", "remark"],
+            unique=False,
+            postgresql_ops={"remark": "text_pattern_ops"},
+        )
+        batch_op.create_index(
+            batch_op.f("ix_customer_workspace_id_total_paid_fen_id"),
+            ["workspace_id", "total_paid_fen", "id"],
+            unique=False,
         )
 
     op.create_table(
@@ -467,6 +489,7 @@ def upgrade() -> None:
         sa.Column("updated", sa.BigInteger(), nullable=False),
         sa.Column("failed", sa.BigInteger(), nullable=False),
         sa.Column("errors_path", sa.String(length=500), nullable=True),
+        sa.Column("error_bytes", sa.BigInteger(), nullable=False),
         sa.Column("message", sa.String(length=1000), nullable=True),
         sa.Column("created_by", sa.String(length=100), nullable=True),
         sa.Column("job_id", sa.BigInteger(), nullable=True),
@@ -497,6 +520,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=True),
         sa.Column("created_at", siyu.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("undone_at", siyu.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("undone_by", sa.String(length=100), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -754,6 +778,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("staff_id", sa.BigInteger(), nullable=True),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("1"), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -966,8 +991,17 @@ def downgrade() -> None:
     op.drop_table("event_type")
     op.drop_table("department")
     with op.batch_alter_table("customer", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_customer_workspace_id_name"))
+        batch_op.drop_index(batch_op.f("ix_customer_workspace_id_total_paid_fen_id"))
+        batch_op.drop_index(
+            batch_op.f("ix_customer_workspace_id_remark"),
+            postgresql_ops={"remark": "text_pattern_ops"},
+        )
+        batch_op.drop_index(
+            batch_op.f("ix_customer_workspace_id_name"), postgresql_ops={"name": "text_pattern_ops"}
+        )
         batch_op.drop_index(batch_op.f("ix_customer_workspace_id_mobile_last4"))
+        batch_op.drop_index(batch_op.f("ix_customer_workspace_id_mobile"))
+        batch_op.drop_index(batch_op.f("ix_customer_workspace_id_last_order_at_id"))
         batch_op.drop_index(batch_op.f("ix_customer_workspace_id_last_active_at_id"))
         batch_op.drop_index(batch_op.f("ix_customer_workspace_id_created_at_id"))
 
