@@ -17,6 +17,7 @@ from siyu.commerce.schemas import OrderRecord
 from siyu.commerce.service import upsert_orders
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
+from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import NotFound, SiyuError
 from siyu.kit.tabular import ErrorFile, RowError, open_table
 from siyu.kit.time import utcnow
@@ -132,6 +133,9 @@ def _import(
     run.errors_path = str(errors_path)
     source = f"import:{run.id}"
     actor = run.created_by or "system"
+    statistics = StatisticsRefresher(
+        session, ["customer", "identity", "customer_order", "order_item", "refund", "product"]
+    )
     with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file:
         rows = table.iter_numbered(skip=run.processed_rows)
         for groups, last_number in chunks(rows, parser, chunk_rows):
@@ -156,6 +160,7 @@ def _import(
             run.error_bytes = error_file.size
             progress(run.processed_rows, max(run.total_rows, run.processed_rows))
             checkpoint()
+            statistics.wrote(len(orders))
     run.status = "succeeded"
     run.total_rows = run.processed_rows
     run.finished_at = utcnow()
