@@ -1,13 +1,15 @@
-"""Customer stats kept current as orders and events arrive (bulk, one statement per batch)."""
+"""Customer stats kept current as orders and events arrive (bulk, per batch)."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy import BigInteger, Table, bindparam, column, or_, update, values
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
+from siyu.db.types import UTCDateTime
 from siyu.models import Customer
 
 
@@ -28,62 +30,73 @@ def aov_fen(order_count: int, total_paid_fen: int) -> int:
 
 def apply_order_stats(session: Session, workspace_id: int, stats: Mapping[int, OrderStats]) -> None:
     """Set each customer's order stats to the given values (the caller computed them)."""
-    if not stats:
-        return
-    table = cast("Table", Customer.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.workspace_id == workspace_id, table.c.id == bindparam("b_customer_id"))
-        .values(
-            order_count=bindparam("b_order_count"),
-            total_paid_fen=bindparam("b_total_paid_fen"),
-            first_order_at=bindparam("b_first_order_at"),
-            last_order_at=bindparam("b_last_order_at"),
-        )
-    )
-    session.execute(
-        stmt,
+    _update_customers(
+        session,
+        workspace_id,
         [
-            {
-                "b_customer_id": customer_id,
-                "b_order_count": s.order_count,
-                "b_total_paid_fen": s.total_paid_fen,
-                "b_first_order_at": s.first_order_at,
-                "b_last_order_at": s.last_order_at,
-            }
+            ("order_count", BigInteger()),
+            ("total_paid_fen", BigInteger()),
+            ("first_order_at", UTCDateTime()),
+            ("last_order_at", UTCDateTime()),
+        ],
+        [
+            (customer_id, s.order_count, s.total_paid_fen, s.first_order_at, s.last_order_at)
             for customer_id, s in sorted(stats.items())
         ],
     )
-    _expire(session, workspace_id, stats.keys())
 
 
 def touch_last_active(
     session: Session, workspace_id: int, last_active: Mapping[int, datetime]
 ) -> None:
     """Move each customer's last_active_at forward to the given time, never backward."""
-    if not last_active:
+    _update_customers(
+        session,
+        workspace_id,
+        [("last_active_at", UTCDateTime())],
+        sorted(last_active.items()),
+        forward_only="last_active_at",
+    )
+
+
+def _update_customers(
+    session: Session,
+    workspace_id: int,
+    columns: Sequence[tuple[str, TypeEngine[Any]]],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    forward_only: str | None = None,
+) -> None:
+    """Set `columns` from rows of (customer id, *values).
+
+    PostgreSQL gets one UPDATE … FROM (VALUES …) joined on the primary key; SQLite, whose
+    VALUES cannot name its columns, an executemany (cheap in-process calls).
+    """
+    if not rows:
         return
     table = cast("Table", Customer.__table__)
-    stmt = (
-        update(table)
-        .where(
-            table.c.workspace_id == workspace_id,
-            table.c.id == bindparam("b_customer_id"),
-            or_(
-                table.c.last_active_at.is_(None),
-                table.c.last_active_at < bindparam("b_active_at"),
-            ),
-        )
-        .values(last_active_at=bindparam("b_active_at"))
-    )
-    session.execute(
-        stmt,
-        [
-            {"b_customer_id": customer_id, "b_active_at": at}
-            for customer_id, at in sorted(last_active.items())
-        ],
-    )
-    _expire(session, workspace_id, last_active.keys())
+    postgres = session.get_bind().dialect.name == "postgresql"
+    source: dict[str, Any]
+    if postgres:
+        given = values(
+            column("customer_id", BigInteger()), *(column(n, t) for n, t in columns), name="given"
+        ).data(list(rows))
+        key: Any = given.c.customer_id
+        source = {name: given.c[name] for name, _ in columns}
+    else:
+        key = bindparam("b_customer_id", type_=BigInteger())
+        source = {name: bindparam(f"b_{name}", type_=type_) for name, type_ in columns}
+    stmt = update(table).where(table.c.workspace_id == workspace_id, table.c.id == key)
+    if forward_only is not None:
+        current = table.c[forward_only]
+        stmt = stmt.where(or_(current.is_(None), current < source[forward_only]))
+    stmt = stmt.values(**source)
+    if postgres:
+        session.execute(stmt)
+    else:
+        names = ["b_customer_id", *(f"b_{name}" for name, _ in columns)]
+        session.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
+    _expire(session, workspace_id, [row[0] for row in rows])
 
 
 def _expire(session: Session, workspace_id: int, customer_ids: Iterable[int]) -> None:
