@@ -3,9 +3,9 @@
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, column, or_, update, values
+from sqlalchemy import BigInteger, Table, bindparam, cast, column, or_, update, values
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -74,7 +74,7 @@ def _update_customers(
     """
     if not rows:
         return
-    table = cast("Table", Customer.__table__)
+    table: Table = Customer.__table__  # type: ignore[assignment]
     postgres = session.get_bind().dialect.name == "postgresql"
     source: dict[str, Any]
     if postgres:
@@ -82,7 +82,8 @@ def _update_customers(
             column("customer_id", BigInteger()), *(column(n, t) for n, t in columns), name="given"
         ).data(list(rows))
         key: Any = given.c.customer_id
-        source = {name: given.c[name] for name, _ in columns}
+        # Cast: a column that is NULL in every row would otherwise be typed text.
+        source = {name: cast(given.c[name], type_) for name, type_ in columns}
     else:
         key = bindparam("b_customer_id", type_=BigInteger())
         source = {name: bindparam(f"b_{name}", type_=type_) for name, type_ in columns}
