@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, cast, column, or_, update, values
+from sqlalchemy import BigInteger, Table, bindparam, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from siyu.db.bulk import update_by_id
 from siyu.db.types import UTCDateTime
+from siyu.kit.time import utcnow
 from siyu.models import Customer
 
 
@@ -67,36 +69,34 @@ def _update_customers(
     *,
     forward_only: str | None = None,
 ) -> None:
-    """Set `columns` from rows of (customer id, *values).
-
-    PostgreSQL gets one UPDATE … FROM (VALUES …) joined on the primary key; SQLite, whose
-    VALUES cannot name its columns, an executemany (cheap in-process calls).
-    """
+    """Set `columns` from rows of (customer id, *values): one statement per batch on
+    PostgreSQL (`unnest` of arrays), an executemany of cheap in-process calls on SQLite."""
     if not rows:
         return
     table: Table = Customer.__table__  # type: ignore[assignment]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    source: dict[str, Any]
-    if postgres:
-        given = values(
-            column("customer_id", BigInteger()), *(column(n, t) for n, t in columns), name="given"
-        ).data(list(rows))
-        key: Any = given.c.customer_id
-        # Cast: a column that is NULL in every row would otherwise be typed text.
-        source = {name: cast(given.c[name], type_) for name, type_ in columns}
+    names = [name for name, _ in columns]
+    if session.get_bind().dialect.name == "postgresql":
+        now = utcnow()
+        update_by_id(
+            session,
+            table,
+            [
+                {"id": row[0], **dict(zip(names, row[1:], strict=True)), "updated_at": now}
+                for row in rows
+            ],
+            workspace_id=workspace_id,
+            forward_only=forward_only,
+        )
     else:
-        key = bindparam("b_customer_id", type_=BigInteger())
         source = {name: bindparam(f"b_{name}", type_=type_) for name, type_ in columns}
-    stmt = update(table).where(table.c.workspace_id == workspace_id, table.c.id == key)
-    if forward_only is not None:
-        current = table.c[forward_only]
-        stmt = stmt.where(or_(current.is_(None), current < source[forward_only]))
-    stmt = stmt.values(**source)
-    if postgres:
-        session.execute(stmt)
-    else:
-        names = ["b_customer_id", *(f"b_{name}" for name, _ in columns)]
-        session.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
+        stmt = update(table).where(
+            table.c.workspace_id == workspace_id, table.c.id == bindparam("b_customer_id")
+        )
+        if forward_only is not None:
+            current = table.c[forward_only]
+            stmt = stmt.where(or_(current.is_(None), current < source[forward_only]))
+        keys = ["b_customer_id", *(f"b_{name}" for name in names)]
+        session.execute(stmt.values(**source), [dict(zip(keys, row, strict=True)) for row in rows])
     _expire(session, workspace_id, [row[0] for row in rows])
 
 

@@ -4,10 +4,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, select
+from sqlalchemy import Insert, Row, Select, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import insert_ignoring_conflicts
 from siyu.kit.timeline import TimelineCursor, older_than
 from siyu.models import Event, EventType
 
@@ -98,6 +99,9 @@ class EventRepository:
             return set()
         for row in rows:
             row["workspace_id"] = self.workspace_id
+        if self.session.get_bind().dialect.name == "postgresql":
+            table: Table = Event.__table__  # type: ignore[assignment]
+            return set(insert_ignoring_conflicts(self.session, table, rows, returning="event_key"))
         stmt = self._insert_ignoring_conflicts(Event.__table__).returning(
             Event.__table__.c.event_key
         )
