@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy import Engine
 
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
-from siyu.config import get_settings
+from siyu.config import Mode, get_settings
 from siyu.db import migrate
 from siyu.demo import data
 from siyu.exceptions import SiyuError
@@ -52,7 +52,9 @@ def demo(
         return
     from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
 
-    application = create_app(settings, engine=engine, run_worker=True)
+    # The demo serves in demo mode: the login page offers the demo sign-in.
+    demo_settings = settings.model_copy(update={"mode": Mode.DEMO})
+    application = create_app(demo_settings, engine=engine, run_worker=True)
     uvicorn.run(
         application, host=host or settings.host, port=port or settings.port, log_level="info"
     )
