@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -25,6 +26,7 @@ from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.session import session_factory, set_engine, unit_of_work
 from siyu.worker.runner import Runner
+from siyu.workspace import security
 from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
 
@@ -42,6 +44,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with the cheapest parameters: same algorithm, a fraction of the time."""
+    monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")

@@ -135,6 +135,8 @@ def test_apikey_create_prints_a_key_that_authenticates(database_file: str, tmp_p
         assert response.json()["role"] == "admin"
         wrong = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer sk_siyu_nope"})
         assert wrong.status_code == 401
+        log = client.get("/api/v1/audit-log", headers={"Authorization": f"Bearer {keys[0]}"})
+        assert [e["action"] for e in log.json()["items"]] == ["api_key.create"]
 
 
 def test_apikey_create_for_unknown_workspace_fails_cleanly(database_file: str) -> None:

@@ -1,23 +1,16 @@
 from collections.abc import Callable, Iterator
 
 import pytest
-from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from siyu.db.session import unit_of_work
-from siyu.workspace import security, service
+from siyu.workspace import service
 from siyu.workspace.roles import Role
 from tests.conftest import WorkspaceFixture
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with the cheapest parameters: same algorithm, a fraction of the time."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 def sign_in(

@@ -19,6 +19,7 @@ from siyu.db.session import unit_of_work
 from siyu.exceptions import SiyuError
 from siyu.worker.runner import WorkerPool
 from siyu.workspace import service as workspace_service
+from siyu.workspace.principal import Principal
 from siyu.workspace.roles import Role
 
 app = typer.Typer(help="Siyu (私域) SCRM", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -100,8 +101,8 @@ def apikey_create(
     try:
         with unit_of_work(engine) as session:
             ws = workspace_service.workspace_by_slug(session, workspace)
-            created = workspace_service.create_api_key(
-                session, workspace_id=ws.id, name=name, role=role
+            created = workspace_service.issue_api_key(
+                session, Principal.system(ws.id), name=name, role=role
             )
             console.print("API key (shown once, store it now):")
             console.print(created.plaintext, markup=False, highlight=False)
