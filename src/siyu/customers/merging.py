@@ -8,7 +8,7 @@ table that references a customer and records exactly which rows moved in
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.customers.repository import CustomerRepository, Scope
@@ -66,10 +66,6 @@ _FOLLOW_COLUMNS = (
     "updated_at",
 )
 _DATETIME_FOLLOW_COLUMNS = frozenset({"added_at", "created_at", "updated_at"})
-# The same rules as commerce's customer stats: orders placed and paid count; what was paid
-# minus what was refunded adds up over every order but pending and cancelled ones.
-COUNTED_STATUSES = ("paid", "shipped", "completed")
-PAID_STATUSES = ("paid", "shipped", "completed", "refunded")
 
 
 def merge(
@@ -279,30 +275,16 @@ def merge_history_page(
 
 
 def recompute_stats(session: Session, workspace_id: int, customer: Customer) -> None:
-    """Order stats and last activity, computed from the customer's own orders and events."""
-    counted = Order.status.in_(COUNTED_STATUSES)
-    order_row = session.execute(
-        select(
-            func.count(case((counted, Order.id))),
-            func.coalesce(
-                func.sum(
-                    case((Order.status.in_(PAID_STATUSES), Order.paid_fen - Order.refunded_fen))
-                ),
-                0,
-            ),
-            func.min(case((counted, Order.ordered_at))),
-            func.max(case((counted, Order.ordered_at))),
-        ).where(Order.workspace_id == workspace_id, Order.customer_id == customer.id)
-    ).one()
+    """Order stats (commerce's rule) and last activity, from the customer's own rows."""
+    # commerce imports OneID, which imports this module: import it when first needed.
+    from siyu.commerce import service as commerce_service  # noqa: PLC0415
+
+    commerce_service.recompute_customer_stats(session, workspace_id, [customer.id])
     last_event = session.scalar(
         select(func.max(Event.occurred_at)).where(
             Event.workspace_id == workspace_id, Event.customer_id == customer.id
         )
     )
-    customer.order_count = int(order_row[0])
-    customer.total_paid_fen = int(order_row[1])
-    customer.first_order_at = _aware(order_row[2])
-    customer.last_order_at = _aware(order_row[3])
     moments = [m for m in (_aware(last_event), customer.last_order_at) if m is not None]
     customer.last_active_at = max(moments) if moments else None
 
