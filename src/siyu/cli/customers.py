@@ -4,16 +4,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
-from siyu.cli.imports import import_app
+from siyu.cli.imports import import_app, run_import
 from siyu.customers.importing import (
     DEFAULT_CHUNK_ROWS,
     create_customer_import,
     run_customer_import,
 )
-from siyu.db.session import session_factory, unit_of_work
+from siyu.db.session import unit_of_work
 from siyu.exceptions import SiyuError
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
@@ -42,40 +41,14 @@ def import_customers(
             console.print(
                 f"importing [bold]{file.name}[/bold] ({run.encoding}, about {run.total_rows} rows)"
             )
-        session = session_factory(engine)()
-        columns = (
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        try:
-            with Progress(*columns, console=console) as bar:
-                task = bar.add_task("rows", total=None)
-
-                def report(done: int, total: int | None) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                result = run_customer_import(
-                    session,
-                    workspace_id,
-                    import_id,
-                    progress=report,
-                    checkpoint=session.commit,
-                    chunk_rows=chunk_rows,
-                )
-            session.commit()
-        finally:
-            session.close()
     except SiyuError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
-    console.print(
-        f"import {result['status']}: {result['imported']} new, {result['updated']} matched, "
-        f"{result['failed']} rows not imported"
+    run_import(
+        engine,
+        run_customer_import,
+        workspace_id,
+        import_id,
+        chunk_rows=chunk_rows,
+        matched="matched",
     )
-    if result["failed"]:
-        console.print(f"row errors (row, column, reason): {result['errors_path']}")
-    if result["status"] != "succeeded":
-        err_console.print(f"[red]error:[/red] {result['message']}")
-        raise typer.Exit(1)

@@ -1,10 +1,12 @@
 """`siyu import …`: import files in this process, with a progress bar."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.commerce import imports
@@ -53,6 +55,26 @@ def import_orders(
                 f"importing [bold]{file.name}[/bold] as {run.platform} "
                 f"({run.encoding}, about {run.total_rows} rows)"
             )
+    except SiyuError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    run_import(engine, run_order_import, workspace_id, import_id, chunk_rows=chunk_rows)
+
+
+ImportRunner = Callable[..., dict[str, Any]]
+
+
+def run_import(
+    engine: Engine,
+    runner: ImportRunner,
+    workspace_id: int,
+    import_id: int,
+    *,
+    chunk_rows: int,
+    matched: str = "updated",
+) -> None:
+    """Run an uploaded import in this process, committing per chunk, with a progress bar."""
+    try:
         session = session_factory(engine)()
         columns = (
             TextColumn("[progress.description]{task.description}"),
@@ -67,7 +89,7 @@ def import_orders(
                 def report(done: int, total: int | None) -> None:
                     bar.update(task, completed=done, total=total)
 
-                result = run_order_import(
+                result = runner(
                     session,
                     workspace_id,
                     import_id,
@@ -82,7 +104,7 @@ def import_orders(
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     console.print(
-        f"import {result['status']}: {result['imported']} new, {result['updated']} updated, "
+        f"import {result['status']}: {result['imported']} new, {result['updated']} {matched}, "
         f"{result['failed']} rows not imported"
     )
     if result["failed"]:
