@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db import bulk
 from siyu.kit.pagination import PageBuilder, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.kit.timeline import TimelineCursor, older_than
@@ -187,6 +188,23 @@ class CommerceRepository:
             }
             for row in rows
         ]
+        if self.dialect == "postgresql":
+            constants: dict[str, Any] = {"updated_at": now}
+            if import_run_id is not None:
+                constants["import_run_id"] = import_run_id
+            # One statement may touch a row once: the last version of a repeated order wins,
+            # as it would with one statement per row.
+            latest = {(row["platform"], row["platform_order_id"]): row for row in params}
+            bulk.upsert(
+                self.session,
+                table,
+                list(latest.values()),
+                conflict=["workspace_id", "platform", "platform_order_id"],
+                update=list(ORDER_UPDATABLE),
+                keep_when_null=["customer_id"],
+                constants=constants,
+            )
+            return
         self.session.execute(stmt, params)
 
     def replace_items(
@@ -200,10 +218,13 @@ class CommerceRepository:
                     table.c.workspace_id == self.workspace_id, table.c.order_id.in_(batch)
                 )
             )
-        if items:
-            self.session.execute(
-                table.insert(), [{**item, "workspace_id": self.workspace_id} for item in items]
-            )
+        if not items:
+            return
+        rows = [{**item, "workspace_id": self.workspace_id} for item in items]
+        if self.dialect == "postgresql":
+            bulk.insert_rows(self.session, table, rows)
+        else:
+            self.session.execute(table.insert(), rows)
 
     def sync_export_refunds(
         self, refunded: dict[int, int], cleared_order_ids: Sequence[int]

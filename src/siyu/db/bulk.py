@@ -89,3 +89,40 @@ def update_by_id(
     params: dict[str, Any] = {c: _array(table, c, rows) for c in columns}
     params["workspace_id"] = workspace_id
     session.execute(text(sql), params)
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT the rows (all with the same keys) in one statement."""
+    columns = _checked(table, list(rows[0]))
+    # Identifiers are checked against the table; values are bound.
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {_source(table, columns)}"  # noqa: S608
+    session.execute(text(sql), {c: _array(table, c, rows) for c in columns})
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    keep_when_null: Sequence[str] = (),
+    constants: dict[str, Any] | None = None,
+) -> None:
+    """INSERT the rows; on a conflict over `conflict`, take the new `update` columns, the new
+    `keep_when_null` columns unless NULL, and set `constants`."""
+    columns = _checked(table, list(rows[0]))
+    constants = constants or {}
+    _checked(table, [*conflict, *update, *keep_when_null, *constants])
+    assignments = [f"{c} = EXCLUDED.{c}" for c in update]
+    assignments += [f"{c} = COALESCE(EXCLUDED.{c}, {table.name}.{c})" for c in keep_when_null]
+    assignments += [f"{c} = :const_{c}" for c in constants]
+    # Identifiers are checked against the table; values are bound.
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT * FROM {_source(table, columns)} "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {', '.join(assignments)}"
+    )
+    params: dict[str, Any] = {c: _array(table, c, rows) for c in columns}
+    params.update({f"const_{c}": value for c, value in constants.items()})
+    session.execute(text(sql), params)
