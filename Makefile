@@ -53,7 +53,9 @@ UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html u
 # npm 11.19 writes locks without other platforms' optional packages (rollup's), which its
 # own `npm ci` then refuses; fall back to a lock-respecting install that saves nothing.
 $(UI_DEPS): ui/package.json ui/package-lock.json
-	cd ui && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund --no-save)
+	cd ui && (npm ci --no-audit --no-fund --loglevel=silent || \
+		(echo "npm ci refused the lock file; installing from it with npm install" && \
+		 npm install --no-audit --no-fund --no-save))
 	@touch $@
 
 $(CONSOLE_INDEX): $(UI_DEPS) $(UI_SOURCES)
