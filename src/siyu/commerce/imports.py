@@ -5,8 +5,6 @@ here, "customers" in the customers domain): both keep their rows in `import_run`
 """
 
 import codecs
-import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,9 @@ from siyu.commerce.repository import CommerceRepository
 from siyu.commerce.schemas import ImportMappingIn, ImportOut, ImportPreviewOut
 from siyu.connectors.commerce import Platform
 from siyu.connectors.commerce.detect import detect_platform, format_for
-from siyu.exceptions import Conflict, NotFound, PayloadTooLarge, SiyuError, ValidationFailed
+from siyu.exceptions import Conflict, NotFound, SiyuError, ValidationFailed
 from siyu.kit.tabular import ErrorFile, Table, open_table, preview
+from siyu.kit.uploads import COPY_BLOCK, store_upload
 from siyu.models import ImportRun, Job
 from siyu.worker.queue import enqueue, get_job
 from siyu.workspace import service as workspace_service
@@ -28,9 +27,7 @@ from siyu.workspace.principal import Principal
 
 MAX_IMPORT_BYTES = 1 << 30
 PREVIEW_ROWS = 20
-COPY_BLOCK = 1 << 20
 IMPORT_JOB = "commerce.import_orders"
-_UNSAFE = re.compile(r"[^\w.\-]+")
 
 
 @dataclass(frozen=True)
@@ -40,29 +37,6 @@ class ImportPreview:
     detected_platform: Platform | None
     suggested_mapping: dict[str, str]
     rows: list[list[str]]
-
-
-def safe_filename(name: str) -> str:
-    base = Path(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).strip("._")
-    return cleaned[-100:] or "upload"
-
-
-def store_upload(directory: Path, filename: str, stream: BinaryIO, *, max_bytes: int) -> Path:
-    """Copy an upload to disk, refusing it once it grows past `max_bytes`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{uuid.uuid4().hex[:12]}-{safe_filename(filename)}"
-    written = 0
-    with target.open("wb") as out:
-        while block := stream.read(COPY_BLOCK):
-            written += len(block)
-            if written > max_bytes:
-                out.close()
-                target.unlink(missing_ok=True)
-                mb = max_bytes // (1 << 20)
-                raise PayloadTooLarge(f"the file is larger than {mb} MB", {"field": "file"})
-            out.write(block)
-    return target
 
 
 def upload_order_import(

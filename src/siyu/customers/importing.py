@@ -7,7 +7,6 @@ the last committed chunk. An existing customer keeps its profile; only empty fie
 """
 
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,9 +22,10 @@ from siyu.customers import custom_fields, identities
 from siyu.customers.identities import IdentityKind
 from siyu.customers.schemas import CustomerCreate, Gender, IdentityIn
 from siyu.customers.service import create_customer
-from siyu.exceptions import NotFound, PayloadTooLarge, SiyuError, ValidationFailed
+from siyu.exceptions import NotFound, SiyuError, ValidationFailed
 from siyu.kit.tabular import ErrorFile, RowError, Table, open_table
 from siyu.kit.time import utcnow
+from siyu.kit.uploads import store_upload
 from siyu.models import CustomField, ImportRun
 from siyu.tags import service as tags_service
 from siyu.worker.queue import enqueue
@@ -36,11 +36,9 @@ KIND = "customers"
 IMPORT_JOB = "customers.import"
 DEFAULT_CHUNK_ROWS = 1000
 MAX_IMPORT_BYTES = 1 << 30
-COPY_BLOCK = 1 << 20
 DEFAULT_TAG_GROUP = "导入标签"
 MAX_TAG_NAME = 100
 TAG_SEPARATORS = re.compile(r"[,，、;；]")
-_UNSAFE = re.compile(r"[^\w.\-]+")
 
 Progress = Callable[[int, int | None], None]
 Checkpoint = Callable[[], None]
@@ -113,27 +111,6 @@ class ColumnMap:
         return self.headers[self.fields[name]]
 
 
-def _safe_filename(name: str) -> str:
-    cleaned = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip("._")
-    return cleaned[-100:] or "upload"
-
-
-def _store(directory: Path, filename: str, stream: BinaryIO, *, max_bytes: int) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{uuid.uuid4().hex[:12]}-{_safe_filename(filename)}"
-    written = 0
-    with target.open("wb") as out:
-        while block := stream.read(COPY_BLOCK):
-            written += len(block)
-            if written > max_bytes:
-                out.close()
-                target.unlink(missing_ok=True)
-                limit_mb = max_bytes // (1 << 20)
-                raise PayloadTooLarge(f"the file is larger than {limit_mb} MB", {"field": "file"})
-            out.write(block)
-    return target
-
-
 def create_customer_import(
     session: Session,
     principal: Principal,
@@ -182,7 +159,7 @@ def upload_customer_import(
 ) -> ImportRun:
     """Store an uploaded file under data_dir/imports/<workspace>/ and queue its import."""
     slug = workspace_service.get_workspace(session, principal.workspace_id).slug
-    path = _store(data_dir / "imports" / slug, filename, stream, max_bytes=max_bytes)
+    path = store_upload(data_dir / "imports" / slug, filename, stream, max_bytes=max_bytes)
     try:
         run = create_customer_import(session, principal, path, filename=filename)
     except SiyuError:
