@@ -19,6 +19,7 @@ from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
 from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import NotFound, SiyuError
+from siyu.kit.import_runs import outcome
 from siyu.kit.tabular import ErrorFile, RowError, open_table
 from siyu.kit.time import utcnow
 from siyu.models import ImportRun
@@ -105,15 +106,7 @@ def run_order_import(
             run.status = "failed"
             run.message = exc.message[:1000]
             run.finished_at = utcnow()
-    return {
-        "import_run_id": run.id,
-        "status": run.status,
-        "imported": run.imported,
-        "updated": run.updated,
-        "failed": run.failed,
-        "errors_path": run.errors_path,
-        "message": run.message,
-    }
+    return outcome(run)
 
 
 def _import(

@@ -23,6 +23,7 @@ from siyu.customers.identities import IdentityKind
 from siyu.customers.schemas import CustomerCreate, Gender, IdentityIn
 from siyu.customers.service import create_customer
 from siyu.exceptions import NotFound, SiyuError, ValidationFailed
+from siyu.kit.import_runs import outcome
 from siyu.kit.tabular import ErrorFile, RowError, Table, open_table
 from siyu.kit.time import utcnow
 from siyu.kit.uploads import store_upload
@@ -317,15 +318,7 @@ def run_customer_import(
             run.status = "failed"
             run.message = exc.message[:1000]
             run.finished_at = utcnow()
-    return {
-        "import_run_id": run.id,
-        "status": run.status,
-        "imported": run.imported,
-        "updated": run.updated,
-        "failed": run.failed,
-        "errors_path": run.errors_path,
-        "message": run.message,
-    }
+    return outcome(run)
 
 
 def _import(
