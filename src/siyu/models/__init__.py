@@ -25,6 +25,7 @@ from siyu.models.tag import Tag
 from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
 from siyu.models.user import User
+from siyu.models.wecom_connection import WecomConnection
 from siyu.models.workspace import Workspace
 
 __all__ = [
@@ -53,5 +54,6 @@ __all__ = [
     "TagChange",
     "TagGroup",
     "User",
+    "WecomConnection",
     "Workspace",
 ]
