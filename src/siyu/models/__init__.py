@@ -13,6 +13,9 @@ from siyu.models.follow_relation import FollowRelation
 from siyu.models.identity import Identity
 from siyu.models.import_run import ImportRun
 from siyu.models.job import Job
+from siyu.models.live_code import LiveCode
+from siyu.models.live_code_add import LiveCodeAdd
+from siyu.models.live_code_staff import LiveCodeStaff
 from siyu.models.membership import Membership
 from siyu.models.merge_record import MergeRecord
 from siyu.models.order import Order
@@ -42,6 +45,9 @@ __all__ = [
     "Identity",
     "ImportRun",
     "Job",
+    "LiveCode",
+    "LiveCodeAdd",
+    "LiveCodeStaff",
     "Membership",
     "MergeRecord",
     "Order",
