@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 import siyu.models  # noqa: F401 - registers every table
 from siyu.app import create_app
 from siyu.config import Mode, Settings
+from siyu.connectors.wecom_sim import SimConfig, SimServer, WecomSim
 from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.session import session_factory, set_engine, unit_of_work
@@ -180,3 +182,24 @@ def run_jobs(engine: Engine) -> Callable[[], int]:
     """Run every due job to an outcome, as a worker would; returns how many ran."""
     runner = Runner(engine, lease_seconds=30)
     return runner.run_until_idle
+
+
+# A small seeded corp for every test; `wecom_sim.reset(staff=…, contacts=…)` changes it per test.
+WECOM_SIM_CONFIG = SimConfig(departments=3, staff=5, contacts=30, tag_groups=True, groups=2)
+
+
+@pytest.fixture(scope="session")
+def _wecom_sim_server() -> Iterator[SimServer]:
+    server = SimServer(WECOM_SIM_CONFIG)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wecom_sim(_wecom_sim_server: SimServer) -> Iterator[WecomSim]:
+    """The WeCom simulator over real HTTP, with a fresh corp for this test."""
+    _wecom_sim_server.reset()
+    with httpx.Client(base_url=f"{_wecom_sim_server.base_url}/control", timeout=10) as control:
+        yield WecomSim(_wecom_sim_server, control)
+    _wecom_sim_server.reset()

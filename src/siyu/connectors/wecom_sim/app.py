@@ -1,0 +1,140 @@
+"""The simulator's ASGI app: WeCom's /cgi-bin/ APIs plus a /control/ API that plays the people."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from siyu.connectors.wecom_sim import apis  # noqa: F401 - registers every API
+from siyu.connectors.wecom_sim.callbacks import Pusher
+from siyu.connectors.wecom_sim.config import SimConfig
+from siyu.connectors.wecom_sim.control import router as control_router
+from siyu.connectors.wecom_sim.errors import ApiError, error_response, ok_response
+from siyu.connectors.wecom_sim.limits import check_limits, enter, leave
+from siyu.connectors.wecom_sim.qr import qr_png
+from siyu.connectors.wecom_sim.registry import APIS
+from siyu.connectors.wecom_sim.state import SimState
+
+
+def create_sim_app(config: SimConfig, state: SimState | None = None) -> FastAPI:
+    sim_state = state or SimState(config)
+    pusher = Pusher(sim_state)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pusher.start()
+        yield
+        pusher.stop()
+
+    app = FastAPI(title="WeCom simulator", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.sim = sim_state
+    app.include_router(control_router)
+
+    @app.get("/sim/qr/{config_id}.png")
+    def contact_way_qr(config_id: str) -> Response:
+        with sim_state.lock:
+            if config_id not in sim_state.contact_ways:
+                return Response(status_code=404)
+        return Response(
+            qr_png(f"https://work.weixin.qq.com/ca/{config_id}"), media_type="image/png"
+        )
+
+    @app.get("/cgi-bin/gettoken")
+    async def gettoken(request: Request) -> JSONResponse:
+        return await _answer(sim_state, "gettoken", request, _gettoken)
+
+    @app.api_route("/cgi-bin/{path:path}", methods=["GET", "POST"])
+    async def cgi(path: str, request: Request) -> Response:
+        api = APIS.get(path)
+        if api is None:
+            return JSONResponse({"errcode": 404, "errmsg": "not found"}, status_code=404)
+        return await _answer(sim_state, path, request, None)
+
+    return app
+
+
+def _gettoken(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
+    corpid = params.get("corpid")
+    secret = params.get("corpsecret")
+    if not corpid:
+        raise ApiError(41002)
+    if corpid != state.corp_id:
+        raise ApiError(40013)
+    if not secret:
+        raise ApiError(41004)
+    kind = state.secrets.get(secret)
+    if kind is None:
+        raise ApiError(40001)
+    token = state.issue_token(kind)
+    return {"access_token": token.value, "expires_in": state.config.token_ttl}
+
+
+async def _answer(
+    state: SimState,
+    path: str,
+    request: Request,
+    gettoken: Any,
+) -> JSONResponse:
+    with state.lock:
+        delay = state.delay_ms
+        fail_5xx = state.error_rate_5xx > 0 and state.rng.random() < state.error_rate_5xx
+    if fail_5xx:
+        return JSONResponse({"message": "bad gateway"}, status_code=state.rng.choice((500, 502)))
+    api = APIS.get(path)
+    empty = api.empty_on_error if api else {}
+    try:
+        with state.lock:
+            check_limits(state, path, debug=request.query_params.get("debug") == "1")
+        if gettoken is not None:
+            if delay:
+                await asyncio.sleep(delay / 1000)
+            with state.lock:
+                return ok_response(gettoken(state, dict(request.query_params)))
+        assert api is not None
+        if request.method != api.method:
+            raise ApiError(43001 if api.method == "GET" else 43002)
+        kind = _token_kind(state, request.query_params.get("access_token"))
+        if kind not in api.scopes:
+            raise ApiError(48002, "this secret cannot call this api")
+        params = await _params(request, api.method)
+        enter(state, path)
+        try:
+            if delay:
+                await asyncio.sleep(delay / 1000)
+            with state.lock:
+                body = api.handler(state, params, kind)
+        finally:
+            leave(state, path)
+    except ApiError as exc:
+        return error_response(exc.errcode, exc.detail, **{**empty, **exc.extra})
+    return ok_response(body)
+
+
+def _token_kind(state: SimState, token: str | None) -> Any:
+    if not token:
+        raise ApiError(41001)
+    with state.lock:
+        found = state.tokens.get(token)
+        if found is None:
+            raise ApiError(40014)
+        if found.expires_at <= state.now():
+            raise ApiError(42001)
+        return found.kind
+
+
+async def _params(request: Request, method: str) -> dict[str, Any]:
+    params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "access_token"}
+    if method == "POST":
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(47001) from exc
+        if not isinstance(body, dict):
+            raise ApiError(47001)
+        params.update(body)
+    return params
