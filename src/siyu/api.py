@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from siyu.analytics.endpoints import router as analytics_router
 from siyu.commerce.endpoints import router as commerce_router
 from siyu.console.endpoints import router as console_router
 from siyu.customers.endpoints import router as customers_router
@@ -9,6 +10,7 @@ from siyu.customers.merge_endpoints import router as merge_router
 from siyu.events.endpoints import router as events_router
 from siyu.staff.endpoints import router as staff_router
 from siyu.tags.endpoints import router as tags_router
+from siyu.tasks.endpoints import router as tasks_router
 from siyu.worker.endpoints import router as jobs_router
 from siyu.workspace.endpoints import router as workspace_router
 
@@ -19,7 +21,9 @@ api_router.include_router(customers_router)
 api_router.include_router(events_router)
 api_router.include_router(workspace_router)
 api_router.include_router(tags_router)
+api_router.include_router(tasks_router)
 api_router.include_router(staff_router)
 api_router.include_router(jobs_router)
 api_router.include_router(commerce_router)
+api_router.include_router(analytics_router)
 api_router.include_router(console_router)

@@ -129,6 +129,11 @@ def delete_follow_relation(session: Session, principal: Principal, relation_id: 
     session.flush()
 
 
+def followed_counts(session: Session, workspace_id: int, staff_ids: list[int]) -> dict[int, int]:
+    """How many live customers each of these staff members actively follows (one query)."""
+    return CustomerRepository(session).followed_counts(workspace_id, staff_ids)
+
+
 def staff_customers(
     session: Session,
     principal: Principal,

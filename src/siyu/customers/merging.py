@@ -20,6 +20,7 @@ from siyu.models import (
     CustomerTag,
     Event,
     FollowRelation,
+    FollowUp,
     Identity,
     MergeRecord,
     Order,
@@ -31,11 +32,12 @@ from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
 # Tables whose rows have their own id and no uniqueness involving the customer: they move whole.
-_MOVED_BY_ID: dict[str, type[Identity | TagChange | Event | Order]] = {
+_MOVED_BY_ID: dict[str, type[Identity | TagChange | Event | Order | FollowUp]] = {
     "identity": Identity,
     "tag_change": TagChange,
     "event": Event,
     "customer_order": Order,
+    "follow_up": FollowUp,
 }
 # Every table with a customer_id column that a merge handles; tests check none is missing.
 HANDLED_TABLES = frozenset({*_MOVED_BY_ID, "follow_relation", "customer_tag"})
@@ -333,7 +335,7 @@ def live_customer(session: Session, workspace_id: int, customer: Customer) -> Cu
 
 def _move_rows(
     session: Session,
-    model: type[Identity | TagChange | Event | Order | FollowRelation],
+    model: type[Identity | TagChange | Event | Order | FollowUp | FollowRelation],
     workspace_id: int,
     from_id: int,
     to_id: int,
@@ -351,7 +353,7 @@ def _move_rows(
 
 def _reassign(
     session: Session,
-    model: type[Identity | TagChange | Event | Order | FollowRelation],
+    model: type[Identity | TagChange | Event | Order | FollowUp | FollowRelation],
     workspace_id: int,
     ids: list[int],
     from_id: int,
@@ -375,7 +377,7 @@ def _reassign(
 
 def _expire_moved(session: Session) -> None:
     """Loaded rows of moved tables must not keep a customer_id a bulk UPDATE replaced."""
-    movable = (Identity, TagChange, Event, Order, FollowRelation, CustomerTag)
+    movable = (Identity, TagChange, Event, Order, FollowUp, FollowRelation, CustomerTag)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, movable):
             session.expire(obj)

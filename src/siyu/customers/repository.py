@@ -300,6 +300,24 @@ class CustomerRepository:
         )
         return [(relation, name) for relation, name in self.session.execute(stmt)]
 
+    def followed_counts(self, workspace_id: int, staff_ids: Sequence[int]) -> dict[int, int]:
+        """staff id -> how many live customers that staff member actively follows."""
+        if not staff_ids:
+            return {}
+        rows = self.session.execute(
+            select(FollowRelation.staff_id, func.count())
+            .join(Customer, Customer.id == FollowRelation.customer_id)
+            .where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.staff_id.in_(set(staff_ids)),
+                FollowRelation.status == ACTIVE,
+                Customer.workspace_id == workspace_id,
+                Customer.merged_into_id.is_(None),
+            )
+            .group_by(FollowRelation.staff_id)
+        )
+        return dict(rows.all())
+
     def staff_name(self, workspace_id: int, staff_id: int) -> str | None:
         return self.session.scalar(
             select(Staff.name).where(Staff.workspace_id == workspace_id, Staff.id == staff_id)

@@ -477,14 +477,16 @@ class TimelineSource(Protocol):
 
 
 def _timeline_sources() -> list[TimelineSource]:
-    # Events and commerce call this domain's services, so they are imported only here.
+    # Events, commerce and tasks call this domain's services, so they are imported only here.
     from siyu.commerce import service as commerce_service  # noqa: PLC0415
     from siyu.events import service as events_service  # noqa: PLC0415
+    from siyu.tasks import service as tasks_service  # noqa: PLC0415
 
     return [
         events_service.timeline_entries,
         commerce_service.timeline_entries,
         tags_service.timeline_entries,
+        tasks_service.timeline_entries,
     ]
 
 
@@ -500,7 +502,7 @@ def _decode_timeline_cursor(cursor: str) -> TimelineCursor:
 def timeline(
     session: Session, principal: Principal, customer_id: int, *, cursor: str | None, limit: int
 ) -> TimelinePage:
-    """Events, orders and tag changes in one list, newest first."""
+    """Events, orders, tag changes and follow-up notes in one list, newest first."""
     check_limit(limit)
     customer = get_customer(session, principal, customer_id)
     before = _decode_timeline_cursor(cursor) if cursor else None

@@ -1,4 +1,5 @@
-"""One customer timeline assembled from several domains (events, orders, tag changes).
+"""One customer timeline assembled from several domains (events, orders, tag changes,
+follow-up notes).
 
 Entries sort newest first by (occurred_at, kind, id). Each domain's service exposes
 `timeline_entries(session, workspace_id, customer_id, *, before, limit)` returning at

@@ -10,6 +10,7 @@ from siyu.models.department import Department
 from siyu.models.event import Event
 from siyu.models.event_type import EventType
 from siyu.models.follow_relation import FollowRelation
+from siyu.models.follow_up import FollowUp
 from siyu.models.identity import Identity
 from siyu.models.import_run import ImportRun
 from siyu.models.job import Job
@@ -42,6 +43,7 @@ __all__ = [
     "Event",
     "EventType",
     "FollowRelation",
+    "FollowUp",
     "Identity",
     "ImportRun",
     "Job",

@@ -15,6 +15,7 @@ from siyu.staff.schemas import (
     DepartmentPatch,
     StaffImportOut,
     StaffIn,
+    StaffListItem,
     StaffOut,
     StaffPatch,
     StaffStatus,
@@ -59,7 +60,7 @@ def delete_department(department_id: int, session: DbSession, principal: Operato
     service.delete_department(session, principal, department_id)
 
 
-@router.get("/staff", response_model=PageOut[StaffOut])
+@router.get("/staff", response_model=PageOut[StaffListItem])
 def list_staff(
     session: DbSession,
     principal: Viewer,
@@ -73,7 +74,7 @@ def list_staff(
     ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> PageOut[StaffOut]:
+) -> PageOut[StaffListItem]:
     return service.list_staff(
         session,
         principal.workspace_id,

@@ -78,6 +78,10 @@ class StaffOut(BaseModel):
     created_at: datetime
 
 
+class StaffListItem(StaffOut):
+    customer_count: int = Field(description="live customers this member actively follows")
+
+
 class ImportIssue(BaseModel):
     column: str
     message: str

@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 import siyu.customers.service as customers_service
+from siyu.customers import follow
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.models import Department, Staff
@@ -16,6 +17,7 @@ from siyu.staff.schemas import (
     DepartmentNode,
     DepartmentPatch,
     StaffIn,
+    StaffListItem,
     StaffOut,
     StaffPatch,
 )
@@ -322,9 +324,9 @@ def list_staff(
     sort: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> PageOut[StaffOut]:
+) -> PageOut[StaffListItem]:
     """Staff, filtered by department (with its sub-departments), status and a name,
-    userid or mobile prefix, one keyset page at a time."""
+    userid or mobile prefix, one keyset page at a time, each with their customer count."""
     repo = StaffRepository(session, workspace_id)
     department_ids = (
         None
@@ -344,4 +346,13 @@ def list_staff(
         limit=limit,
     )
     items, next_cursor = page.build(list(session.scalars(stmt)))
-    return PageOut(items=[StaffOut.model_validate(s) for s in items], next_cursor=next_cursor)
+    counts = follow.followed_counts(session, workspace_id, [s.id for s in items])
+    return PageOut(
+        items=[
+            StaffListItem.model_validate(
+                {**StaffOut.model_validate(s).model_dump(), "customer_count": counts.get(s.id, 0)}
+            )
+            for s in items
+        ],
+        next_cursor=next_cursor,
+    )

@@ -247,6 +247,7 @@ def audit_log(
     action: str | None = Query(default=None, description="e.g. user.role_change"),
     actor: str | None = Query(default=None, description="user:<id> or api_key:<id>"),
     target_type: str | None = None,
+    target_id: str | None = None,
     since: datetime | None = Query(default=None, description="inclusive, with offset"),
     until: datetime | None = Query(default=None, description="exclusive, with offset"),
     cursor: str | None = Cursor,
@@ -258,11 +259,24 @@ def audit_log(
         action=action,
         actor=actor,
         target_type=target_type,
+        target_id=target_id,
         since=since,
         until=until,
         cursor=cursor,
         limit=limit,
     )
+    names = service.actor_names(
+        session,
+        principal.workspace_id,
+        user_ids=[e.actor_user_id for e in entries],
+        api_key_ids=[e.actor_api_key_id for e in entries],
+    )
     return PageOut(
-        items=[AuditEntryOut.model_validate(e) for e in entries], next_cursor=next_cursor
+        items=[
+            AuditEntryOut.model_validate(e).model_copy(
+                update={"actor_name": names.name(e.actor_user_id, e.actor_api_key_id)}
+            )
+            for e in entries
+        ],
+        next_cursor=next_cursor,
     )

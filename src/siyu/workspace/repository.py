@@ -1,5 +1,6 @@
 """Queries of the workspace domain. Every tenant-owned query filters by workspace_id."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -110,6 +111,27 @@ class WorkspaceRepository:
             execution_options={"synchronize_session": False},
         )
 
+    def user_names(self, workspace_id: int, user_ids: Sequence[int]) -> dict[int, str]:
+        """Names of the workspace's members among `user_ids`."""
+        if not user_ids:
+            return {}
+        rows = self.session.execute(
+            select(User.id, User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.workspace_id == workspace_id, User.id.in_(set(user_ids)))
+        )
+        return dict(rows.all())
+
+    def api_key_names(self, workspace_id: int, api_key_ids: Sequence[int]) -> dict[int, str]:
+        if not api_key_ids:
+            return {}
+        rows = self.session.execute(
+            select(ApiKey.id, ApiKey.name).where(
+                ApiKey.workspace_id == workspace_id, ApiKey.id.in_(set(api_key_ids))
+            )
+        )
+        return dict(rows.all())
+
     def audit_query(
         self,
         workspace_id: int,
@@ -118,6 +140,7 @@ class WorkspaceRepository:
         actor_user_id: int | None = None,
         actor_api_key_id: int | None = None,
         target_type: str | None = None,
+        target_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Select[AuditEntry]:
@@ -130,6 +153,8 @@ class WorkspaceRepository:
             conditions.append(AuditEntry.actor_api_key_id == actor_api_key_id)
         if target_type is not None:
             conditions.append(AuditEntry.target_type == target_type)
+        if target_id is not None:
+            conditions.append(AuditEntry.target_id == target_id)
         if since is not None:
             conditions.append(AuditEntry.created_at >= since)
         if until is not None:

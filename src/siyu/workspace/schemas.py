@@ -104,6 +104,7 @@ class AuditEntryOut(BaseModel):
     action: str
     actor_user_id: int | None
     actor_api_key_id: int | None
+    actor_name: str | None = Field(default=None, description="the user's or API key's name")
     target_type: str | None
     target_id: str | None
     details: dict[str, Any]

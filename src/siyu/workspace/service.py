@@ -4,6 +4,7 @@ Console sign-in and sessions live in `siyu.workspace.sessions`.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -426,6 +427,7 @@ def list_audit_entries(
     action: str | None = None,
     actor: str | None = None,
     target_type: str | None = None,
+    target_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: str | None = None,
@@ -455,6 +457,7 @@ def list_audit_entries(
             actor_user_id=actor_user_id,
             actor_api_key_id=actor_api_key_id,
             target_type=target_type,
+            target_id=target_id,
             since=since,
             until=until,
         ),
@@ -465,3 +468,31 @@ def list_audit_entries(
         limit=limit,
     )
     return page.build(list(session.scalars(stmt)))
+
+
+@dataclass(frozen=True)
+class ActorNames:
+    users: dict[int, str]
+    api_keys: dict[int, str]
+
+    def name(self, user_id: int | None, api_key_id: int | None) -> str | None:
+        if user_id is not None:
+            return self.users.get(user_id)
+        if api_key_id is not None:
+            return self.api_keys.get(api_key_id)
+        return None
+
+
+def actor_names(
+    session: Session,
+    workspace_id: int,
+    *,
+    user_ids: Sequence[int | None] = (),
+    api_key_ids: Sequence[int | None] = (),
+) -> ActorNames:
+    """Display names of the users and API keys that acted in the workspace (two queries)."""
+    repo = WorkspaceRepository(session)
+    return ActorNames(
+        users=repo.user_names(workspace_id, [i for i in user_ids if i is not None]),
+        api_keys=repo.api_key_names(workspace_id, [i for i in api_key_ids if i is not None]),
+    )
