@@ -180,7 +180,7 @@ def api(client: TestClient, workspace: WorkspaceFixture) -> TestClient:
 @pytest.fixture
 def run_jobs(engine: Engine) -> Callable[[], int]:
     """Run every due job to an outcome, as a worker would; returns how many ran."""
-    runner = Runner(engine, lease_seconds=30)
+    runner = Runner(engine, lease_seconds=30, lane=None)  # every lane
     return runner.run_until_idle
 
 

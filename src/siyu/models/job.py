@@ -14,7 +14,7 @@ class Job(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "job"
     __table_args__ = (
-        Index(None, "status", "run_at"),
+        Index(None, "lane", "status", "run_at"),
         Index(None, "workspace_id", "name", "created_at"),
     )
 
@@ -22,6 +22,9 @@ class Job(IdMixin, TimestampMixin, Base):
         BigIntId, ForeignKey("workspace.id", ondelete="CASCADE")
     )
     name: Mapped[str] = mapped_column(String(100))
+    # Each runner claims one lane: "realtime" work (callbacks, welcome messages) never
+    # waits behind long "default" jobs such as imports and syncs.
+    lane: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc(), default=dict)
     # queued | running | succeeded | dead | cancelled
     status: Mapped[str] = mapped_column(String(16), default="queued")

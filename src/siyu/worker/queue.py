@@ -11,6 +11,10 @@ from siyu.kit.time import utcnow
 from siyu.models import Job
 from siyu.worker.registry import get_spec
 
+DEFAULT_LANE = "default"
+REALTIME_LANE = "realtime"
+LANES = (DEFAULT_LANE, REALTIME_LANE)
+
 
 def enqueue(
     session: Session,
@@ -20,8 +24,15 @@ def enqueue(
     workspace_id: int | None,
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
+    lane: str = DEFAULT_LANE,
 ) -> Job:
-    """Add a job row to the session; with `dedupe_key`, an existing job is returned instead."""
+    """Add a job row to the session; with `dedupe_key`, an existing job is returned instead.
+
+    `lane="realtime"` is for short work someone is waiting for (callbacks, welcome messages).
+    """
+    if lane not in LANES:
+        msg = f"unknown lane {lane!r}"
+        raise ValueError(msg)
     spec = get_spec(name)
     if spec is None:
         msg = f"unknown job {name!r}"
@@ -33,6 +44,7 @@ def enqueue(
     job = Job(
         workspace_id=workspace_id,
         name=name,
+        lane=lane,
         payload=payload or {},
         run_at=run_at or utcnow(),
         max_attempts=spec.max_attempts,

@@ -27,6 +27,7 @@ from siyu.kit.time import utcnow
 from siyu.models import Job, Schedule
 from siyu.worker.catalog import load_job_handlers
 from siyu.worker.context import JobContext
+from siyu.worker.queue import DEFAULT_LANE, REALTIME_LANE
 from siyu.worker.registry import JobResult, get_spec
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,12 @@ class Runner:
         *,
         lease_seconds: int = 300,
         worker_id: str | None = None,
+        lane: str | None = DEFAULT_LANE,
     ) -> None:
+        """`lane` is the one lane this runner claims from; None claims from every lane."""
         load_job_handlers()
         self.engine = engine
+        self.lane = lane
         self.sessions = session_factory(engine)
         self.lease = timedelta(seconds=lease_seconds)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -81,6 +85,8 @@ class Runner:
             and_(Job.status == "queued", Job.run_at <= now),
             and_(Job.status == "running", Job.lease_until < now),
         )
+        if self.lane is not None:
+            due = and_(Job.lane == self.lane, due)
         with self.sessions() as session, session.begin():
             candidates = select(Job.id).where(due).order_by(Job.run_at, Job.id).limit(limit)
             if self.engine.dialect.name == "postgresql":
@@ -270,12 +276,16 @@ class Runner:
 
 
 class WorkerPool:
-    """N runner threads sharing one engine; only the first enqueues schedules."""
+    """N default-lane runner threads plus one realtime-lane runner sharing one engine.
+
+    Only the first runner enqueues schedules.
+    """
 
     def __init__(
         self, engine: Engine, *, concurrency: int, lease_seconds: int, poll_seconds: float
     ) -> None:
         self.runners = [Runner(engine, lease_seconds=lease_seconds) for _ in range(concurrency)]
+        self.runners.append(Runner(engine, lease_seconds=lease_seconds, lane=REALTIME_LANE))
         self.poll_seconds = poll_seconds
         self.threads: list[threading.Thread] = []
 
@@ -284,7 +294,7 @@ class WorkerPool:
             thread = threading.Thread(
                 target=runner.loop,
                 kwargs={"poll_seconds": self.poll_seconds, "schedules": i == 0},
-                name=f"siyu-worker-{i}",
+                name=f"siyu-worker-{runner.lane}-{i}",
                 daemon=True,
             )
             thread.start()
