@@ -29,6 +29,8 @@ from siyu.models.tag import Tag
 from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
 from siyu.models.user import User
+from siyu.models.wecom_callback import WecomCallback
+from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
 from siyu.models.workspace import Workspace
 
@@ -62,6 +64,8 @@ __all__ = [
     "TagChange",
     "TagGroup",
     "User",
+    "WecomCallback",
+    "WecomCallbackRefusal",
     "WecomConnection",
     "Workspace",
 ]
