@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from siyu.connectors.wecom_sim import apis  # noqa: F401 - registers every API
+from siyu.connectors.wecom_sim.actions import settle_transfers
 from siyu.connectors.wecom_sim.callbacks import Pusher
 from siyu.connectors.wecom_sim.config import SimConfig
 from siyu.connectors.wecom_sim.control import router as control_router
@@ -101,6 +102,9 @@ async def _answer(
         if kind not in api.scopes:
             raise ApiError(48002, "this secret cannot call this api")
         params = await _params(request, api.method)
+        with state.lock:
+            state.public_url = str(request.base_url).rstrip("/")
+            settle_transfers(state)
         enter(state, path)
         try:
             if delay:

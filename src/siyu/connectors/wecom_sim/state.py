@@ -153,6 +153,26 @@ class WelcomeCode:
 
 
 @dataclass
+class SentWelcome:
+    """A welcome message sent through send_welcome_msg, for tests to inspect."""
+
+    welcome_code: str
+    userid: str
+    external_userid: str
+    text: dict[str, object]
+    attachments: list[dict[str, object]]
+    sent_at: float
+
+
+@dataclass
+class PendingRequest:
+    userid: str
+    external_userid: str
+    state: str
+    config_id: str
+
+
+@dataclass
 class MassSend:
     """One recipient of a mass-message task (send_list row)."""
 
@@ -232,12 +252,19 @@ class SimState:
             self.generation = getattr(self, "generation", 0) + 1
             self.rng = random.Random(config.seed)  # noqa: S311 - reproducible fakes, not secrets
             self.clock_offset = 0.0
-            self.corp_id = config.resolved_corp_id
-            self.secrets: dict[str, SecretKind] = {
+            secrets: dict[str, SecretKind] = {
                 config.resolved_contact_secret: "contact",
                 config.resolved_directory_secret: "directory",
             }
-            self.tokens: dict[str, Token] = {}
+            # Tokens survive a reset to the same corp and secrets, so a client's cached token
+            # keeps working when a test reseeds the corp.
+            same_corp = (
+                getattr(self, "corp_id", None) == config.resolved_corp_id
+                and getattr(self, "secrets", None) == secrets
+            )
+            self.tokens: dict[str, Token] = self.tokens if same_corp else {}
+            self.corp_id = config.resolved_corp_id
+            self.secrets = secrets
             self.departments: dict[int, Department] = {}
             self.members: dict[str, Member] = {}
             self.contacts: dict[str, ExternalContact] = {}
@@ -247,6 +274,9 @@ class SimState:
             self.contact_ways: dict[str, ContactWay] = {}
             self.groups: dict[str, GroupChat] = {}
             self.welcome_codes: dict[str, WelcomeCode] = {}
+            self.welcome_messages: list[SentWelcome] = []
+            # Friend requests waiting for the member (contact ways with skip_verify off).
+            self.pending_requests: list[PendingRequest] = []
             self.mass_tasks: dict[str, MassTask] = {}
             self.transfers: list[Transfer] = []
             self.calls: dict[str, list[float]] = {}
@@ -258,6 +288,8 @@ class SimState:
             self.duplicate_callbacks = config.duplicate_callbacks
             self.shuffle_callbacks = config.shuffle_callbacks
             self.callback: CallbackTarget | None = None
+            # Where this simulator is reachable; qr_code URLs point here.
+            self.public_url = getattr(self, "public_url", "http://127.0.0.1")
             self.pushes: list[Push] = []
             self.held_pushes: list[Push] = []
             while not self.outbox.empty():

@@ -1,5 +1,13 @@
 """The simulated /cgi-bin/ APIs; importing this package registers them all."""
 
-from siyu.connectors.wecom_sim.apis import directory
+from siyu.connectors.wecom_sim.apis import (
+    contact_ways,
+    customers,
+    directory,
+    groupmsg,
+    groups,
+    tags,
+    transfers,
+)
 
-__all__ = ["directory"]
+__all__ = ["contact_ways", "customers", "directory", "groupmsg", "groups", "tags", "transfers"]

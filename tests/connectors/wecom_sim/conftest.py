@@ -1,0 +1,135 @@
+"""Helpers for the simulator's own tests: an API caller and a real callback receiver."""
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+
+from siyu.connectors.wecom.crypto import CallbackCrypto, new_encoding_aes_key, new_token
+from siyu.connectors.wecom_sim import WecomSim
+from siyu.connectors.wecom_sim.server import ThreadedServer
+
+
+class Cgi:
+    """Calls /cgi-bin/ APIs with a token for one secret."""
+
+    def __init__(self, sim: WecomSim, secret: str) -> None:
+        self.sim = sim
+        self.http = httpx.Client(base_url=f"{sim.base_url}/cgi-bin", timeout=10)
+        token = self.http.get(
+            "/gettoken", params={"corpid": sim.corp_id, "corpsecret": secret}
+        ).json()
+        self.token: str = token["access_token"]
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.http.get(path, params={"access_token": self.token, **params})
+        assert response.status_code == 200
+        body: dict[str, Any] = response.json()
+        return body
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post(path, params={"access_token": self.token}, json=body or {})
+        assert response.status_code == 200
+        result: dict[str, Any] = response.json()
+        return result
+
+    def ok(self, path: str, body: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+        result = self.post(path, body) if body is not None else self.get(path, **params)
+        assert result["errcode"] == 0, result
+        return result
+
+
+@pytest.fixture
+def cgi(wecom_sim: WecomSim) -> Iterator[Cgi]:
+    """The customer-contact secret."""
+    caller = Cgi(wecom_sim, wecom_sim.contact_secret)
+    yield caller
+    caller.http.close()
+
+
+@pytest.fixture
+def directory(wecom_sim: WecomSim) -> Iterator[Cgi]:
+    """The 通讯录同步 secret."""
+    caller = Cgi(wecom_sim, wecom_sim.directory_secret)
+    yield caller
+    caller.http.close()
+
+
+@dataclass
+class Received:
+    query: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A tiny callback endpoint: answers with `statuses` in turn (then 200), after `delay` s."""
+
+    base_url: str = ""
+    token: str = field(default_factory=new_token)
+    encoding_aes_key: str = field(default_factory=new_encoding_aes_key)
+    statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/callback"
+
+    def crypto(self, corp_id: str) -> CallbackCrypto:
+        return CallbackCrypto(self.token, self.encoding_aes_key, corp_id)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.02)
+        raise TimeoutError(f"fewer than {count} callbacks arrived")
+
+
+def _receiver_app(receiver: Receiver) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/callback")
+    async def callback(request: Request) -> Response:
+        body = await request.body()
+        with receiver.lock:
+            receiver.received.append(Received(dict(request.query_params), body))
+            status = receiver.statuses.pop(0) if receiver.statuses else 200
+            delay = receiver.delay
+        if delay:
+            await asyncio.sleep(delay)
+        return Response(status_code=status)
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[tuple[ThreadedServer, Receiver]]:
+    receiver = Receiver()
+    server = ThreadedServer(_receiver_app(receiver))
+    server.start()
+    receiver.base_url = server.base_url
+    yield server, receiver
+    server.stop()
+
+
+@pytest.fixture
+def receiver(_receiver_server: tuple[ThreadedServer, Receiver], wecom_sim: WecomSim) -> Receiver:
+    """A receiver the simulator pushes to, emptied for this test."""
+    _, receiver = _receiver_server
+    with receiver.lock:
+        receiver.received.clear()
+        receiver.statuses.clear()
+        receiver.delay = 0.0
+    wecom_sim.set_callback(receiver.url, receiver.token, receiver.encoding_aes_key)
+    return receiver
