@@ -4,10 +4,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 import siyu.customers.jobs  # noqa: F401 - registers customers.import where the API enqueues it
-from siyu.customers import custom_fields, follow, importing, service
+from siyu.customers import custom_fields, export, follow, importing, service
 from siyu.customers.schemas import (
     Customer360,
     CustomerCreate,
@@ -116,6 +117,87 @@ def list_customers(
         limit=limit,
     )
     return service.list_customers(session, principal, query)
+
+
+EXPORT_DESCRIPTION = f"""
+The customer list as CSV (UTF-8 with BOM, so Excel reads the Chinese): the list's filters
+and sort, every matching customer, mobiles and emails masked for roles that see them masked.
+Each export is recorded in the audit log with its filters and row count.
+
+Up to {export.INLINE_EXPORT_LIMIT:,} rows the CSV comes back at once (200). More run as a
+job (202): follow GET /jobs/{{job_id}}, then download GET /customers/exports/{{job_id}}.
+"""
+
+
+@router.get(
+    "/customers/export",
+    response_class=StreamingResponse,
+    description=EXPORT_DESCRIPTION,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "the CSV"},
+        202: {"model": export.ExportQueued, "description": "a large export, queued as a job"},
+    },
+)
+def export_customers(
+    request: Request,
+    session: DbSession,
+    principal: Viewer,
+    q: str | None = None,
+    tag_ids: Annotated[list[int] | None, Query()] = None,
+    any_tag_ids: Annotated[list[int] | None, Query()] = None,
+    staff_id: int | None = None,
+    stage: str | None = None,
+    source: str | None = None,
+    custom_fields_json: Annotated[str | None, Query(alias="custom_fields")] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    last_order_from: datetime | None = None,
+    last_order_to: datetime | None = None,
+    last_active_from: datetime | None = None,
+    last_active_to: datetime | None = None,
+    sort: str | None = None,
+) -> Response:
+    filters: dict[str, Any] = {
+        "q": q,
+        "tag_ids": tag_ids or [],
+        "any_tag_ids": any_tag_ids or [],
+        "staff_id": staff_id,
+        "stage": stage,
+        "source": source,
+        "custom": _custom_filter(request, custom_fields_json),
+        "created_from": created_from,
+        "created_to": created_to,
+        "last_order_from": last_order_from,
+        "last_order_to": last_order_to,
+        "last_active_from": last_active_from,
+        "last_active_to": last_active_to,
+        "sort": sort,
+    }
+    data_dir = request.app.state.settings.data_dir
+    rows, queued = export.start_export(session, principal, filters, data_dir=data_dir)
+    if queued is not None:
+        body = export.ExportQueued(
+            job_id=queued.id, rows=rows, download_url=f"/api/v1/customers/exports/{queued.id}"
+        )
+        return JSONResponse(body.model_dump(), status_code=202)
+    return StreamingResponse(
+        export.csv_chunks(export.read_sessions(request.app.state.engine), principal, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename()}"'},
+    )
+
+
+@router.get(
+    "/customers/exports/{job_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "the CSV"}},
+)
+def download_export(
+    job_id: int, request: Request, session: DbSession, principal: Viewer
+) -> FileResponse:
+    """The CSV a finished export job wrote."""
+    path = export.exported_file(session, principal, request.app.state.settings.data_dir, job_id)
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=path.name)
 
 
 @router.get("/customers/{customer_id}", response_model=Customer360)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from siyu.customers import export
 from siyu.customers.importing import DEFAULT_CHUNK_ROWS, IMPORT_JOB, run_customer_import
 from siyu.worker.context import JobContext
 from siyu.worker.registry import job
@@ -19,3 +20,9 @@ def import_customers(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
         checkpoint=ctx.checkpoint,
         chunk_rows=int(payload.get("chunk_rows") or DEFAULT_CHUNK_ROWS),
     )
+
+
+@job(export.EXPORT_JOB)
+def export_customers(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Write a large customer export to the data directory (a retry writes it over)."""
+    return export.run_export(ctx, payload)

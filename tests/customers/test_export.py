@@ -1,0 +1,198 @@
+import codecs
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.customers import export
+from siyu.models import AuditEntry, Customer, CustomerTag, Tag, TagGroup
+from siyu.workspace import service as workspace_service
+from siyu.workspace.roles import Role
+from tests.conftest import MakeWorkspace, WorkspaceFixture
+
+T0 = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 March in Shanghai
+
+
+def _customer(db: Session, workspace_id: int, name: str, **values: object) -> Customer:
+    mobile = values.get("mobile")
+    customer = Customer(
+        workspace_id=workspace_id,
+        name=name,
+        custom_fields={},
+        created_at=T0,
+        mobile_last4=str(mobile)[-4:] if mobile else None,
+        **values,
+    )
+    db.add(customer)
+    db.flush()
+    return customer
+
+
+def _tag(db: Session, workspace_id: int, customers: list[Customer]) -> int:
+    group = TagGroup(workspace_id=workspace_id, name="兴趣")
+    db.add(group)
+    db.flush()
+    tag = Tag(workspace_id=workspace_id, group_id=group.id, name="护肤")
+    db.add(tag)
+    db.flush()
+    db.add_all(
+        CustomerTag(workspace_id=workspace_id, customer_id=c.id, tag_id=tag.id, source="manual")
+        for c in customers
+    )
+    db.flush()
+    return tag.id
+
+
+def _rows(response_bytes: bytes) -> list[dict[str, str]]:
+    assert response_bytes.startswith(codecs.BOM_UTF8)
+    return list(csv.DictReader(io.StringIO(response_bytes.decode("utf-8-sig"))))
+
+
+def _audits(db: Session, workspace_id: int) -> list[AuditEntry]:
+    db.expire_all()
+    entries = list(
+        db.scalars(
+            select(AuditEntry).where(
+                AuditEntry.workspace_id == workspace_id, AuditEntry.action == "customers.export"
+            )
+        )
+    )
+    db.commit()  # ends the transaction (and its SQLite write lock); the entries stay loaded
+    return entries
+
+
+def test_export_is_csv_with_bom_chinese_headers_and_the_filtered_customers(
+    api: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    wang = _customer(
+        db,
+        workspace.id,
+        "王小明",
+        mobile="+8613800138000",
+        email="wang@example.com",
+        gender="male",
+        total_paid_fen=12345,
+        order_count=2,
+        remark="喜欢, 逗号",
+    )
+    _customer(db, workspace.id, "李四")
+    tag_id = _tag(db, workspace.id, [wang])
+    db.commit()
+
+    response = api.get("/api/v1/customers/export", params={"tag_ids": [tag_id]})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = _rows(response.content)
+    assert [row["姓名"] for row in rows] == ["王小明"]
+    row = rows[0]
+    assert list(row)[:3] == ["ID", "姓名", "手机号"]
+    assert row["ID"] == str(wang.id)
+    assert row["手机号"] == "+8613800138000"
+    assert row["邮箱"] == "wang@example.com"
+    assert row["性别"] == "男"
+    assert row["累计实付(元)"] == "123.45"
+    assert row["订单数"] == "2"
+    assert row["创建时间"] == "2026-03-02 00:30:00"
+    assert row["备注"] == "喜欢, 逗号"
+    assert row["最近下单"] == ""
+
+
+def test_export_pages_through_every_matching_customer(
+    api: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    for i in range(450):
+        _customer(db, workspace.id, f"客户{i:03d}")
+    db.commit()
+    rows = _rows(api.get("/api/v1/customers/export", params={"sort": "created_at"}).content)
+    assert len(rows) == 450
+    assert len({row["ID"] for row in rows}) == 450
+
+
+def test_viewer_export_masks_mobiles_and_emails(
+    client: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    _customer(db, workspace.id, "王小明", mobile="+8613800138000", email="wang@example.com")
+    key = workspace_service.create_api_key(
+        db, workspace_id=workspace.id, name="viewer", role=Role.VIEWER
+    )
+    db.commit()
+    response = client.get(
+        "/api/v1/customers/export", headers={"Authorization": f"Bearer {key.plaintext}"}
+    )
+    row = _rows(response.content)[0]
+    assert row["手机号"] == "+86138****8000"
+    assert row["邮箱"] == "w***@example.com"
+
+
+def test_export_is_audited_with_its_filter_and_row_count(
+    api: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    _customer(db, workspace.id, "王小明")
+    _customer(db, workspace.id, "王大明")
+    _customer(db, workspace.id, "李四")
+    db.commit()
+    api.get("/api/v1/customers/export", params={"q": "王"})
+    (entry,) = _audits(db, workspace.id)
+    assert entry.details == {"filter": {"q": "王"}, "rows": 2}
+    assert entry.actor_api_key_id is not None
+
+
+def test_invalid_filter_exports_nothing_and_audits_nothing(
+    api: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    response = api.get(
+        "/api/v1/customers/export",
+        params={"created_from": "2026-03-02T00:00:00Z", "created_to": "2026-03-01T00:00:00Z"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["field"] == "created_to"
+    assert _audits(db, workspace.id) == []
+
+
+def test_export_leaves_out_other_workspaces(
+    api: TestClient, db: Session, workspace: WorkspaceFixture, make_workspace: MakeWorkspace
+) -> None:
+    other = make_workspace()
+    _customer(db, workspace.id, "我的")
+    _customer(db, other.id, "别人的")
+    db.commit()
+    rows = _rows(api.get("/api/v1/customers/export").content)
+    assert [row["姓名"] for row in rows] == ["我的"]
+
+
+def test_large_export_runs_as_a_job_and_serves_the_file(
+    api: TestClient,
+    db: Session,
+    workspace: WorkspaceFixture,
+    make_workspace: MakeWorkspace,
+    run_jobs: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(export, "INLINE_EXPORT_LIMIT", 2)
+    other = make_workspace()
+    for name in ("甲", "乙", "丙"):
+        _customer(db, workspace.id, name, mobile="+8613800138000")
+    db.commit()
+    response = api.get("/api/v1/customers/export")
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert queued["rows"] == 3
+    assert api.get(queued["download_url"]).status_code == 404  # not written yet
+    assert run_jobs() == 1
+    job = api.get(f"/api/v1/jobs/{queued['job_id']}").json()
+    assert job["status"] == "succeeded"
+    assert (job["progress_done"], job["progress_total"]) == (3, 3)
+    download = api.get(queued["download_url"])
+    assert download.status_code == 200
+    assert sorted(row["姓名"] for row in _rows(download.content)) == ["丙", "乙", "甲"]
+    (entry,) = _audits(db, workspace.id)
+    assert entry.details == {"filter": {}, "rows": 3}
+    assert entry.target_id == str(queued["job_id"])
+    elsewhere = api.get(queued["download_url"], headers=other.headers)
+    assert elsewhere.status_code == 404
