@@ -196,3 +196,18 @@ def test_large_export_runs_as_a_job_and_serves_the_file(
     assert entry.target_id == str(queued["job_id"])
     elsewhere = api.get(queued["download_url"], headers=other.headers)
     assert elsewhere.status_code == 404
+
+
+def test_count_matches_the_list_filters(
+    api: TestClient, db: Session, workspace: WorkspaceFixture
+) -> None:
+    tagged = [_customer(db, workspace.id, f"王{i}") for i in range(3)]
+    _customer(db, workspace.id, "李四")
+    tag_id = _tag(db, workspace.id, tagged[:2])
+    db.commit()
+    assert api.get("/api/v1/customers/count").json() == {"count": 4}
+    assert api.get("/api/v1/customers/count", params={"q": "王"}).json() == {"count": 3}
+    count = api.get("/api/v1/customers/count", params={"q": "王", "tag_ids": [tag_id]})
+    assert count.json() == {"count": 2}
+    bad = api.get("/api/v1/customers/count", params={"sort": "nonsense"})
+    assert bad.status_code == 422

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 import siyu.customers.jobs  # noqa: F401 - registers customers.import where the API enqueues it
@@ -129,19 +129,8 @@ job (202): follow GET /jobs/{{job_id}}, then download GET /customers/exports/{{j
 """
 
 
-@router.get(
-    "/customers/export",
-    response_class=StreamingResponse,
-    description=EXPORT_DESCRIPTION,
-    responses={
-        200: {"content": {"text/csv": {}}, "description": "the CSV"},
-        202: {"model": export.ExportQueued, "description": "a large export, queued as a job"},
-    },
-)
-def export_customers(
+def list_filters(
     request: Request,
-    session: DbSession,
-    principal: Viewer,
     q: str | None = None,
     tag_ids: Annotated[list[int] | None, Query()] = None,
     any_tag_ids: Annotated[list[int] | None, Query()] = None,
@@ -156,8 +145,9 @@ def export_customers(
     last_active_from: datetime | None = None,
     last_active_to: datetime | None = None,
     sort: str | None = None,
-) -> Response:
-    filters: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The customer list's filters and sort, as `CustomerQuery` fields."""
+    return {
         "q": q,
         "tag_ids": tag_ids or [],
         "any_tag_ids": any_tag_ids or [],
@@ -173,6 +163,31 @@ def export_customers(
         "last_active_to": last_active_to,
         "sort": sort,
     }
+
+
+ListFilters = Annotated[dict[str, Any], Depends(list_filters)]
+
+
+@router.get("/customers/count", response_model=export.CustomerCount)
+def count_customers(
+    filters: ListFilters, session: DbSession, principal: Viewer
+) -> export.CustomerCount:
+    """How many customers the list shows with these filters (e.g. before a bulk change)."""
+    return export.CustomerCount(count=export.count_customers(session, principal, filters))
+
+
+@router.get(
+    "/customers/export",
+    response_class=StreamingResponse,
+    description=EXPORT_DESCRIPTION,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "the CSV"},
+        202: {"model": export.ExportQueued, "description": "a large export, queued as a job"},
+    },
+)
+def export_customers(
+    filters: ListFilters, request: Request, session: DbSession, principal: Viewer
+) -> Response:
     data_dir = request.app.state.settings.data_dir
     rows, queued = export.start_export(session, principal, filters, data_dir=data_dir)
     if queued is not None:

@@ -111,8 +111,10 @@ def _encode(rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _query_of(filters: dict[str, Any]) -> service.CustomerQuery:
-    return service.CustomerQuery(**filters, cursor=None, limit=MAX_LIMIT)
+def count_customers(session: Session, principal: Principal, filters: dict[str, Any]) -> int:
+    """How many customers the list shows with these filters (validated as the list does)."""
+    service.list_customers(session, principal, service.CustomerQuery(**filters, limit=1))
+    return count_matching(session, principal, service.CustomerQuery(**filters))
 
 
 def _filters_json(filters: dict[str, Any]) -> dict[str, Any]:
@@ -178,9 +180,7 @@ def start_export(
 
     Returns the row count and the job (None when the caller streams the CSV itself).
     """
-    query = _query_of(filters)
-    service.list_customers(session, principal, service.CustomerQuery(**filters, limit=1))
-    rows = count_matching(session, principal, query)
+    rows = count_customers(session, principal, filters)
     export_job = None
     if rows > INLINE_EXPORT_LIMIT:
         export_job = enqueue(
@@ -259,3 +259,7 @@ class ExportQueued(BaseModel):
 
 def filename() -> str:
     return f"customers-{utcnow().astimezone(SHANGHAI):%Y%m%d-%H%M%S}.csv"
+
+
+class CustomerCount(BaseModel):
+    count: int
