@@ -11,7 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from siyu.connectors.wecom.crypto import CallbackCrypto, new_encoding_aes_key, new_token
+from siyu.connectors.wecom.crypto import (
+    CallbackCrypto,
+    CallbackCryptoError,
+    new_encoding_aes_key,
+    new_token,
+)
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.server import ThreadedServer
 
@@ -72,6 +77,7 @@ class Receiver:
     """A tiny callback endpoint: answers with `statuses` in turn (then 200), after `delay` s."""
 
     base_url: str = ""
+    corp_id: str = ""
     token: str = field(default_factory=new_token)
     encoding_aes_key: str = field(default_factory=new_encoding_aes_key)
     statuses: list[int] = field(default_factory=list)
@@ -98,6 +104,17 @@ class Receiver:
 
 def _receiver_app(receiver: Receiver) -> FastAPI:
     app = FastAPI()
+
+    @app.get("/callback")
+    async def verify_url(request: Request) -> Response:
+        query = request.query_params
+        try:
+            plain = receiver.crypto(receiver.corp_id).verify_and_decrypt(
+                query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"]
+            )
+        except CallbackCryptoError:
+            return Response(status_code=403)
+        return Response(plain, media_type="text/plain")
 
     @app.post("/callback")
     async def callback(request: Request) -> Response:
@@ -131,5 +148,6 @@ def receiver(_receiver_server: tuple[ThreadedServer, Receiver], wecom_sim: Wecom
         receiver.received.clear()
         receiver.statuses.clear()
         receiver.delay = 0.0
+        receiver.corp_id = wecom_sim.corp_id
     wecom_sim.set_callback(receiver.url, receiver.token, receiver.encoding_aes_key)
     return receiver

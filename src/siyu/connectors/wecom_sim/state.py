@@ -353,6 +353,17 @@ class SimState:
     def follows_of_member(self, userid: str) -> list[FollowInfo]:
         return [f for (uid, _), f in self.follows.items() if uid == userid]
 
+    def department_subtree(self, root: int) -> set[int]:
+        ids = {root}
+        grew = True
+        while grew:
+            grew = False
+            for department in self.departments.values():
+                if department.parentid in ids and department.id not in ids:
+                    ids.add(department.id)
+                    grew = True
+        return ids
+
     def live_tag_groups(self) -> list[TagGroup]:
         return sorted(
             (g for g in self.tag_groups.values() if not g.deleted),

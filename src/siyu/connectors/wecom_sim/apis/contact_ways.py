@@ -48,8 +48,13 @@ def way_members(state: SimState, way: ContactWay) -> list[str]:
     """The staff a scan may reach: listed users, then members of the listed departments."""
     userids = list(way.user)
     for party in way.party:
+        reach = state.department_subtree(party)
         for member in state.members.values():
-            if party in member.department and member.status == 1 and member.userid not in userids:
+            if (
+                reach & set(member.department)
+                and member.status == 1
+                and member.userid not in userids
+            ):
                 userids.append(member.userid)
     return userids
 

@@ -15,14 +15,7 @@ def _subtree(state: SimState, params: Params) -> list[Department]:
     root = integer(params, "id", 1)
     if root not in state.departments:
         raise ApiError(60123, "invalid party id")
-    ids = {root}
-    grew = True
-    while grew:
-        grew = False
-        for department in state.departments.values():
-            if department.parentid in ids and department.id not in ids:
-                ids.add(department.id)
-                grew = True
+    ids = state.department_subtree(root)
     return [state.departments[i] for i in sorted(ids)]
 
 
