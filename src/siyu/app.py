@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siyu.api import api_router
 from siyu.config import Settings, get_settings
+from siyu.connectors.wecom.callbacks import router as wecom_callback_router
 from siyu.console.serving import mount_console
 from siyu.db.session import get_engine
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
@@ -179,5 +180,6 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_router, responses=ERROR_RESPONSES)
+    app.include_router(wecom_callback_router)
     mount_console(app)
     return app

@@ -9,7 +9,7 @@ def test_every_domain_jobs_module_is_in_the_catalog() -> None:
     root = Path(siyu.__file__).parent
     found = {
         "siyu." + ".".join(path.relative_to(root).with_suffix("").parts)
-        for path in root.glob("*/jobs.py")
+        for path in root.glob("**/jobs.py")
     }
     assert found == set(JOB_MODULES)
 
@@ -20,3 +20,4 @@ def test_loading_the_catalog_registers_the_domain_jobs() -> None:
     assert {"tags.batch"} <= set(names)
     assert any(name.startswith("commerce.") for name in names)
     assert any(name.startswith("customers.") for name in names)
+    assert "wecom.process_callback" in names

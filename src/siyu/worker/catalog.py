@@ -6,6 +6,7 @@ JOB_MODULES = (
     "siyu.customers.jobs",
     "siyu.tags.jobs",
     "siyu.commerce.jobs",
+    "siyu.connectors.wecom.jobs",
 )
 
 

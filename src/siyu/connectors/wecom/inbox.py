@@ -1,0 +1,122 @@
+"""Queries of the callback inbox and the refusal counters; every one filters by workspace."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from siyu.models import WecomCallback, WecomCallbackRefusal, WecomConnection, Workspace
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """The workspace a callback URL names, and the version of its connection's keys."""
+
+    workspace_id: int
+    connection_id: int | None
+    corp_id: str | None
+    updated_at: datetime | None
+
+
+def receiver(session: Session, slug: str) -> Receiver | None:
+    row = session.execute(
+        select(
+            Workspace.id,
+            WecomConnection.id,
+            WecomConnection.corp_id,
+            WecomConnection.updated_at,
+        )
+        .outerjoin(WecomConnection, WecomConnection.workspace_id == Workspace.id)
+        .where(Workspace.slug == slug)
+    ).first()
+    return None if row is None else Receiver(*row)
+
+
+def connection(session: Session, connection_id: int) -> WecomConnection | None:
+    return session.get(WecomConnection, connection_id)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def store(
+    session: Session,
+    *,
+    workspace_id: int,
+    dedupe_key: str,
+    event: str,
+    change_type: str | None,
+    raw_xml: str,
+    received_at: datetime,
+) -> int | None:
+    """Insert a callback; None when the same callback is already in the inbox."""
+    stmt = (
+        _insert(session, WecomCallback)
+        .values(
+            workspace_id=workspace_id,
+            dedupe_key=dedupe_key,
+            event=event[:64],
+            change_type=None if change_type is None else change_type[:64],
+            raw_xml=raw_xml,
+            received_at=received_at,
+            status="received",
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
+        .returning(WecomCallback.id)
+    )
+    inserted: int | None = session.scalar(stmt)
+    return inserted
+
+
+def count_refusal(session: Session, *, workspace_id: int, reason: str, day: date) -> None:
+    stmt = (
+        _insert(session, WecomCallbackRefusal)
+        .values(workspace_id=workspace_id, day=day, reason=reason, count=1)
+        .on_conflict_do_update(
+            index_elements=["workspace_id", "day", "reason"],
+            set_={"count": WecomCallbackRefusal.count + 1},
+        )
+    )
+    session.execute(stmt)
+
+
+def callback(session: Session, workspace_id: int, callback_id: int) -> WecomCallback | None:
+    return session.scalar(
+        select(WecomCallback).where(
+            WecomCallback.workspace_id == workspace_id, WecomCallback.id == callback_id
+        )
+    )
+
+
+def counts_by_status(session: Session, workspace_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(WecomCallback.status, func.count())
+        .where(WecomCallback.workspace_id == workspace_id)
+        .group_by(WecomCallback.status)
+    ).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def last_received_at(session: Session, workspace_id: int) -> datetime | None:
+    found: datetime | None = session.scalar(
+        select(func.max(WecomCallback.received_at)).where(
+            WecomCallback.workspace_id == workspace_id
+        )
+    )
+    return found
+
+
+def refusals(session: Session, workspace_id: int) -> list[WecomCallbackRefusal]:
+    return list(
+        session.scalars(
+            select(WecomCallbackRefusal)
+            .where(WecomCallbackRefusal.workspace_id == workspace_id)
+            .order_by(WecomCallbackRefusal.day.desc(), WecomCallbackRefusal.reason)
+        )
+    )

@@ -1,0 +1,64 @@
+"""The inbox job: hand one stored callback to its event handler (realtime lane)."""
+
+import logging
+import traceback
+from typing import Any
+
+from siyu.connectors.wecom import inbox
+from siyu.connectors.wecom.events import EventParseError, handler_for, parse_event
+from siyu.kit.time import utcnow
+from siyu.worker.context import JobContext
+from siyu.worker.registry import job
+
+log = logging.getLogger(__name__)
+
+PROCESS_CALLBACK = "wecom.process_callback"
+
+
+@job(PROCESS_CALLBACK)
+async def process_callback(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Mark the callback processed, ignored (no handler) or failed (kept with its error).
+
+    A handler error is recorded on the callback and re-raised, so the job retries with
+    backoff; a payload that does not parse fails at once, as a retry cannot fix it.
+    """
+    assert ctx.workspace_id is not None
+    session = ctx.session
+    callback = inbox.callback(session, ctx.workspace_id, int(payload["callback_id"]))
+    if callback is None:
+        return {"status": "missing"}
+    if callback.status in ("processed", "ignored"):
+        return {"status": callback.status}
+    try:
+        event = parse_event(callback.raw_xml.encode("utf-8"))
+    except EventParseError as exc:
+        callback.status = "failed"
+        callback.error = str(exc)
+        callback.processed_at = utcnow()
+        log.warning("WeCom callback %s does not parse: %s", callback.id, exc)
+        return {"status": "failed", "error": str(exc)}
+    handler = handler_for(event)
+    if handler is None:
+        callback.status = "ignored"
+        callback.processed_at = utcnow()
+        log.info(
+            "WeCom callback %s ignored: no handler for %s/%s",
+            callback.id,
+            event.event,
+            event.change_type,
+        )
+        return {"status": "ignored"}
+    try:
+        await handler(session, ctx.workspace_id, event)
+    except Exception as exc:
+        # The handler's writes roll back; the error mark commits so the console shows it.
+        session.rollback()
+        callback.status = "failed"
+        callback.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
+        callback.processed_at = utcnow()
+        ctx.checkpoint()
+        raise
+    callback.status = "processed"
+    callback.error = None
+    callback.processed_at = utcnow()
+    return {"status": "processed", "event": event.event, "change_type": event.change_type}
