@@ -22,27 +22,37 @@ from siyu.connectors.wecom_sim.server import ThreadedServer
 
 
 class Cgi:
-    """Calls /cgi-bin/ APIs with a token for one secret."""
+    """Calls /cgi-bin/ APIs with a token for one secret, refreshing it as a client would."""
 
     def __init__(self, sim: WecomSim, secret: str) -> None:
         self.sim = sim
+        self.secret = secret
         self.http = httpx.Client(base_url=f"{sim.base_url}/cgi-bin", timeout=10)
-        token = self.http.get(
-            "/gettoken", params={"corpid": sim.corp_id, "corpsecret": secret}
-        ).json()
-        self.token: str = token["access_token"]
+        self.token = self._gettoken()
 
-    def get(self, path: str, **params: Any) -> dict[str, Any]:
-        response = self.http.get(path, params={"access_token": self.token, **params})
-        assert response.status_code == 200
-        body: dict[str, Any] = response.json()
+    def _gettoken(self) -> str:
+        params = {"corpid": self.sim.corp_id, "corpsecret": self.secret}
+        token: str = self.http.get("/gettoken", params=params).json()["access_token"]
+        return token
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        params = kwargs.pop("params", {})
+        for _ in range(2):
+            response = self.http.request(
+                method, path, params={"access_token": self.token, **params}, **kwargs
+            )
+            assert response.status_code == 200
+            body: dict[str, Any] = response.json()
+            if body["errcode"] not in (40014, 42001):
+                break
+            self.token = self._gettoken()
         return body
 
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self._call("GET", path, params=params)
+
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.http.post(path, params={"access_token": self.token}, json=body or {})
-        assert response.status_code == 200
-        result: dict[str, Any] = response.json()
-        return result
+        return self._call("POST", path, json=body or {})
 
     def ok(self, path: str, body: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
         result = self.post(path, body) if body is not None else self.get(path, **params)
