@@ -13,6 +13,7 @@ from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.cli.demo import demo
 from siyu.cli.imports import import_app
 from siyu.cli.staff import staff_app
+from siyu.cli.wecom_sim import wecom_sim
 from siyu.config import get_settings
 from siyu.db import migrate
 from siyu.db.session import unit_of_work
@@ -34,6 +35,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(staff_app, name="staff")
 app.command("demo")(demo)
+app.command("wecom-sim")(wecom_sim)
 
 
 def _fail(exc: SiyuError) -> None:
