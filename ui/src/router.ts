@@ -24,7 +24,12 @@ export const router = createRouter({
       path: '/',
       component: () => import('@/workspace/ConsoleLayout.vue'),
       children: [
-        { path: '', redirect: { name: 'customers' } },
+        {
+          path: '',
+          name: 'home',
+          component: () => import('@/analytics/HomePage.vue'),
+          meta: { titleKey: 'nav.home' },
+        },
         {
           path: 'customers',
           name: 'customers',

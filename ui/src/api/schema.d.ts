@@ -160,6 +160,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Customers
+         * @description How many customers the list shows with these filters (e.g. before a bulk change).
+         */
+        get: operations["count_customers_api_v1_customers_count_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Customers
+         * @description The customer list as CSV (UTF-8 with BOM, so Excel reads the Chinese): the list's filters
+         *     and sort, every matching customer, mobiles and emails masked for roles that see them masked.
+         *     Each export is recorded in the audit log with its filters and row count.
+         *
+         *     Up to 50,000 rows the CSV comes back at once (200). More run as a
+         *     job (202): follow GET /jobs/{job_id}, then download GET /customers/exports/{job_id}.
+         */
+        get: operations["export_customers_api_v1_customers_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers/exports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Export
+         * @description The CSV a finished export job wrote.
+         */
+        get: operations["download_export_api_v1_customers_exports__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers/{customer_id}": {
         parameters: {
             query?: never;
@@ -774,6 +839,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers/{customer_id}/follow-ups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Follow Ups
+         * @description A customer's follow-up notes, newest first.
+         */
+        get: operations["list_follow_ups_api_v1_customers__customer_id__follow_ups_get"];
+        put?: never;
+        /**
+         * Add Follow Up
+         * @description Write a follow-up note (跟进记录); staff only for the customers they follow.
+         */
+        post: operations["add_follow_up_api_v1_customers__customer_id__follow_ups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/departments": {
         parameters: {
             query?: never;
@@ -1061,6 +1150,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Overview */
+        get: operations["overview_api_v1_analytics_overview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -1073,6 +1179,70 @@ export interface paths {
          * @description Runtime settings for the console; needs no sign-in.
          */
         get: operations["console_config_api_v1_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Connection
+         * @description The connection; secrets show only as set or not, callback settings in full.
+         */
+        get: operations["read_connection_api_v1_wecom_connection_get"];
+        /**
+         * Save Connection
+         * @description Connect the workspace (generating callback keys) or change its settings.
+         */
+        put: operations["save_connection_api_v1_wecom_connection_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/connection/callback-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Regenerate Callback Keys
+         * @description New Token and EncodingAESKey; paste them into WeCom and verify the URL again.
+         */
+        post: operations["regenerate_callback_keys_api_v1_wecom_connection_callback_keys_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/callbacks/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback Stats
+         * @description Callbacks received by processing status, and refused callbacks by reason and day.
+         */
+        get: operations["callback_stats_api_v1_wecom_callbacks_stats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1148,6 +1318,11 @@ export interface components {
             actor_user_id: number | null;
             /** Actor Api Key Id */
             actor_api_key_id: number | null;
+            /**
+             * Actor Name
+             * @description the user's or API key's name
+             */
+            actor_name?: string | null;
             /** Target Type */
             target_type: string | null;
             /** Target Id */
@@ -1205,6 +1380,102 @@ export interface components {
         Body_upload_orders_api_v1_imports_orders_post: {
             /** File */
             file: string;
+        };
+        /**
+         * CallbackSettingsOut
+         * @description What the admin pastes into WeCom's 接收事件服务器 settings.
+         */
+        CallbackSettingsOut: {
+            /** Url */
+            url: string;
+            /** Token */
+            token: string;
+            /** Encoding Aes Key */
+            encoding_aes_key: string;
+        };
+        /**
+         * CallbackStatsOut
+         * @description Callbacks stored in the inbox by status, and callbacks refused by reason.
+         */
+        CallbackStatsOut: {
+            /**
+             * Received
+             * @description every callback stored in the inbox
+             */
+            received: number;
+            /**
+             * Pending
+             * @description stored, not processed yet
+             */
+            pending: number;
+            /** Processed */
+            processed: number;
+            /**
+             * Ignored
+             * @description no handler for this event
+             */
+            ignored: number;
+            /** Failed */
+            failed: number;
+            /** Refused */
+            refused: number;
+            /** Refused By Reason */
+            refused_by_reason: components["schemas"]["RefusalCountOut"][];
+            /** Refused By Day */
+            refused_by_day: components["schemas"]["DailyRefusalsOut"][];
+            /** Last Received At */
+            last_received_at: string | null;
+        };
+        /**
+         * ConnectionIn
+         * @description Secrets are write-only: send one to set or replace it, leave it out to keep it.
+         */
+        ConnectionIn: {
+            /**
+             * Corp Id
+             * @description 企业ID, e.g. ww1234abcd
+             */
+            corp_id: string;
+            /** Agent Id */
+            agent_id?: string | null;
+            /**
+             * Contact Secret
+             * @description 客户联系 secret; required when connecting
+             */
+            contact_secret?: string | null;
+            /**
+             * Directory Secret
+             * @description 通讯录同步 secret
+             */
+            directory_secret?: string | null;
+            /**
+             * Api Base Url
+             * @description https://qyapi.weixin.qq.com unless testing
+             */
+            api_base_url?: string | null;
+        };
+        /** ConnectionOut */
+        ConnectionOut: {
+            /** Corp Id */
+            corp_id: string;
+            /** Agent Id */
+            agent_id: string | null;
+            /** Api Base Url */
+            api_base_url: string;
+            /** Contact Secret Set */
+            contact_secret_set: boolean;
+            /** Directory Secret Set */
+            directory_secret_set: boolean;
+            /**
+             * Status
+             * @description pending | verified | failing
+             */
+            status: string;
+            /** Callback Verified At */
+            callback_verified_at: string | null;
+            /** Last Check At */
+            last_check_at: string | null;
+            callback: components["schemas"]["CallbackSettingsOut"];
         };
         /**
          * ConsoleConfig
@@ -1297,6 +1568,11 @@ export interface components {
             stats: components["schemas"]["CustomerStats"];
             /** Merge History */
             merge_history: components["schemas"]["siyu__customers__schemas__MergeOut"][];
+        };
+        /** CustomerCount */
+        CustomerCount: {
+            /** Count */
+            count: number;
         };
         /** CustomerCreate */
         CustomerCreate: {
@@ -1553,6 +1829,18 @@ export interface components {
             /** Tag Ids */
             tag_ids: number[];
         };
+        /** DailyRefusalsOut */
+        DailyRefusalsOut: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Reason */
+            reason: string;
+            /** Count */
+            count: number;
+        };
         /** DemoLogin */
         DemoLogin: {
             /** Email */
@@ -1789,6 +2077,18 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * ExportQueued
+         * @description A large export runs as a job: follow GET /jobs/{job_id}, then download the file.
+         */
+        ExportQueued: {
+            /** Job Id */
+            job_id: number;
+            /** Rows */
+            rows: number;
+            /** Download Url */
+            download_url: string;
+        };
         /** FieldErrorOut */
         FieldErrorOut: {
             /**
@@ -1867,6 +2167,37 @@ export interface components {
          * @enum {string}
          */
         FollowStatus: "active" | "deleted_by_customer" | "deleted_by_staff" | "transferred";
+        /** FollowUpIn */
+        FollowUpIn: {
+            /**
+             * Body
+             * @description the note, plain text
+             */
+            body: string;
+        };
+        /** FollowUpOut */
+        FollowUpOut: {
+            /** Id */
+            id: number;
+            /** Customer Id */
+            customer_id: number;
+            /** Body */
+            body: string;
+            /**
+             * Author Name
+             * @description the staff member, user or API key who wrote it
+             */
+            author_name: string | null;
+            /** Author User Id */
+            author_user_id: number | null;
+            /** Author Staff Id */
+            author_staff_id: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /**
          * Gender
          * @enum {string}
@@ -2405,6 +2736,45 @@ export interface components {
             /** Orders */
             orders: components["schemas"]["siyu__commerce__schemas__OrderIn"][];
         };
+        /**
+         * Overview
+         * @description The home dashboard, within the caller's data scope (a staff member: their customers).
+         *
+         *     - Days are calendar days in the workspace's timezone (`timezone`).
+         *     - `new_customers`: live customers created in the window.
+         *     - `lost_customers`: customers who had follow relations and now have none active, the
+         *       last of those relations having changed (deleted by the customer or the staff member,
+         *       transferred away) in the window. For a staff member only their own relations count:
+         *       a customer they lost, even if a colleague still follows them.
+         *     - Orders: placed (`ordered_at`) in the window and paid (paid, shipped, completed or
+         *       refunded; pending and cancelled ones do not count). GMV is their paid amount in fen,
+         *       refunds not subtracted.
+         *     - `trend`: the last 30 days, oldest first, every day present (zero when nothing happened).
+         *     - `top_tags`: the 10 tags on the most customers.
+         */
+        Overview: {
+            /** Timezone */
+            timezone: string;
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            /** Customers Total */
+            customers_total: number;
+            new_customers: components["schemas"]["WindowCounts"];
+            lost_customers: components["schemas"]["WindowCounts"];
+            /** Orders 30D */
+            orders_30d: number;
+            /** Gmv 30D Fen */
+            gmv_30d_fen: number;
+            /** Sales By Platform */
+            sales_by_platform: components["schemas"]["PlatformSales"][];
+            /** Trend */
+            trend: components["schemas"]["TrendDay"][];
+            /** Top Tags */
+            top_tags: components["schemas"]["TopTag"][];
+        };
         /** PageOut[ApiKeyOut] */
         PageOut_ApiKeyOut_: {
             /** Items */
@@ -2430,6 +2800,13 @@ export interface components {
         PageOut_EventTypeOut_: {
             /** Items */
             items: components["schemas"]["EventTypeOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** PageOut[FollowUpOut] */
+        PageOut_FollowUpOut_: {
+            /** Items */
+            items: components["schemas"]["FollowUpOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -2468,10 +2845,10 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** PageOut[StaffOut] */
-        PageOut_StaffOut_: {
+        /** PageOut[StaffListItem] */
+        PageOut_StaffListItem_: {
             /** Items */
-            items: components["schemas"]["StaffOut"][];
+            items: components["schemas"]["StaffListItem"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -2500,6 +2877,15 @@ export interface components {
          * @enum {string}
          */
         Platform: "tmall" | "taobao" | "jd" | "pdd" | "youzan" | "douyin" | "generic";
+        /** PlatformSales */
+        PlatformSales: {
+            /** Platform */
+            platform: string;
+            /** Orders */
+            orders: number;
+            /** Gmv Fen */
+            gmv_fen: number;
+        };
         /**
          * ProfileChanges
          * @description Profile fields to change; only the fields sent change, null clears one.
@@ -2568,6 +2954,13 @@ export interface components {
              */
             created_at: string;
         };
+        /** RefusalCountOut */
+        RefusalCountOut: {
+            /** Reason */
+            reason: string;
+            /** Count */
+            count: number;
+        };
         /** ResolutionOut */
         ResolutionOut: {
             /**
@@ -2615,6 +3008,35 @@ export interface components {
             department_id?: number | null;
             /** @default active */
             status: components["schemas"]["StaffStatus"];
+        };
+        /** StaffListItem */
+        StaffListItem: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Wecom Userid */
+            wecom_userid: string | null;
+            /** Mobile */
+            mobile: string | null;
+            /** Email */
+            email: string | null;
+            /** Position */
+            position: string | null;
+            /** Department Id */
+            department_id: number | null;
+            /** Status */
+            status: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Customer Count
+             * @description live customers this member actively follows
+             */
+            customer_count: number;
         };
         /** StaffOut */
         StaffOut: {
@@ -2774,6 +3196,32 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** TopTag */
+        TopTag: {
+            /** Tag Id */
+            tag_id: number;
+            /** Tag Name */
+            tag_name: string;
+            /** Group Name */
+            group_name: string;
+            /** Customers */
+            customers: number;
+        };
+        /** TrendDay */
+        TrendDay: {
+            /**
+             * Day
+             * Format: date
+             * @description a calendar day in the workspace's timezone
+             */
+            day: string;
+            /** New Customers */
+            new_customers: number;
+            /** Orders */
+            orders: number;
+            /** Gmv Fen */
+            gmv_fen: number;
+        };
         /** UpsertOut */
         UpsertOut: {
             /** Imported */
@@ -2782,6 +3230,27 @@ export interface components {
             updated: number;
             /** Order Ids */
             order_ids: number[];
+        };
+        /**
+         * WindowCounts
+         * @description Counts over windows that end now and start at a local midnight of the workspace.
+         */
+        WindowCounts: {
+            /**
+             * Today
+             * @description since today's midnight
+             */
+            today: number;
+            /**
+             * Last 7 Days
+             * @description since midnight 6 days ago: today and the 6 days before
+             */
+            last_7_days: number;
+            /**
+             * Last 30 Days
+             * @description since midnight 29 days ago: today and the 29 before
+             */
+            last_30_days: number;
         };
         /** WorkspaceOut */
         WorkspaceOut: {
@@ -3613,6 +4082,215 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CustomerCreated"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    count_customers_api_v1_customers_count_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                tag_ids?: number[] | null;
+                any_tag_ids?: number[] | null;
+                staff_id?: number | null;
+                stage?: string | null;
+                source?: string | null;
+                custom_fields?: string | null;
+                created_from?: string | null;
+                created_to?: string | null;
+                last_order_from?: string | null;
+                last_order_to?: string | null;
+                last_active_from?: string | null;
+                last_active_to?: string | null;
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerCount"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    export_customers_api_v1_customers_export_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                tag_ids?: number[] | null;
+                any_tag_ids?: number[] | null;
+                staff_id?: number | null;
+                stage?: string | null;
+                source?: string | null;
+                custom_fields?: string | null;
+                created_from?: string | null;
+                created_to?: string | null;
+                last_order_from?: string | null;
+                last_order_to?: string | null;
+                last_active_from?: string | null;
+                last_active_to?: string | null;
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description a large export, queued as a job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportQueued"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    download_export_api_v1_customers_exports__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
                 };
             };
             /** @description not signed in, or the session or key is invalid */
@@ -5850,6 +6528,7 @@ export interface operations {
                 /** @description user:<id> or api_key:<id> */
                 actor?: string | null;
                 target_type?: string | null;
+                target_id?: string | null;
                 /** @description inclusive, with offset */
                 since?: string | null;
                 /** @description exclusive, with offset */
@@ -6749,6 +7428,129 @@ export interface operations {
             };
         };
     };
+    list_follow_ups_api_v1_customers__customer_id__follow_ups_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                customer_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_FollowUpOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_follow_up_api_v1_customers__customer_id__follow_ups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FollowUpIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FollowUpOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     department_tree_api_v1_departments_get: {
         parameters: {
             query?: never;
@@ -7066,7 +7868,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageOut_StaffOut_"];
+                    "application/json": components["schemas"]["PageOut_StaffListItem_"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
@@ -8065,6 +8867,62 @@ export interface operations {
             };
         };
     };
+    overview_api_v1_analytics_overview_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     console_config_api_v1_config_get: {
         parameters: {
             query?: never;
@@ -8081,6 +8939,234 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConsoleConfig"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_connection_api_v1_wecom_connection_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    save_connection_api_v1_wecom_connection_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    regenerate_callback_keys_api_v1_wecom_connection_callback_keys_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    callback_stats_api_v1_wecom_callbacks_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackStatsOut"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
