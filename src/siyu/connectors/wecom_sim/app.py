@@ -17,8 +17,8 @@ from siyu.connectors.wecom_sim.control import router as control_router
 from siyu.connectors.wecom_sim.errors import ApiError, error_response, ok_response
 from siyu.connectors.wecom_sim.limits import check_limits, enter, leave
 from siyu.connectors.wecom_sim.qr import qr_png
-from siyu.connectors.wecom_sim.registry import APIS
-from siyu.connectors.wecom_sim.state import SimState
+from siyu.connectors.wecom_sim.registry import APIS, Api
+from siyu.connectors.wecom_sim.state import SecretKind, SimState
 
 
 def create_sim_app(config: SimConfig, state: SimState | None = None) -> FastAPI:
@@ -44,81 +44,50 @@ def create_sim_app(config: SimConfig, state: SimState | None = None) -> FastAPI:
             qr_png(f"https://work.weixin.qq.com/ca/{config_id}"), media_type="image/png"
         )
 
-    @app.get("/cgi-bin/gettoken")
-    async def gettoken(request: Request) -> JSONResponse:
-        return await _answer(sim_state, "gettoken", request, _gettoken)
-
     @app.api_route("/cgi-bin/{path:path}", methods=["GET", "POST"])
     async def cgi(path: str, request: Request) -> Response:
         api = APIS.get(path)
         if api is None:
             return JSONResponse({"errcode": 404, "errmsg": "not found"}, status_code=404)
-        return await _answer(sim_state, path, request, None)
+        return await _answer(sim_state, api, request)
 
     return app
 
 
-def _gettoken(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
-    corpid = params.get("corpid")
-    secret = params.get("corpsecret")
-    if not corpid:
-        raise ApiError(41002)
-    if corpid != state.corp_id:
-        raise ApiError(40013)
-    if not secret:
-        raise ApiError(41004)
-    kind = state.secrets.get(secret)
-    if kind is None:
-        raise ApiError(40001)
-    token = state.issue_token(kind)
-    return {"access_token": token.value, "expires_in": state.config.token_ttl}
-
-
-async def _answer(
-    state: SimState,
-    path: str,
-    request: Request,
-    gettoken: Any,
-) -> JSONResponse:
+async def _answer(state: SimState, api: Api, request: Request) -> JSONResponse:
+    """One call as WeCom answers it: faults, limits, token, scope, then the handler."""
     with state.lock:
         delay = state.delay_ms
         fail_5xx = state.error_rate_5xx > 0 and state.rng.random() < state.error_rate_5xx
     if fail_5xx:
         return JSONResponse({"message": "bad gateway"}, status_code=state.rng.choice((500, 502)))
-    api = APIS.get(path)
-    empty = api.empty_on_error if api else {}
     try:
         with state.lock:
-            check_limits(state, path, debug=request.query_params.get("debug") == "1")
-        if gettoken is not None:
-            if delay:
-                await asyncio.sleep(delay / 1000)
-            with state.lock:
-                return ok_response(gettoken(state, dict(request.query_params)))
-        assert api is not None
+            check_limits(state, api.path, debug=request.query_params.get("debug") == "1")
         if request.method != api.method:
             raise ApiError(43001 if api.method == "GET" else 43002)
-        kind = _token_kind(state, request.query_params.get("access_token"))
-        if kind not in api.scopes:
-            raise ApiError(48002, "this secret cannot call this api")
+        if api.needs_token:
+            kind = _token_kind(state, request.query_params.get("access_token"))
+            if kind not in api.scopes:
+                raise ApiError(48002, "this secret cannot call this api")
         params = await _params(request, api.method)
         with state.lock:
             state.public_url = str(request.base_url).rstrip("/")
             settle_transfers(state)
-        enter(state, path)
+        enter(state, api.path)
         try:
             if delay:
                 await asyncio.sleep(delay / 1000)
             with state.lock:
-                body = api.handler(state, params, kind)
+                body = api.handler(state, params)
         finally:
-            leave(state, path)
+            leave(state, api.path)
     except ApiError as exc:
-        return error_response(exc.errcode, exc.detail, **{**empty, **exc.extra})
+        return error_response(exc.errcode, exc.detail, **{**api.empty_on_error, **exc.extra})
     return ok_response(body)
 
 
-def _token_kind(state: SimState, token: str | None) -> Any:
+def _token_kind(state: SimState, token: str | None) -> SecretKind:
     if not token:
         raise ApiError(41001)
     with state.lock:

@@ -1,9 +1,9 @@
 """Callbacks as WeCom pushes them: encrypted XML, 5 s timeout, 3 tries, from a background thread."""
 
+import queue
 import secrets
 import threading
 import time
-from xml.sax.saxutils import escape
 
 import httpx
 
@@ -87,7 +87,7 @@ class Pusher:
             while not self._stop.is_set():
                 try:
                     generation, push = self.state.outbox.get(timeout=0.1)
-                except Exception:  # noqa: S112 - queue.Empty: poll the stop flag again
+                except queue.Empty:
                     continue
                 self._deliver(http, generation, push)
 
@@ -123,7 +123,7 @@ class Pusher:
             except httpx.TimeoutException:
                 outcome = "timeout"
             except httpx.HTTPError as exc:
-                outcome = f"error: {escape(type(exc).__name__)}"
+                outcome = f"error: {type(exc).__name__}"
             with state.lock:
                 if generation != state.generation:
                     return

@@ -8,7 +8,7 @@ from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.state import SecretKind, SimState
 
 Params = dict[str, Any]
-Handler = Callable[[SimState, Params, SecretKind], dict[str, Any]]
+Handler = Callable[[SimState, Params], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Api:
     handler: Handler
     # The empty list field WeCom includes even when a list call fails.
     empty_on_error: dict[str, list[object]]
+    needs_token: bool = True
 
 
 APIS: dict[str, Api] = {}
@@ -33,10 +34,11 @@ def api(
     scopes: frozenset[SecretKind] = CONTACT,
     *,
     list_field: str | None = None,
+    needs_token: bool = True,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         empty: dict[str, list[object]] = {list_field: []} if list_field else {}
-        APIS[path] = Api(path, method, scopes, handler, empty)
+        APIS[path] = Api(path, method, scopes, handler, empty, needs_token)
         return handler
 
     return register

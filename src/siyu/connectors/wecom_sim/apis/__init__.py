@@ -7,7 +7,17 @@ from siyu.connectors.wecom_sim.apis import (
     groupmsg,
     groups,
     tags,
+    tokens,
     transfers,
 )
 
-__all__ = ["contact_ways", "customers", "directory", "groupmsg", "groups", "tags", "transfers"]
+__all__ = [
+    "contact_ways",
+    "customers",
+    "directory",
+    "groupmsg",
+    "groups",
+    "tags",
+    "tokens",
+    "transfers",
+]

@@ -12,7 +12,7 @@ from siyu.connectors.wecom_sim.registry import (
     page,
     string_list,
 )
-from siyu.connectors.wecom_sim.state import ContactWay, SecretKind, SentWelcome, SimState
+from siyu.connectors.wecom_sim.state import ContactWay, SentWelcome, SimState
 
 DAY = 24 * 3600
 MAX_USERS = 100
@@ -118,7 +118,7 @@ def _apply(state: SimState, way: ContactWay, params: Params) -> None:
 
 
 @api("externalcontact/add_contact_way", "POST", CONTACT)
-def add_contact_way(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def add_contact_way(state: SimState, params: Params) -> dict[str, Any]:
     if "type" not in params:
         raise ApiError(41037)
     if "scene" not in params:
@@ -156,24 +156,24 @@ def _way(state: SimState, params: Params) -> ContactWay:
 
 
 @api("externalcontact/get_contact_way", "POST", CONTACT)
-def get_contact_way(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_contact_way(state: SimState, params: Params) -> dict[str, Any]:
     return {"contact_way": way_json(_way(state, params))}
 
 
 @api("externalcontact/update_contact_way", "POST", CONTACT)
-def update_contact_way(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def update_contact_way(state: SimState, params: Params) -> dict[str, Any]:
     _apply(state, _way(state, params), params)
     return {}
 
 
 @api("externalcontact/del_contact_way", "POST", CONTACT)
-def del_contact_way(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def del_contact_way(state: SimState, params: Params) -> dict[str, Any]:
     del state.contact_ways[_way(state, params).config_id]
     return {}
 
 
 @api("externalcontact/list_contact_way", "POST", CONTACT, list_field="contact_way")
-def list_contact_way(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def list_contact_way(state: SimState, params: Params) -> dict[str, Any]:
     now = state.now_int()
     end = integer(params, "end_time", now)
     start = integer(params, "start_time", end - 90 * DAY)
@@ -210,7 +210,7 @@ def check_message(params: Params) -> tuple[dict[str, object], list[dict[str, obj
 
 
 @api("externalcontact/send_welcome_msg", "POST", CONTACT)
-def send_welcome_msg(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def send_welcome_msg(state: SimState, params: Params) -> dict[str, Any]:
     code = params.get("welcome_code")
     if not code:
         raise ApiError(41049)

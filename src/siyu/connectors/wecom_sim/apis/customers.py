@@ -17,7 +17,6 @@ from siyu.connectors.wecom_sim.state import (
     ExternalContact,
     FollowInfo,
     Member,
-    SecretKind,
     SimState,
 )
 
@@ -103,7 +102,7 @@ def follow_info_json(state: SimState, follow: FollowInfo) -> dict[str, Any]:
 
 
 @api("externalcontact/list", "GET", CONTACT, list_field="external_userid")
-def customer_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def customer_list(state: SimState, params: Params) -> dict[str, Any]:
     userid = text(params, "userid", 40003)
     contact_member(state, userid)
     follows = sorted(state.follows_of_member(userid), key=lambda f: f.createtime)
@@ -113,7 +112,7 @@ def customer_list(state: SimState, params: Params, _: SecretKind) -> dict[str, A
 
 
 @api("externalcontact/get", "GET", CONTACT)
-def customer_get(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def customer_get(state: SimState, params: Params) -> dict[str, Any]:
     contact = external_contact(state, text(params, "external_userid", 41035))
     follows = sorted(state.follows_of_contact(contact.external_userid), key=lambda f: f.createtime)
     if not follows:
@@ -129,7 +128,7 @@ def customer_get(state: SimState, params: Params, _: SecretKind) -> dict[str, An
 
 
 @api("externalcontact/batch/get_by_user", "POST", CONTACT, list_field="external_contact_list")
-def batch_get_by_user(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def batch_get_by_user(state: SimState, params: Params) -> dict[str, Any]:
     userids = string_list(params, "userid_list")
     if not userids:
         raise ApiError(40003, "userid_list missing")
@@ -160,7 +159,7 @@ def batch_get_by_user(state: SimState, params: Params, _: SecretKind) -> dict[st
 
 
 @api("externalcontact/remark", "POST", CONTACT)
-def remark(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def remark(state: SimState, params: Params) -> dict[str, Any]:
     userid = text(params, "userid", 40003)
     external_userid = text(params, "external_userid", 41035)
     contact_member(state, userid)

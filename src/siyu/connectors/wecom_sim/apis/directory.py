@@ -4,7 +4,7 @@ from typing import Any
 
 from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.registry import BOTH, CONTACT, DIRECTORY, Params, api, integer, page
-from siyu.connectors.wecom_sim.state import Department, Member, SecretKind, SimState
+from siyu.connectors.wecom_sim.state import Department, Member, SimState
 
 RESIGNED = 5
 
@@ -20,7 +20,7 @@ def _subtree(state: SimState, params: Params) -> list[Department]:
 
 
 @api("department/list", "GET", BOTH, list_field="department")
-def department_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def department_list(state: SimState, params: Params) -> dict[str, Any]:
     return {
         "department": [
             {
@@ -37,7 +37,7 @@ def department_list(state: SimState, params: Params, _: SecretKind) -> dict[str,
 
 
 @api("department/simplelist", "GET", BOTH, list_field="department_id")
-def department_simplelist(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def department_simplelist(state: SimState, params: Params) -> dict[str, Any]:
     return {
         "department_id": [
             {"id": d.id, "parentid": d.parentid, "order": d.order} for d in _subtree(state, params)
@@ -88,7 +88,7 @@ def _department_members(state: SimState, params: Params) -> list[Member]:
 
 
 @api("user/simplelist", "GET", BOTH, list_field="userlist")
-def user_simplelist(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def user_simplelist(state: SimState, params: Params) -> dict[str, Any]:
     return {
         "userlist": [
             {
@@ -103,12 +103,12 @@ def user_simplelist(state: SimState, params: Params, _: SecretKind) -> dict[str,
 
 
 @api("user/list", "GET", BOTH, list_field="userlist")
-def user_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def user_list(state: SimState, params: Params) -> dict[str, Any]:
     return {"userlist": [member_json(m) for m in _department_members(state, params)]}
 
 
 @api("user/get", "GET", BOTH)
-def user_get(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def user_get(state: SimState, params: Params) -> dict[str, Any]:
     userid = params.get("userid")
     if not userid:
         raise ApiError(41009, "userid missing")
@@ -119,7 +119,7 @@ def user_get(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
 
 
 @api("user/list_id", "POST", DIRECTORY, list_field="dept_user")
-def user_list_id(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def user_list_id(state: SimState, params: Params) -> dict[str, Any]:
     limit = integer(params, "limit", 10_000)
     if not 1 <= limit <= 10_000:
         raise ApiError(40058, "limit must be 1..10000")
@@ -133,5 +133,5 @@ def user_list_id(state: SimState, params: Params, _: SecretKind) -> dict[str, An
 
 
 @api("externalcontact/get_follow_user_list", "GET", CONTACT, list_field="follow_user")
-def get_follow_user_list(state: SimState, _params: Params, _: SecretKind) -> dict[str, Any]:
+def get_follow_user_list(state: SimState, _params: Params) -> dict[str, Any]:
     return {"follow_user": [m.userid for m in active_members(state) if m.customer_contact]}

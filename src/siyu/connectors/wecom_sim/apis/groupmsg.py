@@ -13,7 +13,7 @@ from siyu.connectors.wecom_sim.registry import (
     string_list,
     text,
 )
-from siyu.connectors.wecom_sim.state import MassSend, MassTask, SecretKind, SimState
+from siyu.connectors.wecom_sim.state import MassSend, MassTask, SimState
 
 RESIGNED = 5
 MAX_CUSTOMERS = 10_000
@@ -79,7 +79,7 @@ def _group(state: SimState, task: MassTask, params: Params, sender: str) -> None
 
 
 @api("externalcontact/add_msg_template", "POST", CONTACT, list_field="fail_list")
-def add_msg_template(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def add_msg_template(state: SimState, params: Params) -> dict[str, Any]:
     chat_type = params.get("chat_type") or "single"
     if chat_type not in ("single", "group"):
         raise ApiError(40058, "chat_type is single or group")
@@ -113,7 +113,7 @@ def add_msg_template(state: SimState, params: Params, _: SecretKind) -> dict[str
 
 
 @api("externalcontact/get_groupmsg_list_v2", "POST", CONTACT, list_field="group_msg_list")
-def get_groupmsg_list_v2(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_groupmsg_list_v2(state: SimState, params: Params) -> dict[str, Any]:
     chat_type = params.get("chat_type")
     if chat_type not in ("single", "group"):
         raise ApiError(40058, "chat_type is single or group")
@@ -171,7 +171,7 @@ def _limit(params: Params) -> int:
 
 
 @api("externalcontact/get_groupmsg_task", "POST", CONTACT, list_field="task_list")
-def get_groupmsg_task(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_groupmsg_task(state: SimState, params: Params) -> dict[str, Any]:
     task = _task(state, params)
     rows = sorted(task.tasks.items())
     chunk, next_cursor = page(rows, str(params.get("cursor") or ""), _limit(params))
@@ -185,7 +185,7 @@ def get_groupmsg_task(state: SimState, params: Params, _: SecretKind) -> dict[st
 
 
 @api("externalcontact/get_groupmsg_send_result", "POST", CONTACT, list_field="send_list")
-def get_groupmsg_send_result(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_groupmsg_send_result(state: SimState, params: Params) -> dict[str, Any]:
     task = _task(state, params)
     userid = text(params, "userid", 40003)
     rows = [s for s in task.sends if s.userid == userid]

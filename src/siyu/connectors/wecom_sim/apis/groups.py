@@ -4,11 +4,11 @@ from typing import Any
 
 from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.registry import CONTACT, Params, api, integer, page, string_list
-from siyu.connectors.wecom_sim.state import ChatMember, GroupChat, SecretKind, SimState
+from siyu.connectors.wecom_sim.state import ChatMember, GroupChat, SimState
 
 
 @api("externalcontact/groupchat/list", "POST", CONTACT, list_field="group_chat_list")
-def groupchat_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def groupchat_list(state: SimState, params: Params) -> dict[str, Any]:
     if "limit" not in params:
         raise ApiError(40058, "limit missing")
     limit = integer(params, "limit", 0)
@@ -71,7 +71,7 @@ def chat_of(state: SimState, chat_id: object) -> GroupChat:
 
 
 @api("externalcontact/groupchat/get", "POST", CONTACT)
-def groupchat_get(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def groupchat_get(state: SimState, params: Params) -> dict[str, Any]:
     chat = chat_of(state, params.get("chat_id"))
     need_name = integer(params, "need_name", 0) == 1
     return {

@@ -6,7 +6,7 @@ from siyu.connectors.wecom_sim.apis.customers import contact_member, external_co
 from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.registry import CONTACT, Params, api, integer, string_list, text
 from siyu.connectors.wecom_sim.seed import add_tag, add_tag_group
-from siyu.connectors.wecom_sim.state import SecretKind, SimState, Tag, TagGroup
+from siyu.connectors.wecom_sim.state import SimState, Tag, TagGroup
 
 MAX_CORP_TAGS = 3000
 NAME_LIMIT = 30
@@ -42,7 +42,7 @@ def _sorted_tags(tags: list[Tag]) -> list[Tag]:
 
 
 @api("externalcontact/get_corp_tag_list", "POST", CONTACT, list_field="tag_group")
-def get_corp_tag_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_corp_tag_list(state: SimState, params: Params) -> dict[str, Any]:
     group_ids = string_list(params, "group_id")
     tag_ids = string_list(params, "tag_id")
     if group_ids:
@@ -89,7 +89,7 @@ def _check_name(name: object) -> str:
 
 
 @api("externalcontact/add_corp_tag", "POST", CONTACT)
-def add_corp_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def add_corp_tag(state: SimState, params: Params) -> dict[str, Any]:
     raw_tags = params.get("tag")
     if not isinstance(raw_tags, list) or not raw_tags:
         raise ApiError(40058, "tag missing")
@@ -128,7 +128,7 @@ def add_corp_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, An
 
 
 @api("externalcontact/edit_corp_tag", "POST", CONTACT)
-def edit_corp_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def edit_corp_tag(state: SimState, params: Params) -> dict[str, Any]:
     item_id = text(params, "id", 40068)
     name = params.get("name")
     if item_id in state.tag_groups and not state.tag_groups[item_id].deleted:
@@ -172,7 +172,7 @@ def delete_tags(state: SimState, tag_ids: list[str], group_ids: list[str]) -> No
 
 
 @api("externalcontact/del_corp_tag", "POST", CONTACT)
-def del_corp_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def del_corp_tag(state: SimState, params: Params) -> dict[str, Any]:
     tag_ids = string_list(params, "tag_id")
     group_ids = string_list(params, "group_id")
     if not tag_ids and not group_ids:
@@ -188,7 +188,7 @@ def del_corp_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, An
 
 
 @api("externalcontact/mark_tag", "POST", CONTACT)
-def mark_tag(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def mark_tag(state: SimState, params: Params) -> dict[str, Any]:
     userid = text(params, "userid", 40003)
     external_userid = text(params, "external_userid", 41035)
     add = string_list(params, "add_tag")

@@ -12,7 +12,7 @@ from siyu.connectors.wecom_sim.registry import (
     string_list,
     text,
 )
-from siyu.connectors.wecom_sim.state import Member, SecretKind, SimState, Transfer
+from siyu.connectors.wecom_sim.state import Member, SimState, Transfer
 
 RESIGNED = 5
 DAY = 24 * 3600
@@ -109,7 +109,7 @@ def _result(state: SimState, params: Params, kind: Literal["onjob", "resigned"])
 
 
 @api("externalcontact/transfer_customer", "POST", CONTACT, list_field="customer")
-def transfer_customer(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def transfer_customer(state: SimState, params: Params) -> dict[str, Any]:
     message = params.get("transfer_success_msg")
     if message is not None and (not isinstance(message, str) or len(message) > 200):
         raise ApiError(40058, "transfer_success_msg is at most 200 chars")
@@ -117,22 +117,22 @@ def transfer_customer(state: SimState, params: Params, _: SecretKind) -> dict[st
 
 
 @api("externalcontact/transfer_result", "POST", CONTACT, list_field="customer")
-def transfer_result(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def transfer_result(state: SimState, params: Params) -> dict[str, Any]:
     return _result(state, params, "onjob")
 
 
 @api("externalcontact/resigned/transfer_customer", "POST", CONTACT, list_field="customer")
-def resigned_transfer_customer(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def resigned_transfer_customer(state: SimState, params: Params) -> dict[str, Any]:
     return _start(state, params, "resigned")
 
 
 @api("externalcontact/resigned/transfer_result", "POST", CONTACT, list_field="customer")
-def resigned_transfer_result(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def resigned_transfer_result(state: SimState, params: Params) -> dict[str, Any]:
     return _result(state, params, "resigned")
 
 
 @api("externalcontact/get_unassigned_list", "POST", CONTACT, list_field="info")
-def get_unassigned_list(state: SimState, params: Params, _: SecretKind) -> dict[str, Any]:
+def get_unassigned_list(state: SimState, params: Params) -> dict[str, Any]:
     page_size = integer(params, "page_size", 1000)
     page_size = 1000 if page_size <= 0 else min(page_size, 1000)
     in_transfer = {(t.handover_userid, t.external_userid) for t in state.transfers if t.status == 2}
