@@ -22,6 +22,7 @@ from siyu.models.merge_record import MergeRecord
 from siyu.models.order import Order
 from siyu.models.order_item import OrderItem
 from siyu.models.product import Product
+from siyu.models.rate_bucket import RateBucket
 from siyu.models.refund import Refund
 from siyu.models.schedule import Schedule
 from siyu.models.staff import Staff
@@ -57,6 +58,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "RateBucket",
     "Refund",
     "Schedule",
     "Staff",
