@@ -110,4 +110,5 @@ async def _params(request: Request, method: str) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(47001)
         params.update(body)
-    return params
+    # A JSON null reads as an absent field, as WeCom's own parser treats it.
+    return {k: v for k, v in params.items() if v is not None}

@@ -70,7 +70,9 @@ def optional_text(params: Params, name: str, *, max_len: int | None = None) -> s
 
 
 def integer(params: Params, name: str, default: int) -> int:
-    value = params.get(name, default)
+    value = params.get(name)
+    if value is None:
+        return default
     if isinstance(value, bool):
         raise ApiError(40058, f"{name} must be an integer")
     if isinstance(value, str) and value.lstrip("-").isdigit():
