@@ -5,11 +5,15 @@ from siyu.models.audit_entry import AuditEntry
 from siyu.models.console_session import ConsoleSession
 from siyu.models.custom_field import CustomField
 from siyu.models.customer import Customer
+from siyu.models.customer_group import CustomerGroup
+from siyu.models.customer_group_member import CustomerGroupMember
 from siyu.models.customer_tag import CustomerTag
 from siyu.models.department import Department
 from siyu.models.event import Event
 from siyu.models.event_type import EventType
+from siyu.models.follow_loss import FollowLoss
 from siyu.models.follow_relation import FollowRelation
+from siyu.models.follow_relation_tag import FollowRelationTag
 from siyu.models.follow_up import FollowUp
 from siyu.models.identity import Identity
 from siyu.models.import_run import ImportRun
@@ -33,6 +37,7 @@ from siyu.models.user import User
 from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
+from siyu.models.wecom_sync_run import WecomSyncRun
 from siyu.models.workspace import Workspace
 
 __all__ = [
@@ -41,11 +46,15 @@ __all__ = [
     "ConsoleSession",
     "CustomField",
     "Customer",
+    "CustomerGroup",
+    "CustomerGroupMember",
     "CustomerTag",
     "Department",
     "Event",
     "EventType",
+    "FollowLoss",
     "FollowRelation",
+    "FollowRelationTag",
     "FollowUp",
     "Identity",
     "ImportRun",
@@ -69,5 +78,6 @@ __all__ = [
     "WecomCallback",
     "WecomCallbackRefusal",
     "WecomConnection",
+    "WecomSyncRun",
     "Workspace",
 ]
