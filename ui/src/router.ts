@@ -56,6 +56,18 @@ export const router = createRouter({
           meta: { titleKey: 'nav.ordersImport', minRole: 'operator' },
         },
         {
+          path: 'staff',
+          name: 'staff',
+          component: () => import('@/staff/StaffPage.vue'),
+          meta: { titleKey: 'staff.title' },
+        },
+        {
+          path: 'settings/:section?',
+          name: 'settings',
+          component: () => import('@/settings/SettingsPage.vue'),
+          meta: { titleKey: 'settings.title', minRole: 'admin' },
+        },
+        {
           path: ':rest(.*)*',
           name: 'not-found',
           component: () => import('@/workspace/NotFoundPage.vue'),

@@ -1,0 +1,2 @@
+export const SECTIONS = ['workspace', 'users', 'api-keys', 'custom-fields', 'merge-rules', 'audit'] as const
+export type Section = (typeof SECTIONS)[number]
