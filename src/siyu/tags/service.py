@@ -1,8 +1,10 @@
 """Tag groups, tags and their assignment to customers, with a history of every change."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import siyu.customers.service as customers_service
@@ -10,7 +12,7 @@ from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.kit.timeline import TimelineCursor, TimelineEntry
-from siyu.models import Tag, TagChange, TagGroup
+from siyu.models import CustomerTag, Tag, TagChange, TagGroup
 from siyu.tags.repository import TagRepository, chunks
 from siyu.tags.schemas import (
     CustomerTagOut,
@@ -23,6 +25,7 @@ from siyu.workspace.principal import Principal
 
 TIMELINE_KIND = "tag_change"
 ACTOR_MAX_LENGTH = 100
+WECOM_ACTOR = "wecom"
 
 
 class TagSource(StrEnum):
@@ -450,3 +453,217 @@ def timeline_entries(
 def top_tags(session: Session, workspace_id: int, limit: int) -> list[tuple[int, str, int]]:
     """(tag id, name, customer count), most used first (dashboard)."""
     return TagRepository(session, workspace_id).top_tags(limit)
+
+
+# -- WeCom corp tags (the sync keeps these mirrored; see connectors/wecom/sync.py) --------
+
+
+@dataclass(frozen=True)
+class WecomTagRecord:
+    wecom_tag_id: str
+    name: str
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class WecomTagGroupRecord:
+    wecom_group_id: str
+    name: str
+    order: int = 0
+    tags: tuple[WecomTagRecord, ...] = ()
+
+
+def sync_wecom_tag_library(
+    session: Session,
+    workspace_id: int,
+    groups: Sequence[WecomTagGroupRecord],
+    *,
+    complete: bool,
+) -> dict[str, int]:
+    """Mirror WeCom's corp tag library: groups and tags matched by WeCom id, else adopted by
+    name, else created; renamed to WeCom's names. With `complete` (the whole library was
+    read), groups and tags whose WeCom id is no longer listed are deleted.
+
+    Returns counts: created, updated, deleted.
+    """
+    mirror = _LibraryMirror(session, workspace_id)
+    for record in groups:
+        mirror.group(record)
+    session.flush()
+    if complete:
+        mirror.delete_unlisted()
+        session.flush()
+    return mirror.counts
+
+
+class _LibraryMirror:
+    def __init__(self, session: Session, workspace_id: int) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+        self.repo = TagRepository(session, workspace_id)
+        self.counts = {"created": 0, "updated": 0, "deleted": 0}
+        self.groups = self.repo.groups()
+        self.groups_by_wecom = {g.wecom_group_id: g for g in self.groups if g.wecom_group_id}
+        self.groups_by_name = {g.name: g for g in self.groups}
+        self.tags = self.repo.tags()
+        self.tags_by_wecom = {t.wecom_tag_id: t for t in self.tags if t.wecom_tag_id}
+        self.seen_groups: set[str] = set()
+        self.seen_tags: set[str] = set()
+
+    def group(self, record: WecomTagGroupRecord) -> None:
+        self.seen_groups.add(record.wecom_group_id)
+        group = self.groups_by_wecom.get(record.wecom_group_id)
+        if group is None:
+            adoptable = self.groups_by_name.get(record.name)
+            group = adoptable if adoptable is not None and not adoptable.wecom_group_id else None
+        if group is None:
+            group = TagGroup(
+                workspace_id=self.workspace_id, name=record.name, sort_order=record.order
+            )
+            self.session.add(group)
+            self.session.flush()
+            self.groups_by_name[group.name] = group
+            self.counts["created"] += 1
+        if (group.wecom_group_id, group.name) != (record.wecom_group_id, record.name):
+            group.wecom_group_id = record.wecom_group_id
+            group.name = record.name
+            self.counts["updated"] += 1
+        self.groups_by_wecom[record.wecom_group_id] = group
+        by_name = {t.name: t for t in self.tags if t.group_id == group.id}
+        for tag_record in record.tags:
+            self.tag(group, tag_record, by_name.get(tag_record.name))
+
+    def tag(self, group: TagGroup, record: WecomTagRecord, same_name: Tag | None) -> None:
+        self.seen_tags.add(record.wecom_tag_id)
+        tag = self.tags_by_wecom.get(record.wecom_tag_id)
+        if tag is None and same_name is not None and not same_name.wecom_tag_id:
+            tag = same_name
+        if tag is None:
+            tag = Tag(
+                workspace_id=self.workspace_id,
+                group_id=group.id,
+                name=record.name,
+                sort_order=record.order,
+            )
+            self.session.add(tag)
+            self.tags.append(tag)
+            self.counts["created"] += 1
+        if (tag.wecom_tag_id, tag.name, tag.group_id) != (
+            record.wecom_tag_id,
+            record.name,
+            group.id,
+        ):
+            tag.wecom_tag_id = record.wecom_tag_id
+            tag.name = record.name
+            tag.group_id = group.id
+            self.counts["updated"] += 1
+        self.tags_by_wecom[record.wecom_tag_id] = tag
+
+    def delete_unlisted(self) -> None:
+        for tag in self.tags:
+            if tag.wecom_tag_id and tag.wecom_tag_id not in self.seen_tags:
+                _delete_mirrored_tag(self.session, self.repo, tag)
+                self.counts["deleted"] += 1
+        for group in self.groups:
+            if group.wecom_group_id and group.wecom_group_id not in self.seen_groups:
+                self.session.delete(group)
+                self.counts["deleted"] += 1
+
+
+def delete_wecom_tags(
+    session: Session, workspace_id: int, *, tag_ids: Sequence[str], group_ids: Sequence[str]
+) -> int:
+    """Delete the mirrored tags and groups WeCom deleted (their customers lose them)."""
+    repo = TagRepository(session, workspace_id)
+    deleted = 0
+    wanted_tags, wanted_groups = set(tag_ids), set(group_ids)
+    for group in repo.groups():
+        if group.wecom_group_id and group.wecom_group_id in wanted_groups:
+            for tag in repo.tags(group.id):
+                _delete_mirrored_tag(session, repo, tag)
+            session.delete(group)
+            deleted += 1
+    for tag in repo.tags():
+        if tag.wecom_tag_id and tag.wecom_tag_id in wanted_tags:
+            _delete_mirrored_tag(session, repo, tag)
+            deleted += 1
+    session.flush()
+    return deleted
+
+
+def _delete_mirrored_tag(session: Session, repo: TagRepository, tag: Tag) -> None:
+    label = repo.tag_labels([tag.id])[tag.id]
+    repo.unassign_everyone(
+        tag.id, label, source=TagSource.WECOM.value, actor=WECOM_ACTOR, at=utcnow()
+    )
+    session.delete(tag)
+
+
+def tag_ids_by_wecom_id(
+    session: Session, workspace_id: int, wecom_tag_ids: Iterable[str]
+) -> dict[str, int]:
+    """WeCom corp tag id -> Siyu tag id, for the tags the library sync has mirrored."""
+    wanted = set(wecom_tag_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Tag.wecom_tag_id, Tag.id).where(
+            Tag.workspace_id == workspace_id, Tag.wecom_tag_id.in_(wanted)
+        )
+    )
+    return {str(wecom_id): tag_id for wecom_id, tag_id in rows}
+
+
+def wecom_tag_ids(session: Session, workspace_id: int, tag_ids: Iterable[int]) -> dict[int, str]:
+    """Siyu tag id -> WeCom corp tag id, for those of the tags that are mirrored."""
+    wanted = set(tag_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Tag.id, Tag.wecom_tag_id).where(
+            Tag.workspace_id == workspace_id, Tag.id.in_(wanted), Tag.wecom_tag_id.is_not(None)
+        )
+    )
+    return {tag_id: str(wecom_id) for tag_id, wecom_id in rows}
+
+
+def set_wecom_customer_tags(
+    session: Session, workspace_id: int, wanted: dict[int, set[int]]
+) -> dict[str, int]:
+    """Make each customer's WeCom-mirrored tags (tags with a WeCom id) exactly `wanted`
+    (customer id -> tag ids), in a constant number of statements; other tags are untouched.
+    Returns counts: added, removed."""
+    if not wanted:
+        return {"added": 0, "removed": 0}
+    repo = TagRepository(session, workspace_id)
+    current: dict[int, set[int]] = {customer_id: set() for customer_id in wanted}
+    for chunk in chunks(list(wanted)):
+        rows = session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag_id)
+            .join(Tag, Tag.id == CustomerTag.tag_id)
+            .where(
+                CustomerTag.workspace_id == workspace_id,
+                CustomerTag.customer_id.in_(chunk),
+                Tag.wecom_tag_id.is_not(None),
+            )
+        )
+        for customer_id, tag_id in rows:
+            current[customer_id].add(tag_id)
+    add = [(c, t) for c, tags in wanted.items() for t in sorted(tags - current[c])]
+    remove = [(c, t) for c, tags in current.items() for t in sorted(tags - wanted[c])]
+    labels = repo.tag_labels(sorted({t for _, t in add + remove}))
+    now = utcnow()
+    common = {"workspace_id": workspace_id, "source": TagSource.WECOM.value, "actor": WECOM_ACTOR}
+    repo.insert_assignments(
+        [{**common, "customer_id": c, "tag_id": t, "created_at": now} for c, t in add]
+    )
+    repo.delete_assignments(remove)
+    repo.insert_changes(
+        [
+            {**common, "customer_id": c, "tag_id": t, "tag_name": labels[t]}
+            | {"action": action, "created_at": now}
+            for action, pairs in (("add", add), ("remove", remove))
+            for c, t in pairs
+        ]
+    )
+    return {"added": len(add), "removed": len(remove)}
