@@ -1,0 +1,728 @@
+"""An async client for the WeCom server APIs Siyu calls (protocol.md §0, §1, §3, §5).
+
+One method per API, named after its path below /cgi-bin/ with "/" → "_", returning the
+models of `siyu.connectors.wecom.schemas`. Every call takes a token from the shared rate
+limiter ("wecom:" + path), then:
+* 40014 / 42001 / 40001 → the token is dropped, refreshed and the call retried once;
+* 45009 / 45033 → backed off with jitter and retried (bounded);
+* HTTP 5xx, -1 and network errors → retried with backoff for reads only;
+* any other errcode → the typed `WecomApiError` of `siyu.connectors.wecom.errors`.
+The access token (and the secret sent to gettoken) travel in the query string, so they are
+redacted from every message this module or httpx writes.
+"""
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import httpx
+
+from siyu.connectors.wecom.errors import (
+    HINTS,
+    RATE_LIMIT_CODES,
+    REFRESH_CODES,
+    WecomUnavailable,
+    error_for,
+)
+from siyu.connectors.wecom.schemas import (
+    AccessTokenResponse,
+    AddContactWayRequest,
+    AddContactWayResponse,
+    AddCorpTagRequest,
+    AddCorpTagResponse,
+    AddMsgTemplateRequest,
+    AddMsgTemplateResponse,
+    Attachment,
+    BatchGetByUserResponse,
+    ContactWayRef,
+    CorpTagListRequest,
+    CorpTagListResponse,
+    CursorPage,
+    DelCorpTagRequest,
+    DepartmentListResponse,
+    DepartmentSimpleListResponse,
+    DeptUser,
+    EditCorpTagRequest,
+    ExternalContactGetResponse,
+    ExternalContactListResponse,
+    ExternalContactWithFollowInfo,
+    FollowUserListResponse,
+    GetContactWayResponse,
+    GroupChatGetResponse,
+    GroupChatListRequest,
+    GroupChatListResponse,
+    GroupChatRef,
+    GroupMsg,
+    GroupMsgListRequest,
+    GroupMsgListResponse,
+    GroupMsgSendResult,
+    GroupMsgSendResultResponse,
+    GroupMsgTask,
+    GroupMsgTaskResponse,
+    ListContactWayRequest,
+    ListContactWayResponse,
+    MarkTagRequest,
+    NewCorpTag,
+    OwnerFilter,
+    RemarkRequest,
+    SendWelcomeMsgRequest,
+    TextContent,
+    TransferCustomerRequest,
+    TransferCustomerResponse,
+    TransferResultRequest,
+    TransferResultResponse,
+    TransferStatus,
+    UnassignedCustomer,
+    UnassignedListResponse,
+    UpdateContactWayRequest,
+    UserGetResponse,
+    UserListIdResponse,
+    UserListResponse,
+    UserSimpleListResponse,
+    WecomModel,
+    WecomResponse,
+)
+from siyu.connectors.wecom.tokens import TOKENS, TokenCache, token_key
+from siyu.kit.ratelimit import Limit, Limiter
+
+DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
+# WeCom allows 10,000 calls/min and 150,000/hour per corp and API (protocol.md §5): a
+# bucket of 5,000 refilled at 38.8/s stays under both (≤ 7,330/min, ≤ 145,000/hour).
+DEFAULT_LIMIT = Limit(rate=140_000 / 3600, capacity=5_000)
+MAX_RETRIES = 4
+
+logger = logging.getLogger(__name__)
+
+_SECRET_PARAMS = re.compile(r"(access_token|corpsecret)=[^&\s'\"]*")
+
+Page = TypeVar("Page", bound=CursorPage)
+
+
+def redact(text: str) -> str:
+    """`text` with access tokens and secrets in URLs replaced by ***."""
+    return _SECRET_PARAMS.sub(r"\1=***", text)
+
+
+class _RedactingFilter(logging.Filter):
+    """httpx logs every request URL at INFO; the token is in that URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message or "corpsecret=" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactingFilter())
+
+
+def _dump(model: WecomModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+class WecomClient:
+    """Calls of one corp with one app secret. Use `async with`, or `aclose()` when done,
+    unless you passed in the `http` client (then closing it is yours)."""
+
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        limiter: Limiter | None = None,
+        http: httpx.AsyncClient | None = None,
+        tokens: TokenCache | None = None,
+        limits: Mapping[str, Limit] | None = None,
+        backoff: float = 0.5,
+        timeout: float = 10.0,
+    ) -> None:
+        self.corp_id = corp_id
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.tokens = tokens or TOKENS
+        self.limits = dict(limits or {})
+        self.backoff = backoff
+        self.timeout = timeout
+        self._key = token_key(corp_id, secret)
+        self._http = http
+        self._owned: httpx.AsyncClient | None = None
+        self._owned_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"WecomClient(corp_id={self.corp_id!r}, base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owned is not None:
+            await self._owned.aclose()
+            self._owned = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        loop = asyncio.get_running_loop()
+        # An httpx client's pool belongs to the event loop it was first used in.
+        if self._owned is None or self._owned_loop is not loop:
+            self._owned = httpx.AsyncClient(timeout=self.timeout)
+            self._owned_loop = loop
+        return self._owned
+
+    # ------------------------------------------------------------------ transport
+
+    async def _pause(self, attempt: int) -> None:
+        await asyncio.sleep(min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(1, 1.5))  # noqa: S311
+
+    async def _send(  # noqa: PLR0912 - one retry loop, every branch a documented rule
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        read: bool,
+        with_token: bool = True,
+    ) -> dict[str, Any]:
+        url = f"{self.base_url}/cgi-bin/{path}"
+        refreshed = False
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire(f"wecom:{path}", self.limits.get(path, DEFAULT_LIMIT))
+            query = {k: v for k, v in (params or {}).items() if v is not None}
+            token = ""
+            if with_token:
+                token = await self.tokens.get(self._key, self._fetch_token)
+                query["access_token"] = token
+            failure: str
+            try:
+                response = await self._client().request(method, url, params=query, json=body)
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {redact(str(exc))}"
+            else:
+                if response.status_code < 500:
+                    try:
+                        data: dict[str, Any] = response.json()
+                    except ValueError:
+                        failure = f"HTTP {response.status_code}, not JSON"
+                    else:
+                        errcode = int(data.get("errcode", 0))
+                        if errcode == 0:
+                            return data
+                        errmsg = redact(str(data.get("errmsg", "")))
+                        logger.info("wecom %s errcode %s: %s", path, errcode, errmsg)
+                        if with_token and errcode in REFRESH_CODES and not refreshed:
+                            self.tokens.invalidate(self._key, token)
+                            refreshed = True
+                            continue
+                        retry = errcode in RATE_LIMIT_CODES or (errcode == -1 and read)
+                        if not retry or attempt >= MAX_RETRIES:
+                            raise error_for(errcode, errmsg)
+                        attempt += 1
+                        await self._pause(attempt)
+                        continue
+                else:
+                    failure = f"HTTP {response.status_code}"
+            logger.info("wecom %s failed: %s", path, failure)
+            if not read or attempt >= MAX_RETRIES:
+                raise WecomUnavailable(-1, failure, HINTS[-1])
+            attempt += 1
+            await self._pause(attempt)
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        data = await self._send(
+            "GET",
+            "gettoken",
+            params={"corpid": self.corp_id, "corpsecret": self._secret},
+            read=True,
+            with_token=False,
+        )
+        parsed = AccessTokenResponse.model_validate(data)
+        return parsed.access_token, parsed.expires_in
+
+    async def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        return await self._send("GET", path, params=params, read=True)
+
+    async def _post(self, path: str, body: WecomModel, *, read: bool) -> dict[str, Any]:
+        return await self._send("POST", path, body=_dump(body), read=read)
+
+    @staticmethod
+    async def pages(fetch: Callable[[str | None], Awaitable[Page]]) -> AsyncIterator[Page]:
+        """Every page of a cursor-paged list: `fetch(cursor)` until `next_cursor` is empty."""
+        cursor: str | None = None
+        while True:
+            page = await fetch(cursor)
+            yield page
+            if not page.next_cursor or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
+
+    # ------------------------------------------------------ departments, members
+
+    async def department_list(self, id: int | None = None) -> DepartmentListResponse:  # noqa: A002
+        return DepartmentListResponse.model_validate(await self._get("department/list", id=id))
+
+    async def department_simplelist(self, id: int | None = None) -> DepartmentSimpleListResponse:  # noqa: A002
+        data = await self._get("department/simplelist", id=id)
+        return DepartmentSimpleListResponse.model_validate(data)
+
+    async def user_simplelist(self, department_id: int) -> UserSimpleListResponse:
+        data = await self._get("user/simplelist", department_id=department_id)
+        return UserSimpleListResponse.model_validate(data)
+
+    async def user_list(self, department_id: int) -> UserListResponse:
+        return UserListResponse.model_validate(
+            await self._get("user/list", department_id=department_id)
+        )
+
+    async def user_get(self, userid: str) -> UserGetResponse:
+        return UserGetResponse.model_validate(await self._get("user/get", userid=userid))
+
+    async def user_list_id(
+        self, cursor: str | None = None, limit: int | None = None
+    ) -> UserListIdResponse:
+        body = {"cursor": cursor, "limit": limit}
+        data = await self._send(
+            "POST", "user/list_id", body={k: v for k, v in body.items() if v is not None}, read=True
+        )
+        return UserListIdResponse.model_validate(data)
+
+    async def iter_user_list_id(self, limit: int = 10_000) -> AsyncIterator[DeptUser]:
+        async for page in self.pages(lambda cursor: self.user_list_id(cursor, limit)):
+            for row in page.dept_user:
+                yield row
+
+    async def externalcontact_get_follow_user_list(self) -> FollowUserListResponse:
+        data = await self._get("externalcontact/get_follow_user_list")
+        return FollowUserListResponse.model_validate(data)
+
+    # ------------------------------------------------------------------- customers
+
+    async def externalcontact_list(self, userid: str) -> ExternalContactListResponse:
+        data = await self._get("externalcontact/list", userid=userid)
+        return ExternalContactListResponse.model_validate(data)
+
+    async def externalcontact_get(
+        self, external_userid: str, cursor: str | None = None
+    ) -> ExternalContactGetResponse:
+        data = await self._get(
+            "externalcontact/get", external_userid=external_userid, cursor=cursor or None
+        )
+        return ExternalContactGetResponse.model_validate(data)
+
+    async def externalcontact_get_all(self, external_userid: str) -> ExternalContactGetResponse:
+        """`externalcontact/get` with every page of `follow_user` (500 a page) merged."""
+        result: ExternalContactGetResponse | None = None
+        async for page in self.pages(lambda c: self.externalcontact_get(external_userid, c)):
+            if result is None:
+                result = page
+            else:
+                result.follow_user.extend(page.follow_user)
+        assert result is not None
+        result.next_cursor = ""
+        return result
+
+    async def externalcontact_batch_get_by_user(
+        self, userid_list: Sequence[str], cursor: str | None = None, limit: int = 100
+    ) -> BatchGetByUserResponse:
+        body = {"userid_list": list(userid_list), "cursor": cursor or "", "limit": limit}
+        data = await self._send("POST", "externalcontact/batch/get_by_user", body=body, read=True)
+        return BatchGetByUserResponse.model_validate(data)
+
+    async def iter_batch_get_by_user(
+        self, userid_list: Sequence[str], limit: int = 100
+    ) -> AsyncIterator[ExternalContactWithFollowInfo]:
+        """Every (customer, follow info) of these members, 100 members per request."""
+        for start in range(0, len(userid_list), 100):
+            chunk = userid_list[start : start + 100]
+            async for page in self.pages(
+                lambda c, chunk=chunk: self.externalcontact_batch_get_by_user(chunk, c, limit)  # type: ignore[misc]
+            ):
+                for row in page.external_contact_list:
+                    yield row
+
+    async def externalcontact_remark(
+        self,
+        userid: str,
+        external_userid: str,
+        *,
+        remark: str | None = None,
+        description: str | None = None,
+        remark_company: str | None = None,
+        remark_mobiles: Sequence[str] | None = None,
+        remark_pic_mediaid: str | None = None,
+    ) -> WecomResponse:
+        request = RemarkRequest(
+            userid=userid,
+            external_userid=external_userid,
+            remark=remark,
+            description=description,
+            remark_company=remark_company,
+            remark_mobiles=list(remark_mobiles) if remark_mobiles is not None else None,
+            remark_pic_mediaid=remark_pic_mediaid,
+        )
+        data = await self._post("externalcontact/remark", request, read=False)
+        return WecomResponse.model_validate(data)
+
+    # ------------------------------------------------------------------ corp tags
+
+    async def externalcontact_get_corp_tag_list(
+        self, tag_id: Sequence[str] | None = None, group_id: Sequence[str] | None = None
+    ) -> CorpTagListResponse:
+        request = CorpTagListRequest(
+            tag_id=list(tag_id) if tag_id else None, group_id=list(group_id) if group_id else None
+        )
+        data = await self._post("externalcontact/get_corp_tag_list", request, read=True)
+        return CorpTagListResponse.model_validate(data)
+
+    async def externalcontact_add_corp_tag(
+        self,
+        tags: Sequence[NewCorpTag | str],
+        *,
+        group_id: str | None = None,
+        group_name: str | None = None,
+        order: int | None = None,
+        agentid: int | None = None,
+    ) -> AddCorpTagResponse:
+        request = AddCorpTagRequest(
+            group_id=group_id,
+            group_name=group_name,
+            order=order,
+            tag=[NewCorpTag(name=t) if isinstance(t, str) else t for t in tags],
+            agentid=agentid,
+        )
+        data = await self._post("externalcontact/add_corp_tag", request, read=False)
+        return AddCorpTagResponse.model_validate(data)
+
+    async def externalcontact_edit_corp_tag(
+        self,
+        id: str,  # noqa: A002 - WeCom's field name
+        *,
+        name: str | None = None,
+        order: int | None = None,
+        agentid: int | None = None,
+    ) -> WecomResponse:
+        request = EditCorpTagRequest(id=id, name=name, order=order, agentid=agentid)
+        data = await self._post("externalcontact/edit_corp_tag", request, read=False)
+        return WecomResponse.model_validate(data)
+
+    async def externalcontact_del_corp_tag(
+        self,
+        tag_id: Sequence[str] = (),
+        group_id: Sequence[str] = (),
+        *,
+        agentid: int | None = None,
+    ) -> WecomResponse:
+        request = DelCorpTagRequest(
+            tag_id=list(tag_id) or None, group_id=list(group_id) or None, agentid=agentid
+        )
+        data = await self._post("externalcontact/del_corp_tag", request, read=False)
+        return WecomResponse.model_validate(data)
+
+    async def externalcontact_mark_tag(
+        self,
+        userid: str,
+        external_userid: str,
+        add_tag: Sequence[str] = (),
+        remove_tag: Sequence[str] = (),
+    ) -> WecomResponse:
+        request = MarkTagRequest(
+            userid=userid,
+            external_userid=external_userid,
+            add_tag=list(add_tag),
+            remove_tag=list(remove_tag),
+        )
+        data = await self._post("externalcontact/mark_tag", request, read=False)
+        return WecomResponse.model_validate(data)
+
+    # ---------------------------------------------------------------- contact ways
+
+    async def externalcontact_add_contact_way(
+        self, way: AddContactWayRequest
+    ) -> AddContactWayResponse:
+        data = await self._post("externalcontact/add_contact_way", way, read=False)
+        return AddContactWayResponse.model_validate(data)
+
+    async def externalcontact_get_contact_way(self, config_id: str) -> GetContactWayResponse:
+        data = await self._send(
+            "POST", "externalcontact/get_contact_way", body={"config_id": config_id}, read=True
+        )
+        return GetContactWayResponse.model_validate(data)
+
+    async def externalcontact_update_contact_way(
+        self, way: UpdateContactWayRequest
+    ) -> WecomResponse:
+        data = await self._post("externalcontact/update_contact_way", way, read=False)
+        return WecomResponse.model_validate(data)
+
+    async def externalcontact_del_contact_way(self, config_id: str) -> WecomResponse:
+        data = await self._send(
+            "POST", "externalcontact/del_contact_way", body={"config_id": config_id}, read=False
+        )
+        return WecomResponse.model_validate(data)
+
+    async def externalcontact_list_contact_way(
+        self,
+        *,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ListContactWayResponse:
+        request = ListContactWayRequest(
+            start_time=start_time, end_time=end_time, cursor=cursor or None, limit=limit
+        )
+        data = await self._post("externalcontact/list_contact_way", request, read=True)
+        return ListContactWayResponse.model_validate(data)
+
+    async def iter_list_contact_way(
+        self, *, start_time: int | None = None, end_time: int | None = None, limit: int = 1000
+    ) -> AsyncIterator[ContactWayRef]:
+        async for page in self.pages(
+            lambda c: self.externalcontact_list_contact_way(
+                start_time=start_time, end_time=end_time, cursor=c, limit=limit
+            )
+        ):
+            for row in page.contact_way:
+                yield row
+
+    # ------------------------------------------------------------ welcome message
+
+    async def externalcontact_send_welcome_msg(
+        self, welcome_code: str, text: str | None = None, attachments: Sequence[Attachment] = ()
+    ) -> WecomResponse:
+        request = SendWelcomeMsgRequest(
+            welcome_code=welcome_code,
+            text=TextContent(content=text) if text is not None else None,
+            attachments=list(attachments) or None,
+        )
+        data = await self._post("externalcontact/send_welcome_msg", request, read=False)
+        return WecomResponse.model_validate(data)
+
+    # ---------------------------------------------------------------- group chats
+
+    async def externalcontact_groupchat_list(
+        self,
+        *,
+        limit: int = 1000,
+        cursor: str | None = None,
+        status_filter: int | None = None,
+        owner_userids: Sequence[str] | None = None,
+    ) -> GroupChatListResponse:
+        request = GroupChatListRequest(
+            status_filter=status_filter,
+            owner_filter=OwnerFilter(userid_list=list(owner_userids)) if owner_userids else None,
+            cursor=cursor or None,
+            limit=limit,
+        )
+        data = await self._post("externalcontact/groupchat/list", request, read=True)
+        return GroupChatListResponse.model_validate(data)
+
+    async def iter_groupchat_list(
+        self,
+        *,
+        status_filter: int | None = None,
+        owner_userids: Sequence[str] | None = None,
+        limit: int = 1000,
+    ) -> AsyncIterator[GroupChatRef]:
+        async for page in self.pages(
+            lambda c: self.externalcontact_groupchat_list(
+                limit=limit, cursor=c, status_filter=status_filter, owner_userids=owner_userids
+            )
+        ):
+            for row in page.group_chat_list:
+                yield row
+
+    async def externalcontact_groupchat_get(
+        self, chat_id: str, need_name: int = 1
+    ) -> GroupChatGetResponse:
+        body = {"chat_id": chat_id, "need_name": need_name}
+        data = await self._send("POST", "externalcontact/groupchat/get", body=body, read=True)
+        return GroupChatGetResponse.model_validate(data)
+
+    # ---------------------------------------------------------------- inheritance
+
+    async def externalcontact_transfer_customer(
+        self,
+        handover_userid: str,
+        takeover_userid: str,
+        external_userid: Sequence[str],
+        transfer_success_msg: str | None = None,
+    ) -> TransferCustomerResponse:
+        request = TransferCustomerRequest(
+            handover_userid=handover_userid,
+            takeover_userid=takeover_userid,
+            external_userid=list(external_userid),
+            transfer_success_msg=transfer_success_msg,
+        )
+        data = await self._post("externalcontact/transfer_customer", request, read=False)
+        return TransferCustomerResponse.model_validate(data)
+
+    async def externalcontact_transfer_result(
+        self, handover_userid: str, takeover_userid: str, cursor: str | None = None
+    ) -> TransferResultResponse:
+        request = TransferResultRequest(
+            handover_userid=handover_userid, takeover_userid=takeover_userid, cursor=cursor or None
+        )
+        data = await self._post("externalcontact/transfer_result", request, read=True)
+        return TransferResultResponse.model_validate(data)
+
+    async def externalcontact_resigned_transfer_customer(
+        self, handover_userid: str, takeover_userid: str, external_userid: Sequence[str]
+    ) -> TransferCustomerResponse:
+        request = TransferCustomerRequest(
+            handover_userid=handover_userid,
+            takeover_userid=takeover_userid,
+            external_userid=list(external_userid),
+        )
+        data = await self._post("externalcontact/resigned/transfer_customer", request, read=False)
+        return TransferCustomerResponse.model_validate(data)
+
+    async def externalcontact_resigned_transfer_result(
+        self, handover_userid: str, takeover_userid: str, cursor: str | None = None
+    ) -> TransferResultResponse:
+        request = TransferResultRequest(
+            handover_userid=handover_userid, takeover_userid=takeover_userid, cursor=cursor or None
+        )
+        data = await self._post("externalcontact/resigned/transfer_result", request, read=True)
+        return TransferResultResponse.model_validate(data)
+
+    async def iter_transfer_result(
+        self, handover_userid: str, takeover_userid: str, *, resigned: bool = False
+    ) -> AsyncIterator[TransferStatus]:
+        fetch = (
+            self.externalcontact_resigned_transfer_result
+            if resigned
+            else self.externalcontact_transfer_result
+        )
+        async for page in self.pages(lambda c: fetch(handover_userid, takeover_userid, c)):
+            for row in page.customer:
+                yield row
+
+    async def externalcontact_get_unassigned_list(
+        self, cursor: str | None = None, page_size: int | None = None
+    ) -> UnassignedListResponse:
+        body = {"cursor": cursor or None, "page_size": page_size}
+        data = await self._send(
+            "POST",
+            "externalcontact/get_unassigned_list",
+            body={k: v for k, v in body.items() if v is not None},
+            read=True,
+        )
+        return UnassignedListResponse.model_validate(data)
+
+    async def iter_unassigned_list(self) -> AsyncIterator[UnassignedCustomer]:
+        async for page in self.pages(self.externalcontact_get_unassigned_list):
+            for row in page.info:
+                yield row
+            if page.is_last:
+                return
+
+    # ------------------------------------------------------------- mass messages
+
+    async def externalcontact_add_msg_template(
+        self, request: AddMsgTemplateRequest
+    ) -> AddMsgTemplateResponse:
+        data = await self._post("externalcontact/add_msg_template", request, read=False)
+        return AddMsgTemplateResponse.model_validate(data)
+
+    async def externalcontact_get_groupmsg_list_v2(
+        self,
+        chat_type: Literal["single", "group"],
+        start_time: int,
+        end_time: int,
+        *,
+        creator: str | None = None,
+        filter_type: int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> GroupMsgListResponse:
+        request = GroupMsgListRequest(
+            chat_type=chat_type,
+            start_time=start_time,
+            end_time=end_time,
+            creator=creator,
+            filter_type=filter_type,
+            limit=limit,
+            cursor=cursor or None,
+        )
+        data = await self._post("externalcontact/get_groupmsg_list_v2", request, read=True)
+        return GroupMsgListResponse.model_validate(data)
+
+    async def iter_groupmsg_list_v2(
+        self,
+        chat_type: Literal["single", "group"],
+        start_time: int,
+        end_time: int,
+        *,
+        creator: str | None = None,
+        filter_type: int | None = None,
+    ) -> AsyncIterator[GroupMsg]:
+        async for page in self.pages(
+            lambda c: self.externalcontact_get_groupmsg_list_v2(
+                chat_type,
+                start_time,
+                end_time,
+                creator=creator,
+                filter_type=filter_type,
+                limit=100,
+                cursor=c,
+            )
+        ):
+            for row in page.group_msg_list:
+                yield row
+
+    async def externalcontact_get_groupmsg_task(
+        self, msgid: str, cursor: str | None = None, limit: int | None = None
+    ) -> GroupMsgTaskResponse:
+        body = {"msgid": msgid, "cursor": cursor or None, "limit": limit}
+        data = await self._send(
+            "POST",
+            "externalcontact/get_groupmsg_task",
+            body={k: v for k, v in body.items() if v is not None},
+            read=True,
+        )
+        return GroupMsgTaskResponse.model_validate(data)
+
+    async def iter_groupmsg_task(self, msgid: str) -> AsyncIterator[GroupMsgTask]:
+        async for page in self.pages(
+            lambda c: self.externalcontact_get_groupmsg_task(msgid, c, 1000)
+        ):
+            for row in page.task_list:
+                yield row
+
+    async def externalcontact_get_groupmsg_send_result(
+        self, msgid: str, userid: str, cursor: str | None = None, limit: int | None = None
+    ) -> GroupMsgSendResultResponse:
+        body = {"msgid": msgid, "userid": userid, "cursor": cursor or None, "limit": limit}
+        data = await self._send(
+            "POST",
+            "externalcontact/get_groupmsg_send_result",
+            body={k: v for k, v in body.items() if v is not None},
+            read=True,
+        )
+        return GroupMsgSendResultResponse.model_validate(data)
+
+    async def iter_groupmsg_send_result(
+        self, msgid: str, userid: str
+    ) -> AsyncIterator[GroupMsgSendResult]:
+        async for page in self.pages(
+            lambda c: self.externalcontact_get_groupmsg_send_result(msgid, userid, c, 1000)
+        ):
+            for row in page.send_list:
+                yield row
