@@ -1,9 +1,11 @@
 """Departments and staff members (WeCom members; sync fills them later, API/CLI/CSV now)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import siyu.customers.service as customers_service
@@ -20,6 +22,7 @@ from siyu.staff.schemas import (
     StaffListItem,
     StaffOut,
     StaffPatch,
+    StaffStatus,
 )
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
@@ -356,3 +359,153 @@ def list_staff(
         ],
         next_cursor=next_cursor,
     )
+
+
+# -- WeCom directory (the sync mirrors departments and members; connectors/wecom/sync.py) ---
+
+
+@dataclass(frozen=True)
+class WecomDepartmentRecord:
+    wecom_id: int
+    name: str
+    parent_wecom_id: int
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class WecomMemberRecord:
+    userid: str
+    name: str
+    department_wecom_id: int | None
+    position: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    status: StaffStatus = StaffStatus.ACTIVE
+
+
+# WeCom member status → ours (1 active, 2 disabled, 4 not activated, 5 resigned).
+WECOM_MEMBER_STATUS = {
+    1: StaffStatus.ACTIVE,
+    2: StaffStatus.DISABLED,
+    4: StaffStatus.INACTIVE,
+    5: StaffStatus.RESIGNED,
+}
+
+
+def _wecom_departments(session: Session, workspace_id: int) -> dict[int, Department]:
+    rows = session.scalars(
+        select(Department).where(
+            Department.workspace_id == workspace_id, Department.wecom_id.is_not(None)
+        )
+    )
+    return {int(d.wecom_id): d for d in rows if d.wecom_id is not None}
+
+
+def sync_wecom_departments(
+    session: Session, workspace_id: int, records: Sequence[WecomDepartmentRecord]
+) -> dict[str, int]:
+    """Upsert departments by WeCom id (names, order, parents); two flushes for the lot.
+
+    Departments are never deleted here (staff point at them); see `delete_wecom_department`.
+    """
+    counts = {"created": 0, "updated": 0}
+    existing = _wecom_departments(session, workspace_id)
+    for record in records:
+        department = existing.get(record.wecom_id)
+        if department is None:
+            department = Department(
+                workspace_id=workspace_id, wecom_id=record.wecom_id, name=record.name
+            )
+            session.add(department)
+            existing[record.wecom_id] = department
+            counts["created"] += 1
+        elif (department.name, department.sort_order) != (record.name, record.order):
+            counts["updated"] += 1
+        department.name = record.name[:NAME_MAX_LENGTH]
+        department.sort_order = record.order
+    session.flush()
+    for record in records:
+        parent = existing.get(record.parent_wecom_id)
+        existing[record.wecom_id].parent_id = parent.id if parent is not None else None
+    session.flush()
+    return counts
+
+
+def delete_wecom_department(session: Session, workspace_id: int, wecom_id: int) -> bool:
+    """Remove a department WeCom deleted; its staff and sub-departments lose the link."""
+    department = _wecom_departments(session, workspace_id).get(wecom_id)
+    if department is None:
+        return False
+    session.delete(department)
+    session.flush()
+    return True
+
+
+def sync_wecom_members(
+    session: Session,
+    workspace_id: int,
+    records: Sequence[WecomMemberRecord],
+    *,
+    complete: bool,
+) -> dict[str, int]:
+    """Upsert staff by WeCom userid in one query and one flush. With `complete` (the whole
+    directory was read), staff with a userid WeCom no longer lists are marked resigned."""
+    counts = {"created": 0, "updated": 0, "resigned": 0}
+    departments = _wecom_departments(session, workspace_id)
+    existing = {
+        s.wecom_userid: s
+        for s in session.scalars(
+            select(Staff).where(Staff.workspace_id == workspace_id, Staff.wecom_userid.is_not(None))
+        )
+    }
+    for record in records:
+        staff = existing.get(record.userid)
+        if staff is None:
+            staff = Staff(workspace_id=workspace_id, wecom_userid=record.userid, name=record.name)
+            session.add(staff)
+            existing[record.userid] = staff
+            counts["created"] += 1
+        department = departments.get(record.department_wecom_id or 0)
+        values = {
+            "name": record.name[:NAME_MAX_LENGTH] or record.userid,
+            "position": record.position or None,
+            "mobile": record.mobile or staff.mobile,
+            "email": record.email or staff.email,
+            "department_id": department.id if department is not None else None,
+            "status": record.status.value,
+        }
+        if staff.id is not None and any(getattr(staff, k) != v for k, v in values.items()):
+            counts["updated"] += 1
+        for key, value in values.items():
+            setattr(staff, key, value)
+    if complete:
+        listed = {record.userid for record in records}
+        for userid, staff in existing.items():
+            if userid not in listed and staff.status != StaffStatus.RESIGNED:
+                staff.status = StaffStatus.RESIGNED.value
+                counts["resigned"] += 1
+    session.flush()
+    return counts
+
+
+def mark_wecom_member_resigned(session: Session, workspace_id: int, userid: str) -> Staff | None:
+    staff = staff_by_userid(session, workspace_id, userid)
+    if staff is not None:
+        staff.status = StaffStatus.RESIGNED.value
+        session.flush()
+    return staff
+
+
+def staff_ids_by_userid(
+    session: Session, workspace_id: int, userids: Iterable[str]
+) -> dict[str, int]:
+    """WeCom userid -> staff id, for the userids Siyu knows (one query)."""
+    wanted = set(userids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Staff.wecom_userid, Staff.id).where(
+            Staff.workspace_id == workspace_id, Staff.wecom_userid.in_(wanted)
+        )
+    )
+    return {str(userid): staff_id for userid, staff_id in rows}

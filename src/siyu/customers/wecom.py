@@ -1,0 +1,474 @@
+"""Customers, follow relations, lost customers and customer groups as WeCom reports them.
+
+The WeCom sync (connectors/wecom/sync.py) and its callback handlers call these with plain
+records; every function writes a page in a constant number of statements.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from siyu.customers import oneid
+from siyu.customers.identities import IdentityKind, normalize
+from siyu.customers.schemas import FollowStatus, Gender
+from siyu.kit.time import utcnow
+from siyu.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMember,
+    FollowLoss,
+    FollowRelation,
+    FollowRelationTag,
+    Identity,
+    Staff,
+)
+from siyu.tags import service as tags_service
+
+SOURCE = "wecom"
+CHUNK = 1000
+# WeCom gender (0 unknown, 1 male, 2 female) → ours.
+GENDERS = {0: Gender.UNKNOWN, 1: Gender.MALE, 2: Gender.FEMALE}
+
+
+@dataclass(frozen=True)
+class WecomContactRecord:
+    external_userid: str
+    name: str = ""
+    unionid: str | None = None
+    avatar: str = ""
+    gender: int = 0
+
+
+@dataclass(frozen=True)
+class WecomFollowRecord:
+    external_userid: str
+    staff_id: int
+    added_at: datetime
+    remark: str = ""
+    description: str = ""
+    add_way: int = 0
+    state: str | None = None
+    tag_ids: tuple[int, ...] = field(default=())
+
+
+def _chunks(values: Sequence[object], size: int = CHUNK) -> Iterable[Sequence[object]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def customer_ids_by_external_userid(
+    session: Session, workspace_id: int, external_userids: Iterable[str]
+) -> dict[str, int]:
+    """external_userid -> live customer id, for the contacts Siyu knows."""
+    wanted = sorted(set(external_userids))
+    found: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        rows = session.execute(
+            select(Identity.value, Identity.customer_id).where(
+                Identity.workspace_id == workspace_id,
+                Identity.kind == IdentityKind.WECOM_EXTERNAL_USERID.value,
+                Identity.value.in_(chunk),
+            )
+        )
+        found.update({str(value): customer_id for value, customer_id in rows})
+    return found
+
+
+def upsert_wecom_contacts(
+    session: Session, workspace_id: int, records: Sequence[WecomContactRecord]
+) -> tuple[dict[str, int], int]:
+    """Resolve each contact through OneID (external_userid, plus unionid when WeCom gives
+    one, so a contact already known from WeChat joins that customer) and refresh the
+    customer's name, avatar and gender. Returns (external_userid -> customer id, created)."""
+    unique = list({record.external_userid: record for record in records}.values())
+    if not unique:
+        return {}, 0
+    batch = []
+    for record in unique:
+        refs = [normalize(IdentityKind.WECOM_EXTERNAL_USERID, record.external_userid)]
+        if record.unionid:
+            refs.append(normalize(IdentityKind.WECHAT_UNIONID, record.unionid))
+        batch.append(refs)
+    resolutions = oneid.resolve_many(session, workspace_id, batch, source=SOURCE, actor=SOURCE)
+    ids = {
+        record.external_userid: resolution.customer_id
+        for record, resolution in zip(unique, resolutions, strict=True)
+        if resolution.customer_id is not None
+    }
+    created = sum(1 for resolution in resolutions if resolution.created)
+    customers = {
+        c.id: c
+        for chunk in _chunks(sorted(set(ids.values())))
+        for c in session.scalars(
+            select(Customer).where(Customer.workspace_id == workspace_id, Customer.id.in_(chunk))
+        )
+    }
+    for record in unique:
+        customer = customers.get(ids.get(record.external_userid, 0))
+        if customer is None:
+            continue
+        name = record.name[:100] or customer.name
+        avatar = record.avatar[:500] or customer.avatar_url
+        gender = GENDERS.get(record.gender, Gender.UNKNOWN).value
+        if (customer.name, customer.avatar_url, customer.gender) != (name, avatar, gender):
+            customer.name, customer.avatar_url, customer.gender = name, avatar, gender
+        if customer.source is None:
+            customer.source = SOURCE
+    session.flush()
+    return ids, created
+
+
+def upsert_wecom_follows(
+    session: Session,
+    workspace_id: int,
+    records: Sequence[WecomFollowRecord],
+    customer_ids: dict[str, int],
+) -> dict[str, int]:
+    """Upsert the follow relations WeCom lists (active), replace each one's WeCom tags and
+    set the customers' WeCom-mirrored tags to the union over their active relations.
+
+    Every relation listed gets `updated_at` now, which lets a complete sync find the active
+    relations WeCom no longer lists (`end_unlisted_follows`). Returns counts.
+    """
+    now = utcnow()
+    counts = {"created": 0, "updated": 0, "reactivated": 0}
+    wanted = {
+        (customer_ids[r.external_userid], r.staff_id): r
+        for r in records
+        if r.external_userid in customer_ids
+    }
+    if not wanted:
+        return counts | {"tags_added": 0, "tags_removed": 0}
+    customers = sorted({customer_id for customer_id, _ in wanted})
+    existing: dict[tuple[int, int], FollowRelation] = {}
+    for chunk in _chunks(customers):
+        for row in session.scalars(
+            select(FollowRelation).where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.customer_id.in_(chunk),
+            )
+        ):
+            existing[(row.customer_id, row.staff_id)] = row
+    for key, record in wanted.items():
+        relation = existing.get(key)
+        if relation is None:
+            relation = FollowRelation(
+                workspace_id=workspace_id, customer_id=key[0], staff_id=key[1]
+            )
+            session.add(relation)
+            existing[key] = relation
+            counts["created"] += 1
+        elif relation.status != FollowStatus.ACTIVE:
+            counts["reactivated"] += 1
+        elif (relation.remark or "", relation.description or "") != (
+            record.remark,
+            record.description,
+        ):
+            counts["updated"] += 1
+        relation.remark = record.remark[:100] or None
+        relation.description = record.description[:500] or None
+        relation.added_at = record.added_at
+        relation.add_way = str(record.add_way)
+        relation.state = (record.state or "")[:64] or None
+        relation.status = FollowStatus.ACTIVE.value
+        relation.updated_at = now
+    session.flush()
+    relation_ids = [existing[key].id for key in wanted]
+    for chunk in _chunks(relation_ids):
+        session.execute(
+            delete(FollowRelationTag).where(
+                FollowRelationTag.workspace_id == workspace_id,
+                FollowRelationTag.follow_relation_id.in_(chunk),
+            )
+        )
+    rows = [
+        {"workspace_id": workspace_id, "follow_relation_id": existing[key].id, "tag_id": tag_id}
+        for key, record in wanted.items()
+        for tag_id in sorted(set(record.tag_ids))
+    ]
+    if rows:
+        session.execute(insert(FollowRelationTag), rows)
+    tag_counts = refresh_customer_wecom_tags(session, workspace_id, customers)
+    return counts | {"tags_added": tag_counts["added"], "tags_removed": tag_counts["removed"]}
+
+
+def refresh_customer_wecom_tags(
+    session: Session, workspace_id: int, customer_ids: Sequence[int]
+) -> dict[str, int]:
+    """Set these customers' WeCom-mirrored tags to the union of their active relations' tags."""
+    union: dict[int, set[int]] = {customer_id: set() for customer_id in customer_ids}
+    for chunk in _chunks(list(customer_ids)):
+        rows = session.execute(
+            select(FollowRelation.customer_id, FollowRelationTag.tag_id)
+            .join(FollowRelationTag, FollowRelationTag.follow_relation_id == FollowRelation.id)
+            .where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.customer_id.in_(chunk),
+                FollowRelation.status == FollowStatus.ACTIVE.value,
+            )
+        )
+        for customer_id, tag_id in rows:
+            union[customer_id].add(tag_id)
+    return tags_service.set_wecom_customer_tags(session, workspace_id, union)
+
+
+def set_relation_tags(
+    session: Session, workspace_id: int, relation: FollowRelation, tag_ids: Iterable[int]
+) -> None:
+    """Replace one relation's WeCom tags and refresh its customer's mirrored tags."""
+    session.execute(
+        delete(FollowRelationTag).where(
+            FollowRelationTag.workspace_id == workspace_id,
+            FollowRelationTag.follow_relation_id == relation.id,
+        )
+    )
+    rows = [
+        {"workspace_id": workspace_id, "follow_relation_id": relation.id, "tag_id": tag_id}
+        for tag_id in sorted(set(tag_ids))
+    ]
+    if rows:
+        session.execute(insert(FollowRelationTag), rows)
+    refresh_customer_wecom_tags(session, workspace_id, [relation.customer_id])
+
+
+def relation_of(
+    session: Session, workspace_id: int, customer_id: int, staff_id: int
+) -> FollowRelation | None:
+    return session.scalar(
+        select(FollowRelation).where(
+            FollowRelation.workspace_id == workspace_id,
+            FollowRelation.customer_id == customer_id,
+            FollowRelation.staff_id == staff_id,
+        )
+    )
+
+
+def relations_of_customer(
+    session: Session, workspace_id: int, customer_id: int
+) -> list[FollowRelation]:
+    return list(
+        session.scalars(
+            select(FollowRelation).where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.customer_id == customer_id,
+            )
+        )
+    )
+
+
+def end_follow(
+    session: Session,
+    relation: FollowRelation,
+    *,
+    deleted_by: str,
+    occurred_at: datetime,
+    detected_by: str,
+) -> FollowLoss | None:
+    """End an active relation and record the lost customer; an ended one is left alone, so
+    a repeated delete callback records nothing twice. Returns the loss recorded, if any."""
+    if relation.status != FollowStatus.ACTIVE:
+        return None
+    relation.status = (
+        FollowStatus.DELETED_BY_STAFF.value
+        if deleted_by == "staff"
+        else FollowStatus.DELETED_BY_CUSTOMER.value
+    )
+    department_id = session.scalar(select(Staff.department_id).where(Staff.id == relation.staff_id))
+    loss = FollowLoss(
+        workspace_id=relation.workspace_id,
+        follow_relation_id=relation.id,
+        customer_id=relation.customer_id,
+        staff_id=relation.staff_id,
+        department_id=department_id,
+        deleted_by=deleted_by,
+        detected_by=detected_by,
+        occurred_at=occurred_at,
+    )
+    session.add(loss)
+    session.flush()
+    refresh_customer_wecom_tags(session, relation.workspace_id, [relation.customer_id])
+    return loss
+
+
+def end_unlisted_follows(
+    session: Session, workspace_id: int, *, listed_before: datetime
+) -> list[FollowLoss]:
+    """After a complete read of every follow user's customers: the active relations WeCom
+    did not list (not touched since `listed_before`) ended while nobody told us. Who
+    deleted whom is unknown; the loss says so."""
+    stale = list(
+        session.scalars(
+            select(FollowRelation).where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.status == FollowStatus.ACTIVE.value,
+                FollowRelation.updated_at < listed_before,
+            )
+        )
+    )
+    losses = []
+    for relation in stale:
+        loss = end_follow(
+            session, relation, deleted_by="unknown", occurred_at=utcnow(), detected_by="reconcile"
+        )
+        if loss is not None:
+            losses.append(loss)
+    return losses
+
+
+# -- customer groups ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WecomGroupMemberRecord:
+    member_id: str
+    member_type: str  # staff | external
+    name: str = ""
+    unionid: str | None = None
+    join_time: datetime | None = None
+    join_scene: int | None = None
+    invitor: str | None = None
+
+
+@dataclass(frozen=True)
+class WecomGroupRecord:
+    chat_id: str
+    name: str
+    owner_userid: str
+    owner_staff_id: int | None
+    created_at: datetime | None
+    notice: str
+    member_version: str
+    members: tuple[WecomGroupMemberRecord, ...]
+
+
+def upsert_wecom_groups(
+    session: Session, workspace_id: int, records: Sequence[WecomGroupRecord]
+) -> dict[str, int]:
+    """Upsert groups by chat id and make their active members exactly those WeCom lists
+    (members who left are kept, marked left). Returns counts."""
+    counts = {"created": 0, "updated": 0, "members_joined": 0, "members_left": 0}
+    if not records:
+        return counts
+    now = utcnow()
+    groups = {
+        g.chat_id: g
+        for g in session.scalars(
+            select(CustomerGroup).where(
+                CustomerGroup.workspace_id == workspace_id,
+                CustomerGroup.chat_id.in_([r.chat_id for r in records]),
+            )
+        )
+    }
+    for record in records:
+        group = groups.get(record.chat_id)
+        if group is None:
+            group = CustomerGroup(workspace_id=workspace_id, chat_id=record.chat_id)
+            session.add(group)
+            groups[record.chat_id] = group
+            counts["created"] += 1
+        elif (group.name, group.notice or "", group.status, group.member_count) != (
+            record.name,
+            record.notice,
+            "active",
+            len(record.members),
+        ):
+            counts["updated"] += 1
+        group.name = record.name[:200]
+        group.owner_userid = record.owner_userid
+        group.owner_staff_id = record.owner_staff_id
+        group.notice = record.notice or None
+        group.group_created_at = record.created_at
+        group.member_version = record.member_version or None
+        group.member_count = len(record.members)
+        group.status = "active"
+        group.synced_at = now
+    session.flush()
+    external = customer_ids_by_external_userid(
+        session,
+        workspace_id,
+        (m.member_id for r in records for m in r.members if m.member_type == "external"),
+    )
+    group_ids = [groups[r.chat_id].id for r in records]
+    current: dict[tuple[int, str], CustomerGroupMember] = {
+        (m.group_id, m.member_id): m
+        for m in session.scalars(
+            select(CustomerGroupMember).where(
+                CustomerGroupMember.workspace_id == workspace_id,
+                CustomerGroupMember.group_id.in_(group_ids),
+            )
+        )
+    }
+    listed: set[tuple[int, str]] = set()
+    for record in records:
+        group_id = groups[record.chat_id].id
+        for member in record.members:
+            key = (group_id, member.member_id)
+            listed.add(key)
+            row = current.get(key)
+            if row is None or row.status != "active":
+                counts["members_joined"] += 1
+            if row is None:
+                row = CustomerGroupMember(
+                    workspace_id=workspace_id, group_id=group_id, member_id=member.member_id
+                )
+                session.add(row)
+            row.member_type = member.member_type
+            row.customer_id = external.get(member.member_id)
+            row.name = member.name[:100] or None
+            row.join_time = member.join_time
+            row.join_scene = member.join_scene
+            row.invitor = member.invitor or None
+            row.status = "active"
+            row.left_at = None
+    for key, row in current.items():
+        if key not in listed and row.status == "active":
+            row.status = "left"
+            row.left_at = now
+            counts["members_left"] += 1
+    session.flush()
+    return counts
+
+
+def dismiss_wecom_group(session: Session, workspace_id: int, chat_id: str) -> bool:
+    """Mark a group dismissed and its members left; False when Siyu did not know it."""
+    group = session.scalar(
+        select(CustomerGroup).where(
+            CustomerGroup.workspace_id == workspace_id, CustomerGroup.chat_id == chat_id
+        )
+    )
+    if group is None:
+        return False
+    now = utcnow()
+    if group.status != "dismissed":
+        group.status = "dismissed"
+        group.member_count = 0
+        session.execute(
+            update(CustomerGroupMember)
+            .where(
+                CustomerGroupMember.workspace_id == workspace_id,
+                CustomerGroupMember.group_id == group.id,
+                CustomerGroupMember.status == "active",
+            )
+            .values(status="left", left_at=now)
+        )
+    session.flush()
+    return True
+
+
+def dismiss_unlisted_groups(session: Session, workspace_id: int, *, listed_before: datetime) -> int:
+    """After a complete group listing: active groups not seen since `listed_before` are gone."""
+    chat_ids = list(
+        session.scalars(
+            select(CustomerGroup.chat_id).where(
+                CustomerGroup.workspace_id == workspace_id,
+                CustomerGroup.status == "active",
+                (CustomerGroup.synced_at < listed_before) | CustomerGroup.synced_at.is_(None),
+            )
+        )
+    )
+    for chat_id in chat_ids:
+        dismiss_wecom_group(session, workspace_id, chat_id)
+    return len(chat_ids)
