@@ -76,9 +76,11 @@ def test_token_revoked_early_is_refreshed(wecom_sim: WecomSim) -> None:
 
 def test_each_secret_has_its_own_token(wecom_sim: WecomSim) -> None:
     tokens = TokenCache()
-    earlier = set(live_tokens(wecom_sim))
 
-    async def run() -> None:
+    async def not_again() -> tuple[str, int]:
+        raise AssertionError("the token should be cached")
+
+    async def run() -> list[str]:
         contact = WecomClient(
             wecom_sim.corp_id, wecom_sim.contact_secret, wecom_sim.base_url, tokens=tokens
         )
@@ -88,11 +90,18 @@ def test_each_secret_has_its_own_token(wecom_sim: WecomSim) -> None:
         async with contact, directory:
             await contact.externalcontact_get_follow_user_list()
             await directory.user_list_id()
+        return [
+            await tokens.get(token_key(wecom_sim.corp_id, secret), not_again)
+            for secret in (wecom_sim.contact_secret, wecom_sim.directory_secret)
+        ]
 
-    asyncio.run(run())
+    contact_token, directory_token = asyncio.run(run())
 
     assert gettoken_calls(wecom_sim) == 2
-    assert len(set(live_tokens(wecom_sim)) - earlier) == 2
+    assert contact_token != directory_token
+    with wecom_sim.state.lock:
+        kinds = {wecom_sim.state.tokens[t].kind for t in (contact_token, directory_token)}
+    assert kinds == {"contact", "directory"}
 
 
 def test_wrong_secret_is_a_token_error_with_a_hint_and_is_not_retried(wecom_sim: WecomSim) -> None:
