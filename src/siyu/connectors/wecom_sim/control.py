@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from siyu.connectors.wecom.crypto import CallbackCrypto, CallbackCryptoError
 from siyu.connectors.wecom_sim.callbacks import release_held
 from siyu.connectors.wecom_sim.people import router as people_router
-from siyu.connectors.wecom_sim.state import CallbackTarget, SimState
+from siyu.connectors.wecom_sim.state import SimState
 
 router = APIRouter(prefix="/control")
 router.include_router(people_router)
@@ -101,8 +101,7 @@ def set_callback(body: CallbackIn, request: Request) -> dict[str, Any]:
         raise HTTPException(400, exc.reason) from exc
     if body.verify:
         _verify_url(crypto, body.url)
-    with state.lock:
-        state.callback = CallbackTarget(body.url, body.token, body.encoding_aes_key)
+    state.set_callback(body.url, body.token, body.encoding_aes_key)
     return {"url": body.url, "verified": body.verify}
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from siyu.connectors.wecom_sim.app import create_sim_app
 from siyu.connectors.wecom_sim.config import SimConfig
-from siyu.connectors.wecom_sim.state import CallbackTarget, SimState
+from siyu.connectors.wecom_sim.state import SimState
 
 
 class ThreadedServer:
@@ -93,8 +93,7 @@ class WecomSim:
         self.server.reset(**overrides)
 
     def set_callback(self, url: str, token: str, encoding_aes_key: str) -> None:
-        with self.state.lock:
-            self.state.callback = CallbackTarget(url, token, encoding_aes_key)
+        self.state.set_callback(url, token, encoding_aes_key)
 
     def wait_for_pushes(self, count: int, timeout: float = 10.0) -> None:
         """Block until `count` pushes reached an outcome (delivered or failed)."""

@@ -346,6 +346,11 @@ class SimState:
             for token in self.tokens.values():
                 token.expires_at = self.now() - 1
 
+    def set_callback(self, url: str, token: str, encoding_aes_key: str) -> None:
+        """Where to push callbacks, with the receiver's Token and EncodingAESKey."""
+        with self.lock:
+            self.callback = CallbackTarget(url, token, encoding_aes_key)
+
     # helpers used by the APIs and the control API ------------------------------------
     def follows_of_contact(self, external_userid: str) -> list[FollowInfo]:
         return [f for (_, ext), f in self.follows.items() if ext == external_userid]
