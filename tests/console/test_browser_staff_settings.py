@@ -167,3 +167,69 @@ def test_sidebar_note_in_a_mobile_viewport_appears_on_the_360_timeline(
     expect(entry).to_contain_text("跟进")
     shot(page, "h8-09-timeline-note")
     context.close()
+
+
+def test_settings_edit_custom_fields_merge_rules_users_and_workspace(
+    signed_in: Page, served: Served
+) -> None:
+    page = signed_in
+    suffix = uuid.uuid4().hex[:6]
+    page.goto(f"{served.url}/settings/custom-fields")
+    page.get_by_test_id("new-field").click()
+    page.get_by_test_id("field-key").locator("input").fill("9bad")
+    page.locator(".t-dialog__footer").get_by_role("button", name="保存").click()
+    expect(page.get_by_text("字段键须以小写字母开头")).to_be_visible()
+    expect(page.get_by_text("请输入显示名称")).to_be_visible()
+    page.get_by_test_id("field-key").locator("input").fill(f"hobby_{suffix}")
+    page.get_by_test_id("field-label").locator("input").fill(f"爱好{suffix}")
+    page.locator(".t-dialog__footer").get_by_role("button", name="保存").click()
+    row = page.get_by_test_id("fields-table").locator("tbody tr", has_text=f"爱好{suffix}")
+    expect(row).to_contain_text("文本")
+    shot(page, "h8-10-custom-fields")
+    row.get_by_text("删除").click()
+    page.locator(".t-dialog__footer").get_by_role("button", name="删除").click()
+    expect(row).to_have_count(0)
+
+    page.get_by_test_id("settings-tabs").get_by_text("合并规则").click()
+    expect(page).to_have_url(f"{served.url}/settings/merge-rules")
+    rules = page.get_by_test_id("merge-rules")
+    email = rules.locator("label", has_text="email")
+    was_checked = "t-is-checked" in (email.get_attribute("class") or "")
+    email.click()
+    with page.expect_response(
+        lambda r: r.url.endswith("/settings/merge-rules") and r.request.method == "PUT"
+    ) as saved:
+        page.get_by_test_id("merge-rules-save").click()
+    assert saved.value.ok
+    kinds = _api(page, served, "GET", "/settings/merge-rules")["merge_kinds"]
+    assert ("email" in kinds) is not was_checked
+    shot(page, "h8-11-merge-rules")
+
+    page.get_by_test_id("settings-tabs").get_by_text("用户与角色").click()
+    page.get_by_test_id("invite-user").click()
+    page.get_by_test_id("user-email").locator("input").fill(f"guide{suffix}@example.com")
+    page.get_by_test_id("user-name").locator("input").fill(f"导购{suffix}")
+    page.get_by_test_id("user-password").locator("input").fill("short")
+    page.locator(".t-dialog__footer").get_by_role("button", name="保存").click()
+    expect(page.get_by_text("密码至少 8 位")).to_be_visible()
+    page.get_by_test_id("user-password").locator("input").fill("a long password")
+    page.locator(".t-dialog__footer").get_by_role("button", name="保存").click()
+    user_row = page.get_by_test_id("users-table").locator("tbody tr", has_text=f"导购{suffix}")
+    expect(user_row).to_contain_text("员工")
+    expect(user_row).to_contain_text("正常")
+    user_row.get_by_text("停用").click()
+    page.locator(".t-dialog__footer").get_by_role("button", name="停用").click()
+    expect(user_row).to_contain_text("已停用")
+    shot(page, "h8-12-users")
+
+    page.get_by_test_id("settings-tabs").get_by_text("工作区").click()
+    name = page.get_by_test_id("workspace-name").locator("input")
+    original = name.input_value()
+    name.fill("")
+    page.get_by_test_id("workspace-save").click()
+    expect(page.get_by_text("请输入工作区名称")).to_be_visible()
+    name.fill(f"{original} {suffix}")
+    page.get_by_test_id("workspace-save").click()
+    expect(page.get_by_test_id("whoami")).to_contain_text(suffix)
+    shot(page, "h8-13-workspace")
+    _api(page, served, "PATCH", "/workspace", {"name": original})
