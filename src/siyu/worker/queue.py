@@ -1,19 +1,21 @@
 """Enqueue jobs inside the caller's transaction: decided and queued commit together."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.models import Job
-from siyu.worker.registry import get_spec
+from siyu.worker.registry import JobSpec, get_spec
 
 DEFAULT_LANE = "default"
 REALTIME_LANE = "realtime"
 LANES = (DEFAULT_LANE, REALTIME_LANE)
+
+_INSERT_JOB = insert(cast("Table", Job.__table__))
 
 
 def enqueue(
@@ -30,13 +32,7 @@ def enqueue(
 
     `lane="realtime"` is for short work someone is waiting for (callbacks, welcome messages).
     """
-    if lane not in LANES:
-        msg = f"unknown lane {lane!r}"
-        raise ValueError(msg)
-    spec = get_spec(name)
-    if spec is None:
-        msg = f"unknown job {name!r}"
-        raise ValueError(msg)
+    spec = _checked_spec(name, lane)
     if dedupe_key is not None:
         existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
         if existing is not None:
@@ -54,6 +50,41 @@ def enqueue(
     session.add(job)
     session.flush()
     return job
+
+
+def enqueue_on_connection(
+    connection: Connection,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    workspace_id: int | None,
+    lane: str = DEFAULT_LANE,
+) -> None:
+    """`enqueue` for hot paths that write through a Core connection (WeCom callbacks)."""
+    spec = _checked_spec(name, lane)
+    connection.execute(
+        _INSERT_JOB,
+        {
+            "workspace_id": workspace_id,
+            "name": name,
+            "lane": lane,
+            "payload": payload,
+            "run_at": utcnow(),
+            "max_attempts": spec.max_attempts,
+            "status": "queued",
+        },
+    )
+
+
+def _checked_spec(name: str, lane: str) -> JobSpec:
+    if lane not in LANES:
+        msg = f"unknown lane {lane!r}"
+        raise ValueError(msg)
+    spec = get_spec(name)
+    if spec is None:
+        msg = f"unknown job {name!r}"
+        raise ValueError(msg)
+    return spec
 
 
 def get_job(session: Session, job_id: int, *, workspace_id: int) -> Job:

@@ -6,7 +6,6 @@ must be pasted into the WeCom admin console.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -127,11 +126,6 @@ def regenerate_callback_keys(connection: WecomConnection) -> None:
     connection.encoding_aes_key = SecretStr(new_encoding_aes_key())
     connection.status = "pending"
     connection.callback_verified_at = None
-
-
-def mark_verified(connection: WecomConnection, at: datetime) -> None:
-    connection.status = "verified"
-    connection.callback_verified_at = at
 
 
 # -- console operations (admin principal, audited) ----------------------------------------

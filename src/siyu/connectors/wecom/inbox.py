@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import ModuleType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,32 +22,55 @@ class Receiver:
     updated_at: datetime | None
 
 
-def receiver(session: Session, slug: str) -> Receiver | None:
-    row = session.execute(
-        select(
-            Workspace.id,
-            WecomConnection.id,
-            WecomConnection.corp_id,
-            WecomConnection.updated_at,
-        )
-        .outerjoin(WecomConnection, WecomConnection.workspace_id == Workspace.id)
-        .where(Workspace.slug == slug)
-    ).first()
+# The callback path runs Core statements built once: it must stay fast under bursts.
+_RECEIVER = (
+    select(Workspace.id, WecomConnection.id, WecomConnection.corp_id, WecomConnection.updated_at)
+    .outerjoin(WecomConnection, WecomConnection.workspace_id == Workspace.id)
+    .where(Workspace.slug == bindparam("slug"))
+)
+_CALLBACK = WecomCallback.__table__
+_REFUSAL = WecomCallbackRefusal.__table__
+
+
+def _store_statement(dialect: ModuleType) -> Any:
+    return (
+        dialect.insert(_CALLBACK)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
+        .returning(_CALLBACK.c.id)
+    )
+
+
+def _count_statement(dialect: ModuleType) -> Any:
+    return dialect.insert(_REFUSAL).on_conflict_do_update(
+        index_elements=["workspace_id", "day", "reason"],
+        set_={"count": _REFUSAL.c.count + 1},
+    )
+
+
+_STORE = {"postgresql": _store_statement(postgresql), "sqlite": _store_statement(sqlite)}
+_COUNT_REFUSAL = {"postgresql": _count_statement(postgresql), "sqlite": _count_statement(sqlite)}
+
+
+def receiver(connection: Connection, slug: str) -> Receiver | None:
+    row = connection.execute(_RECEIVER, {"slug": slug}).first()
     return None if row is None else Receiver(*row)
 
 
-def connection(session: Session, connection_id: int) -> WecomConnection | None:
-    return session.get(WecomConnection, connection_id)
+def load_connection(connection: Connection, connection_id: int) -> WecomConnection | None:
+    with Session(bind=connection) as session:
+        return session.get(WecomConnection, connection_id)
 
 
-def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+def mark_verified(connection: Connection, connection_id: int, at: datetime) -> None:
+    connection.execute(
+        update(WecomConnection)
+        .where(WecomConnection.id == connection_id)
+        .values(status="verified", callback_verified_at=at)
+    )
 
 
 def store(
-    session: Session,
+    connection: Connection,
     *,
     workspace_id: int,
     dedupe_key: str,
@@ -56,34 +80,26 @@ def store(
     received_at: datetime,
 ) -> int | None:
     """Insert a callback; None when the same callback is already in the inbox."""
-    stmt = (
-        _insert(session, WecomCallback)
-        .values(
-            workspace_id=workspace_id,
-            dedupe_key=dedupe_key,
-            event=event[:64],
-            change_type=None if change_type is None else change_type[:64],
-            raw_xml=raw_xml,
-            received_at=received_at,
-            status="received",
-        )
-        .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
-        .returning(WecomCallback.id)
+    inserted: int | None = connection.scalar(
+        _STORE[connection.dialect.name],
+        {
+            "workspace_id": workspace_id,
+            "dedupe_key": dedupe_key,
+            "event": event[:64],
+            "change_type": None if change_type is None else change_type[:64],
+            "raw_xml": raw_xml,
+            "received_at": received_at,
+            "status": "received",
+        },
     )
-    inserted: int | None = session.scalar(stmt)
     return inserted
 
 
-def count_refusal(session: Session, *, workspace_id: int, reason: str, day: date) -> None:
-    stmt = (
-        _insert(session, WecomCallbackRefusal)
-        .values(workspace_id=workspace_id, day=day, reason=reason, count=1)
-        .on_conflict_do_update(
-            index_elements=["workspace_id", "day", "reason"],
-            set_={"count": WecomCallbackRefusal.count + 1},
-        )
+def count_refusal(connection: Connection, *, workspace_id: int, reason: str, day: date) -> None:
+    connection.execute(
+        _COUNT_REFUSAL[connection.dialect.name],
+        {"workspace_id": workspace_id, "day": day, "reason": reason, "count": 1},
     )
-    session.execute(stmt)
 
 
 def callback(session: Session, workspace_id: int, callback_id: int) -> WecomCallback | None:

@@ -1,0 +1,241 @@
+"""WeCom callback endpoint: acknowledged callbacks per second and latency over loopback.
+
+    .venv/bin/python -m bench.callbacks [--database-url URL] [--runs 3] [--events 5000]
+                                        [--connections 16] [--worker]
+
+Each run starts a fresh database and, in a subprocess, the app `siyu serve` runs (uvicorn on
+a free 127.0.0.1 port; access log off; in-process worker only with `--worker`), creates a
+workspace with a WeCom connection, and encrypts and signs `--events` distinct
+`change_external_contact` callbacks up front. A load generator in this process (asyncio,
+raw HTTP/1.1 keep-alive connections, so the client is not the bottleneck) posts them over
+`--connections` connections and times every request from send to full answer. Every
+answer must be an empty 200 and every callback must be in the inbox with its job.
+
+Prints acknowledged callbacks/s and p50/p99 latency per run and the medians over runs.
+Targets (issue 4): >= 1,000 callbacks/s and p99 <= 20 ms on the 2-core machine.
+"""
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import func, select
+
+from bench.common import (
+    DATA_DIR,
+    database_label,
+    ensure_database,
+    free_port,
+    median,
+    percentile,
+    recreate_database,
+)
+from siyu.connectors.wecom import connection as wecom_connection
+from siyu.connectors.wecom.crypto import CallbackCrypto
+from siyu.db.base import Base
+from siyu.db.engine import build_engine
+from siyu.db.session import unit_of_work
+from siyu.models import Job, WecomCallback
+from siyu.workspace import service as workspace_service
+
+DEFAULT_URL = f"sqlite:///{DATA_DIR / 'callbacks.db'}"
+
+
+def serve(url: str, port: int, *, worker: bool) -> None:
+    """The server process: create_app as `siyu serve` builds it, on uvicorn."""
+    import uvicorn  # noqa: PLC0415 - only the server process needs it
+
+    from siyu.app import create_app  # noqa: PLC0415
+    from siyu.config import get_settings  # noqa: PLC0415
+
+    engine = build_engine(url)
+    application = create_app(get_settings(), engine=engine, run_worker=worker)
+    uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_server(url: str, port: int, *, worker: bool) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "bench.callbacks", "--serve-port", str(port), "--database-url"]
+    args.append(url)
+    if worker:
+        args.append("--worker")
+    process = subprocess.Popen(args, env=dict(os.environ))  # noqa: S603 - this very script
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    msg = "the server did not become ready within 60 s"
+    raise SystemExit(msg)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    workspace_id: int
+    slug: str
+    requests: list[bytes]
+
+
+def prepare(url: str, events: int, port: int) -> Prepared:
+    """A workspace with a connection, and every callback request encrypted and signed."""
+    engine = build_engine(url)
+    Base.metadata.create_all(engine)
+    with unit_of_work(engine) as session:
+        slug = f"cb-{uuid.uuid4().hex[:10]}"
+        workspace = workspace_service.create_workspace(session, slug=slug, name=slug)
+        connection = wecom_connection.connect(
+            session,
+            workspace_id=workspace.id,
+            corp_id=f"ww{uuid.uuid4().hex[:16]}",
+            contact_secret=secrets.token_hex(16),
+        )
+        crypto: CallbackCrypto = wecom_connection.crypto_for(connection)
+        workspace_id = workspace.id
+    engine.dispose()
+    requests = []
+    for n in range(events):
+        xml = (
+            f"<xml><ToUserName><![CDATA[{crypto.receive_id}]]></ToUserName>"
+            "<FromUserName><![CDATA[sys]]></FromUserName>"
+            f"<CreateTime>{1_700_000_000 + n}</CreateTime>"
+            "<MsgType><![CDATA[event]]></MsgType>"
+            "<Event><![CDATA[change_external_contact]]></Event>"
+            "<ChangeType><![CDATA[add_external_contact]]></ChangeType>"
+            "<UserID><![CDATA[zhangsan]]></UserID>"
+            f"<ExternalUserID><![CDATA[wm{n:030d}]]></ExternalUserID>"
+            f"<State><![CDATA[channel-{n % 50}]]></State>"
+            f"<WelcomeCode><![CDATA[{secrets.token_hex(16)}]]></WelcomeCode></xml>"
+        )
+        timestamp, nonce = str(1_700_000_000 + n), str(secrets.randbelow(10**9))
+        encrypted, signature = crypto.seal(xml.encode(), timestamp, nonce)
+        body = (
+            f"<xml><ToUserName><![CDATA[{crypto.receive_id}]]></ToUserName>"
+            f"<AgentID><![CDATA[1000002]]></AgentID>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        ).encode()
+        query = urlencode({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce})
+        head = (
+            f"POST /wecom/callback/{slug}?{query} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    return Prepared(workspace_id, slug, requests)
+
+
+async def _connection_worker(
+    port: int, queue: list[bytes], latencies: list[float], statuses: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while queue:
+            request = queue.pop()
+            started = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            if length:
+                await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            statuses.append(int(status_line.split()[1]))
+    finally:
+        writer.close()
+
+
+async def fire(port: int, requests: list[bytes], connections: int) -> tuple[float, list[float]]:
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    statuses: list[int] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(_connection_worker(port, queue, latencies, statuses) for _ in range(connections))
+    )
+    elapsed = time.perf_counter() - started
+    refused = [s for s in statuses if s != 200]
+    if refused:
+        msg = f"{len(refused)} callbacks were not acknowledged: {sorted(set(refused))}"
+        raise SystemExit(msg)
+    return elapsed, latencies
+
+
+def check_stored(url: str, workspace_id: int, expected: int) -> None:
+    engine = build_engine(url)
+    with unit_of_work(engine, write=False) as session:
+        stored = session.scalar(
+            select(func.count())
+            .select_from(WecomCallback)
+            .where(WecomCallback.workspace_id == workspace_id)
+        )
+        jobs = session.scalar(
+            select(func.count()).select_from(Job).where(Job.workspace_id == workspace_id)
+        )
+    engine.dispose()
+    if stored != expected or jobs != expected:
+        msg = f"expected {expected} stored callbacks and jobs, found {stored} and {jobs}"
+        raise SystemExit(msg)
+
+
+def run_once(url: str, events: int, connections: int, *, worker: bool) -> tuple[float, ...]:
+    recreate_database(url)
+    port = free_port()
+    prepared = prepare(url, events, port)
+    server = start_server(url, port, worker=worker)
+    try:
+        elapsed, latencies = asyncio.run(fire(port, prepared.requests, connections))
+    finally:
+        server.terminate()
+        server.wait(30)
+    check_stored(url, prepared.workspace_id, events)
+    rate = events / elapsed
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    return rate, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--worker", action="store_true", help="run the in-process worker too")
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_port:
+        serve(args.database_url, args.serve_port, worker=args.worker)
+        return
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    ensure_database(args.database_url)
+    print(
+        f"WeCom callbacks on {database_label(args.database_url)}: {args.events} events, "
+        f"{args.connections} connections, worker {'on' if args.worker else 'off'}"
+    )
+    results = []
+    for run in range(1, args.runs + 1):
+        rate, p50, p99 = run_once(
+            args.database_url, args.events, args.connections, worker=args.worker
+        )
+        results.append((rate, p50, p99))
+        print(f"  run {run}: {rate:8.0f} callbacks/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    print(
+        f"median: {median([r[0] for r in results]):8.0f} callbacks/s   "
+        f"p50 {median([r[1] for r in results]):6.2f} ms   "
+        f"p99 {median([r[2] for r in results]):6.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
