@@ -7,6 +7,7 @@ JOB_MODULES = (
     "siyu.tags.jobs",
     "siyu.commerce.jobs",
     "siyu.connectors.wecom.jobs",
+    "siyu.connectors.wecom.sync_jobs",
 )
 
 

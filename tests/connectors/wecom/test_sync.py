@@ -1,0 +1,81 @@
+"""Full sync from the WeCom simulator over real HTTP."""
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from siyu.connectors.wecom import sync_jobs
+from siyu.connectors.wecom_sim import WecomSim
+from siyu.models import Customer, FollowRelation, Identity, WecomSyncRun
+from tests.conftest import WorkspaceFixture
+from tests.connectors.wecom.sync_helpers import connect_to_sim, sim_snapshot, siyu_snapshot
+
+
+def _sync(
+    db: Session, workspace_id: int, run_jobs: Callable[[], int], kind: str = "full"
+) -> WecomSyncRun:
+    run = sync_jobs.start_run(db, workspace_id, kind)
+    db.commit()
+    run_jobs()
+    db.expire_all()
+    refreshed = db.get(WecomSyncRun, run.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def test_full_sync_mirrors_the_simulated_corp_exactly(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    wecom_sim.reset(departments=3, staff=6, contacts=120, tag_groups=True, groups=3)
+    connect_to_sim(db, workspace.id, wecom_sim)
+
+    run = _sync(db, workspace.id, run_jobs)
+
+    assert run.status == "succeeded", run.error
+    expected = sim_snapshot(wecom_sim)
+    assert expected.relations
+    assert expected.customer_tags
+    assert expected.groups
+    assert siyu_snapshot(db, workspace.id) == expected
+    customers = db.scalar(
+        select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
+    )
+    assert customers == len(expected.contacts)
+    assert run.counts["contacts"] == len(expected.relations)
+    assert run.counts["groups"] == len(expected.groups)
+
+
+def test_second_sync_changes_nothing_and_creates_no_duplicates(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    connect_to_sim(db, workspace.id, wecom_sim)
+    _sync(db, workspace.id, run_jobs)
+    before = siyu_snapshot(db, workspace.id)
+    counted = db.scalar(
+        select(func.count())
+        .select_from(FollowRelation)
+        .where(FollowRelation.workspace_id == workspace.id)
+    )
+
+    second = _sync(db, workspace.id, run_jobs, "reconcile")
+
+    assert second.status == "succeeded", second.error
+    assert second.fixes == {}
+    assert siyu_snapshot(db, workspace.id) == before
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(FollowRelation)
+            .where(FollowRelation.workspace_id == workspace.id)
+        )
+        == counted
+    )
+    identities = db.scalar(
+        select(func.count()).select_from(Identity).where(Identity.workspace_id == workspace.id)
+    )
+    assert identities == db.scalar(
+        select(func.count(func.distinct(Identity.value))).where(
+            Identity.workspace_id == workspace.id
+        )
+    )
