@@ -11,13 +11,13 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.console.test_browser import (  # noqa: F401 - fixtures used by name
-    Served,
-    browser,
-    served,
-    shot,
-    signed_in,
-)
+from tests.console import test_browser as base
+from tests.console.test_browser import Served, shot
+
+# The served console, the browser and the signed-in page of test_browser.py, one per module.
+browser = base.browser
+served = base.served
+signed_in = base.signed_in
 
 
 def _api(page: Page, served: Served, method: str, path: str, body: Any = None) -> Any:
