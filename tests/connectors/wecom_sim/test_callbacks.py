@@ -152,3 +152,26 @@ def test_url_verification_handshake(wecom_sim: WecomSim, receiver: Receiver) -> 
     assert accepted.json() == {"url": receiver.url, "verified": True}
     wrong_token = wecom_sim.control.post("/callback", json={**body, "token": "other"})
     assert wrong_token.status_code == 400
+
+
+def test_held_callbacks_are_released_by_a_flush(wecom_sim: WecomSim, receiver: Receiver) -> None:
+    wecom_sim.control.post("/faults", json={"shuffle_callbacks": 10}).raise_for_status()
+    staff = list(wecom_sim.state.members)[:3]
+    for userid in staff:
+        wecom_sim.control.post("/staff-adds-customer", json={"userid": userid}).raise_for_status()
+    assert len(wecom_sim.state.held_pushes) == 3
+    assert wecom_sim.control.post("/callbacks/flush").json() == {"released": 3}
+    received = [e.findtext("UserID") or "" for e in events(wecom_sim, receiver, 3)]
+    assert sorted(received) == sorted(staff)
+
+
+def test_no_welcome_code_when_the_console_has_a_welcome_message(
+    wecom_sim: WecomSim, cgi: Cgi, receiver: Receiver
+) -> None:
+    wecom_sim.reset(console_welcome_message=True)
+    wecom_sim.set_callback(receiver.url, receiver.token, receiver.encoding_aes_key)
+    result = wecom_sim.control.post("/scan", json={"config_id": _way(wecom_sim, cgi)}).json()
+    assert result["welcome_code"] is None
+    (event,) = events(wecom_sim, receiver, 1)
+    assert event.findtext("ChangeType") == "add_external_contact"
+    assert event.find("WelcomeCode") is None

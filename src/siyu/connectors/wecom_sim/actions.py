@@ -91,15 +91,16 @@ def scan(
             )
             result["pending"] = True
         if half and way.skip_verify:
-            code = issue_welcome_code(state, userid, contact.external_userid)
-            result["welcome_code"] = code
             fields: dict[str, FieldValue] = {
                 "UserID": userid,
                 "ExternalUserID": contact.external_userid,
             }
             if way.state:
                 fields["State"] = way.state
-            fields["WelcomeCode"] = code
+            if not state.config.console_welcome_message:
+                code = issue_welcome_code(state, userid, contact.external_userid)
+                result["welcome_code"] = code
+                fields["WelcomeCode"] = code
             _contact_event(state, "add_half_external_contact", fields)
             return result
         if result["pending"]:
@@ -124,7 +125,7 @@ def _befriend(
     if way_state:
         fields["State"] = way_state
     code = None
-    if welcome:
+    if welcome and not state.config.console_welcome_message:
         code = issue_welcome_code(state, userid, external_userid)
         fields["WelcomeCode"] = code
     _contact_event(state, "add_external_contact", fields)

@@ -26,6 +26,9 @@ class SimConfig:
     tag_groups: bool = False
     groups: int = 0
 
+    # The admin set a welcome message in the console: add events then carry no WelcomeCode.
+    console_welcome_message: bool = False
+
     token_ttl: int = 7200
     welcome_code_ttl: int = 20
     transfer_delay: int = 24 * 3600
