@@ -2,9 +2,12 @@
 
 from fastapi import APIRouter
 
+from siyu.acquisition.endpoints import router as acquisition_router
 from siyu.analytics.endpoints import router as analytics_router
 from siyu.commerce.endpoints import router as commerce_router
+from siyu.connectors.wecom.check_endpoints import router as wecom_check_router
 from siyu.connectors.wecom.endpoints import router as wecom_router
+from siyu.connectors.wecom.sync_endpoints import router as wecom_sync_router
 from siyu.console.endpoints import router as console_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
@@ -27,5 +30,8 @@ api_router.include_router(staff_router)
 api_router.include_router(jobs_router)
 api_router.include_router(commerce_router)
 api_router.include_router(analytics_router)
+api_router.include_router(acquisition_router)
 api_router.include_router(console_router)
 api_router.include_router(wecom_router)
+api_router.include_router(wecom_check_router)
+api_router.include_router(wecom_sync_router)

@@ -13,6 +13,7 @@ from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.cli.demo import demo
 from siyu.cli.imports import import_app
 from siyu.cli.staff import staff_app
+from siyu.cli.wecom import wecom_app
 from siyu.cli.wecom_sim import wecom_sim
 from siyu.config import get_settings
 from siyu.db import migrate
@@ -34,6 +35,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(staff_app, name="staff")
+app.add_typer(wecom_app, name="wecom")
 app.command("demo")(demo)
 app.command("wecom-sim")(wecom_sim)
 

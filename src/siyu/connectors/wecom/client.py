@@ -255,6 +255,10 @@ class WecomClient:
         parsed = AccessTokenResponse.model_validate(data)
         return parsed.access_token, parsed.expires_in
 
+    async def ensure_token(self) -> None:
+        """Fetch the access token unless one is cached; raises what gettoken answered."""
+        await self.tokens.get(self._key, self._fetch_token)
+
     async def _get(self, path: str, **params: Any) -> dict[str, Any]:
         return await self._send("GET", path, params=params, read=True)
 

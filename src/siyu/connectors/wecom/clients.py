@@ -13,10 +13,14 @@ from siyu.models import WecomConnection
 SecretKind = Literal["contact", "directory"]
 
 
-def load_connection(session: Session, workspace_id: int) -> WecomConnection:
-    connection = session.scalars(
+def find_connection(session: Session, workspace_id: int) -> WecomConnection | None:
+    return session.scalars(
         select(WecomConnection).where(WecomConnection.workspace_id == workspace_id)
     ).one_or_none()
+
+
+def load_connection(session: Session, workspace_id: int) -> WecomConnection:
+    connection = find_connection(session, workspace_id)
     if connection is None:
         raise NotFound("WeCom connection")
     return connection
