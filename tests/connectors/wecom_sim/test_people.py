@@ -32,7 +32,9 @@ def test_customer_deletes_staff(wecom_sim: WecomSim, cgi: Cgi, receiver: Receive
         "UserID": userid,
         "ExternalUserID": external_userid,
     }
-    assert (userid, external_userid) not in wecom_sim.state.follows
+    assert wecom_sim.state.follows[(userid, external_userid)].deleted_by_customer
+    listed = cgi.ok("/externalcontact/list", userid=userid)["external_userid"]
+    assert external_userid in listed  # WeCom keeps the one-sided relation
     assert wecom_sim.control.post("/customer-deletes-staff", json=pair).status_code == 404
 
 
@@ -44,6 +46,7 @@ def test_staff_deletes_customer(wecom_sim: WecomSim, receiver: Receiver) -> None
     (event,) = events(wecom_sim, receiver, 1)
     assert event.findtext("ChangeType") == "del_external_contact"
     assert event.findtext("ExternalUserID") == external_userid
+    assert (userid, external_userid) not in wecom_sim.state.follows
 
 
 def test_staff_edits_remark_and_tags(wecom_sim: WecomSim, receiver: Receiver) -> None:

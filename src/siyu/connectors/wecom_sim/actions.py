@@ -191,8 +191,10 @@ def _follow(state: SimState, userid: str, external_userid: str) -> FollowInfo:
 
 def customer_deletes_staff(state: SimState, userid: str, external_userid: str) -> None:
     with state.lock:
-        _follow(state, userid, external_userid)
-        del state.follows[(userid, external_userid)]
+        follow = _follow(state, userid, external_userid)
+        if follow.deleted_by_customer:
+            raise ActionError("the customer already deleted this member")
+        follow.deleted_by_customer = True
         _contact_event(
             state, "del_follow_user", {"UserID": userid, "ExternalUserID": external_userid}
         )
@@ -400,6 +402,11 @@ def _received_this_month(state: SimState, external_userid: str) -> int:
     )
 
 
+def _not_a_friend(state: SimState, userid: str, external_userid: str) -> bool:
+    follow = state.follows.get((userid, external_userid))
+    return follow is None or follow.deleted_by_customer
+
+
 def confirm_mass_message(state: SimState, msgid: str, userid: str) -> dict[str, int]:
     """The member taps send in the client: each recipient is sent, or fails with a reason."""
     with state.lock:
@@ -418,7 +425,7 @@ def confirm_mass_message(state: SimState, msgid: str, userid: str) -> dict[str, 
             send.send_time = now
             if send.chat_id:
                 send.status = 1 if send.chat_id in state.groups else 2
-            elif (userid, send.external_userid) not in state.follows:
+            elif _not_a_friend(state, userid, send.external_userid):
                 send.status = 2
             elif _received_this_month(state, send.external_userid) >= quota:
                 send.status = 3

@@ -73,6 +73,9 @@ class FollowInfo:
     oper_userid: str = ""
     add_way: int = 1
     state: str = ""
+    # The customer deleted the member: WeCom keeps listing the relation (protocol.md §4.1
+    # only reports it through del_follow_user), but messages no longer reach the customer.
+    deleted_by_customer: bool = False
 
 
 @dataclass
