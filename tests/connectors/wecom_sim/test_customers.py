@@ -148,3 +148,12 @@ def test_bad_json_is_a_data_format_error(wecom_sim: WecomSim, cgi: Cgi) -> None:
 def test_wrong_method(cgi: Cgi) -> None:
     assert cgi.get("/externalcontact/remark")["errcode"] == 43002
     assert cgi.post("/externalcontact/get")["errcode"] == 43001
+
+
+def test_cursors_are_opaque_and_checked(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    userid = _member_with_customers(wecom_sim)
+    first = cgi.ok("/externalcontact/batch/get_by_user", {"userid_list": [userid], "limit": 1})
+    assert first["next_cursor"]
+    assert not first["next_cursor"].isdigit()
+    bad = {"userid_list": [userid], "cursor": "12"}
+    assert cgi.post("/externalcontact/batch/get_by_user", bad)["errcode"] == 40058

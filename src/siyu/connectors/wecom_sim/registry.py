@@ -1,5 +1,6 @@
 """The simulated /cgi-bin/ APIs, registered by path with their method and secret scope."""
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ class Api:
 
 
 APIS: dict[str, Api] = {}
+_CURSOR_PREFIX = "siyu-sim:"
 CONTACT: frozenset[SecretKind] = frozenset({"contact"})
 DIRECTORY: frozenset[SecretKind] = frozenset({"directory"})
 BOTH: frozenset[SecretKind] = frozenset({"contact", "directory"})
@@ -90,13 +92,20 @@ def string_list(params: Params, name: str) -> list[str]:
 
 
 def page(items: list[Any], cursor: str, limit: int) -> tuple[list[Any], str]:
-    """Slice by an opaque offset cursor; the next cursor is empty on the last page."""
-    try:
-        start = int(cursor) if cursor else 0
-    except ValueError as exc:
-        raise ApiError(40058, "invalid cursor") from exc
-    if start < 0:
-        raise ApiError(40058, "invalid cursor")
+    """Slice by an opaque cursor; the next cursor is empty on the last page."""
+    start = 0
+    if cursor:
+        try:
+            decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(40058, "invalid cursor") from exc
+        if not decoded.startswith(_CURSOR_PREFIX) or not decoded[len(_CURSOR_PREFIX) :].isdigit():
+            raise ApiError(40058, "invalid cursor")
+        start = int(decoded[len(_CURSOR_PREFIX) :])
     chunk = items[start : start + limit]
     end = start + len(chunk)
-    return chunk, (str(end) if end < len(items) else "")
+    return chunk, (encode_cursor(end) if end < len(items) else "")
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()

@@ -7,6 +7,7 @@ from siyu.connectors.wecom_sim.registry import (
     CONTACT,
     Params,
     api,
+    encode_cursor,
     integer,
     page,
     string_list,
@@ -147,7 +148,7 @@ def get_unassigned_list(state: SimState, params: Params) -> dict[str, Any]:
     ]
     cursor = str(params.get("cursor") or "")
     if not cursor and params.get("page_id"):
-        cursor = str(integer(params, "page_id", 0) * page_size)
+        cursor = encode_cursor(integer(params, "page_id", 0) * page_size)
     chunk, next_cursor = page(rows, cursor, page_size)
     return {
         "info": [
