@@ -12,10 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from siyu.app import create_app
+from siyu.config import Settings
 from siyu.connectors.wecom.callbacks import forget_cached_keys
+from siyu.connectors.wecom.connection import connect, crypto_for
 from siyu.connectors.wecom.crypto import CallbackCrypto, signature
 from siyu.connectors.wecom.events import CallbackEvent, handles
+from siyu.connectors.wecom_sim.callbacks import emit
+from siyu.connectors.wecom_sim.server import ThreadedServer, WecomSim
 from siyu.db.engine import read_only
+from siyu.db.session import unit_of_work
 from siyu.models import EventType, Job, WecomCallback, WecomConnection
 from tests.conftest import MakeWorkspace, WorkspaceFixture
 
@@ -468,3 +474,46 @@ def test_failing_handler_keeps_the_error_on_the_callback_and_the_job_retries(
     assert job.attempts == 1
     assert "handler blew up" in (job.last_error or "")
     assert _rows(engine, EventType, corp.workspace.id) == [], "the handler's writes rolled back"
+
+
+# -- the simulator pushes over real HTTP -----------------------------------------------------
+
+
+def test_simulator_verifies_the_url_and_its_repeated_pushes_are_stored_once(
+    engine: Engine, settings: Settings, wecom_sim: WecomSim, workspace: WorkspaceFixture
+) -> None:
+    with unit_of_work(engine) as session:
+        connection = connect(
+            session,
+            workspace_id=workspace.id,
+            corp_id=wecom_sim.corp_id,
+            contact_secret=wecom_sim.contact_secret,
+            api_base_url=wecom_sim.base_url,
+        )
+        crypto = crypto_for(connection)
+    server = ThreadedServer(create_app(settings, engine=engine, run_worker=False))
+    server.start()
+    try:
+        registered = wecom_sim.control.post(
+            "/callback",
+            json={
+                "url": f"{server.base_url}/wecom/callback/{workspace.slug}",
+                "token": crypto.token,
+                "encoding_aes_key": crypto.encoding_aes_key,
+                "verify": True,
+            },
+        )
+        assert registered.status_code == 200, registered.text
+        assert _connection(engine, workspace.id).status == "verified"
+
+        wecom_sim.control.post("/faults", json={"duplicate_callbacks": True})
+        emit(wecom_sim.state, "change_external_tag", "create", {"Id": "et1", "TagType": "tag"})
+        wecom_sim.wait_for_pushes(2)
+    finally:
+        server.stop()
+
+    assert [p.status for p in wecom_sim.state.pushes] == ["delivered", "delivered"]
+    (stored,) = _rows(engine, WecomCallback, workspace.id)
+    assert (stored.event, stored.change_type) == ("change_external_tag", "create")
+    assert "<Id><![CDATA[et1]]></Id>" in stored.raw_xml
+    assert len(_rows(engine, Job, workspace.id)) == 1
