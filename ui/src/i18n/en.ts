@@ -245,6 +245,7 @@ const en: typeof zhCN = {
   staff: {
     title: 'Staff & departments',
     departments: 'Departments',
+    searchPlaceholder: 'Name, userid or mobile prefix',
     allMembers: 'All members',
     noDepartments: 'No departments yet',
     noMembers: 'No members in this department',
