@@ -9,8 +9,9 @@ staff scope and lost customers.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, case, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from siyu.models import Customer, CustomerTag, FollowRelation, Order, Tag, TagGroup
@@ -18,6 +19,7 @@ from siyu.models import Customer, CustomerTag, FollowRelation, Order, Tag, TagGr
 ACTIVE = "active"
 # Orders that were paid, whatever happened after; GMV does not subtract refunds.
 PAID_STATUSES = ("paid", "shipped", "completed", "refunded")
+Row = TypeVarTuple("Row")
 
 
 @dataclass(frozen=True)
@@ -50,38 +52,45 @@ class AnalyticsRepository:
         self.session = session
         self.scope = scope
 
-    def _visible(
-        self, customer_id: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
-    ) -> list[ColumnElement[bool]]:
+    def _in_scope(
+        self,
+        stmt: Select[*Row],
+        customer_id: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+    ) -> Select[*Row]:
+        """For a staff member, only rows of customers they follow.
+
+        A join rather than EXISTS: the staff member's active relations (by the
+        (workspace_id, staff_id, status) index) drive the query, not the whole table.
+        """
         scope = self.scope
         if not scope.restricted:
-            return []
-        return [
-            exists().where(
-                FollowRelation.workspace_id == scope.workspace_id,
+            return stmt
+        return stmt.join(
+            FollowRelation,
+            and_(
                 FollowRelation.customer_id == customer_id,
+                FollowRelation.workspace_id == scope.workspace_id,
                 FollowRelation.staff_id == scope.staff_id,
                 FollowRelation.status == ACTIVE,
-            )
-        ]
+            ),
+        )
 
-    def _live_customers(self) -> list[ColumnElement[bool]]:
-        return [
-            Customer.workspace_id == self.scope.workspace_id,
-            Customer.merged_into_id.is_(None),
-            *self._visible(Customer.id),
-        ]
+    def _live(self) -> list[ColumnElement[bool]]:
+        return [Customer.workspace_id == self.scope.workspace_id, Customer.merged_into_id.is_(None)]
 
     def customers_total(self) -> int:
-        return self.session.scalar(select(func.count()).where(*self._live_customers())) or 0
+        stmt = self._in_scope(select(func.count()).select_from(Customer), Customer.id)
+        return self.session.scalar(stmt.where(*self._live())) or 0
 
     def new_customers_by_day(self, bounds: Sequence[datetime]) -> dict[int, int]:
         """Live customers created per day; day i runs from bounds[i] to bounds[i + 1]."""
         day = _day_index(Customer.created_at, bounds).label("day")
         stmt = (
-            select(day, func.count().label("customers"))
+            self._in_scope(
+                select(day, func.count().label("customers")).select_from(Customer), Customer.id
+            )
             .where(
-                *self._live_customers(),
+                *self._live(),
                 Customer.created_at >= bounds[0],
                 Customer.created_at < bounds[-1],
             )
@@ -91,19 +100,19 @@ class AnalyticsRepository:
 
     def sales_by_day(self, bounds: Sequence[datetime]) -> list[SalesRow]:
         day = _day_index(Order.ordered_at, bounds).label("day")
+        columns = select(
+            day,
+            Order.platform,
+            func.count().label("orders"),
+            func.coalesce(func.sum(Order.paid_fen), 0).label("gmv"),
+        ).select_from(Order)
         stmt = (
-            select(
-                day,
-                Order.platform,
-                func.count().label("orders"),
-                func.coalesce(func.sum(Order.paid_fen), 0).label("gmv"),
-            )
+            self._in_scope(columns, Order.customer_id)
             .where(
                 Order.workspace_id == self.scope.workspace_id,
                 Order.ordered_at >= bounds[0],
                 Order.ordered_at < bounds[-1],
                 Order.status.in_(PAID_STATUSES),
-                *self._visible(Order.customer_id),
             )
             .group_by(day, Order.platform)
         )
@@ -151,11 +160,10 @@ class AnalyticsRepository:
         """(tag id, tag name, group name, customers) for the tags on the most customers."""
         count = func.count().label("customers")
         counted = (
-            select(CustomerTag.tag_id, count)
-            .where(
-                CustomerTag.workspace_id == self.scope.workspace_id,
-                *self._visible(CustomerTag.customer_id),
+            self._in_scope(
+                select(CustomerTag.tag_id, count).select_from(CustomerTag), CustomerTag.customer_id
             )
+            .where(CustomerTag.workspace_id == self.scope.workspace_id)
             .group_by(CustomerTag.tag_id)
             .order_by(count.desc(), CustomerTag.tag_id)
             .limit(limit)
