@@ -7,10 +7,8 @@ from siyu.worker.registry import registered_names
 
 def test_every_domain_jobs_module_is_in_the_catalog() -> None:
     root = Path(siyu.__file__).parent
-    found = {
-        "siyu." + ".".join(path.relative_to(root).with_suffix("").parts)
-        for path in root.glob("**/jobs.py")
-    }
+    modules = [*root.glob("**/jobs.py"), *root.glob("**/*_jobs.py")]
+    found = {"siyu." + ".".join(path.relative_to(root).with_suffix("").parts) for path in modules}
     assert found == set(JOB_MODULES)
 
 
