@@ -8,6 +8,7 @@ JOB_MODULES = (
     "siyu.commerce.jobs",
     "siyu.connectors.wecom.jobs",
     "siyu.connectors.wecom.sync_jobs",
+    "siyu.acquisition.jobs",
 )
 
 
