@@ -239,3 +239,32 @@ def test_settings_edit_custom_fields_merge_rules_users_and_workspace(
     expect(page.get_by_test_id("whoami")).to_contain_text(suffix)
     shot(page, "h8-13-workspace")
     _api(page, served, "PATCH", "/workspace", {"name": original})
+
+
+def test_settings_are_hidden_from_and_closed_to_non_admins(
+    browser: Browser, signed_in: Page, served: Served
+) -> None:
+    email = f"operator{uuid.uuid4().hex[:6]}@example.com"
+    password = "operator password"
+    _api(
+        signed_in,
+        served,
+        "POST",
+        "/users",
+        {"email": email, "name": "运营同学", "password": password, "role": "operator"},
+    )
+    context = _new_context(browser, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{served.url}/login")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_test_id("login-submit").click()
+    nav = page.get_by_test_id("nav")
+    expect(nav.get_by_text("员工与部门", exact=True)).to_be_visible()
+    expect(nav.get_by_text("设置", exact=True)).to_have_count(0)
+    page.goto(f"{served.url}/settings/api-keys")
+    expect(page).to_have_url(f"{served.url}/customers")
+    page.goto(f"{served.url}/staff")
+    expect(page.get_by_test_id("new-member")).to_be_visible()
+    shot(page, "h8-14-operator-nav")
+    context.close()
