@@ -126,3 +126,30 @@ def test_tag_reorder_persists_after_reload(signed_in: Page, served: Served) -> N
         "data-testid", f"tag-group-{group}"
     )
     shot(page, "h7-05-tags-reordered")
+
+
+def test_bulk_tag_on_the_whole_filter_confirms_the_count_and_runs_as_a_job(
+    signed_in: Page, served: Served
+) -> None:
+    page = signed_in
+    _, (tag_name,) = _new_group(page, served, ["筛选"])
+    page.goto(f"{served.url}/customers")
+    page.get_by_test_id("customer-search").locator("input").fill(served.mobile_last4)
+    page.get_by_test_id("customer-search-submit").click()
+    expect(page.get_by_test_id("customers-table").locator("tbody tr")).to_have_count(1)
+    page.get_by_test_id("bulk-tags-button").click()
+    dialog = page.get_by_test_id("bulk-dialog")
+    dialog.get_by_text("当前筛选结果的全部客户").click()
+    dialog.get_by_test_id("bulk-tags").click()
+    page.locator(".t-select-option", has_text=tag_name).click()
+    dialog.locator(".t-dialog__header").click()
+    dialog.get_by_test_id("bulk-apply").click()
+    confirm = page.locator(".t-dialog", has_text="对全部筛选结果操作？")
+    expect(confirm).to_contain_text("1 位客户")
+    expect(confirm).to_contain_text(tag_name)
+    shot(page, "h7-06-bulk-confirm")
+    confirm.locator(".t-dialog__confirm").click()
+    expect(dialog.get_by_test_id("bulk-done")).to_contain_text("1 位客户")
+    dialog.get_by_test_id("bulk-close").click()
+    page.goto(f"{served.url}/customers/{served.customer_id}")
+    expect(page.get_by_test_id("customer-tags")).to_contain_text(tag_name)
