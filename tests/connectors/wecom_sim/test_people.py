@@ -32,9 +32,20 @@ def test_customer_deletes_staff(wecom_sim: WecomSim, cgi: Cgi, receiver: Receive
         "UserID": userid,
         "ExternalUserID": external_userid,
     }
+    assert (userid, external_userid) not in wecom_sim.state.follows
+    assert wecom_sim.control.post("/customer-deletes-staff", json=pair).status_code == 404
+
+
+def test_customer_deletes_staff_can_leave_the_relation_listed(
+    wecom_sim: WecomSim, cgi: Cgi
+) -> None:
+    wecom_sim.reset(customer_delete_keeps_relation=True)
+    userid, external_userid = _pair(wecom_sim)
+    pair = {"userid": userid, "external_userid": external_userid}
+    wecom_sim.control.post("/customer-deletes-staff", json=pair).raise_for_status()
     assert wecom_sim.state.follows[(userid, external_userid)].deleted_by_customer
     listed = cgi.ok("/externalcontact/list", userid=userid)["external_userid"]
-    assert external_userid in listed  # WeCom keeps the one-sided relation
+    assert external_userid in listed
     assert wecom_sim.control.post("/customer-deletes-staff", json=pair).status_code == 404
 
 

@@ -194,7 +194,10 @@ def customer_deletes_staff(state: SimState, userid: str, external_userid: str) -
         follow = _follow(state, userid, external_userid)
         if follow.deleted_by_customer:
             raise ActionError("the customer already deleted this member")
-        follow.deleted_by_customer = True
+        if state.config.customer_delete_keeps_relation:
+            follow.deleted_by_customer = True
+        else:
+            del state.follows[(userid, external_userid)]
         _contact_event(
             state, "del_follow_user", {"UserID": userid, "ExternalUserID": external_userid}
         )

@@ -29,6 +29,10 @@ class SimConfig:
     # The admin set a welcome message in the console: add events then carry no WelcomeCode.
     console_welcome_message: bool = False
 
+    # WeCom keeps listing a relation after the customer deleted the member (a one-sided
+    # friend; community reports, not protocol.md). Off: the relation disappears.
+    customer_delete_keeps_relation: bool = False
+
     token_ttl: int = 7200
     welcome_code_ttl: int = 20
     transfer_delay: int = 24 * 3600

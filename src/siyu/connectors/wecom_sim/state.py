@@ -73,8 +73,8 @@ class FollowInfo:
     oper_userid: str = ""
     add_way: int = 1
     state: str = ""
-    # The customer deleted the member: WeCom keeps listing the relation (protocol.md §4.1
-    # only reports it through del_follow_user), but messages no longer reach the customer.
+    # The customer deleted the member but the relation is still listed
+    # (SimConfig.customer_delete_keeps_relation); messages no longer reach the customer.
     deleted_by_customer: bool = False
 
 
