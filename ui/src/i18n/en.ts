@@ -70,7 +70,7 @@ const en: typeof zhCN = {
       noTags: 'Choose at least one tag',
       noneSelected: 'Select customers first, or choose every customer matching the filters',
       confirmTitle: 'Apply to every matching customer?',
-      confirmBody: 'This will {action} for the {n} customers matching the current filters: {tags}. Continue?',
+      confirmBody: '{action} for the {n} customers matching the current filters: {tags}. Continue?',
       apply: 'Apply',
       running: 'Changing tags',
       progress: '{done} of {total} customers done',
