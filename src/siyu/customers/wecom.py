@@ -7,13 +7,15 @@ records; every function writes a page in a constant number of statements.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.customers import oneid
 from siyu.customers.identities import IdentityKind, normalize
 from siyu.customers.schemas import FollowStatus, Gender
+from siyu.kit.pagination import SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.models import (
     Customer,
@@ -26,6 +28,7 @@ from siyu.models import (
     Staff,
 )
 from siyu.tags import service as tags_service
+from siyu.worker.queue import enqueue
 
 SOURCE = "wecom"
 CHUNK = 1000
@@ -152,8 +155,17 @@ def upsert_wecom_follows(
             )
         ):
             existing[(row.customer_id, row.staff_id)] = row
+    ended_at = _customer_deletions(session, workspace_id, list(existing.values()))
     for key, record in wanted.items():
         relation = existing.get(key)
+        if (
+            relation is not None
+            and relation.id in ended_at
+            and record.added_at <= ended_at[relation.id]
+        ):
+            # WeCom keeps listing a relation the customer deleted (one-sided); only a
+            # re-add, listed with a later createtime, makes it active again.
+            continue
         if relation is None:
             relation = FollowRelation(
                 workspace_id=workspace_id, customer_id=key[0], staff_id=key[1]
@@ -193,6 +205,25 @@ def upsert_wecom_follows(
         session.execute(insert(FollowRelationTag), rows)
     tag_counts = refresh_customer_wecom_tags(session, workspace_id, customers)
     return counts | {"tags_added": tag_counts["added"], "tags_removed": tag_counts["removed"]}
+
+
+def _customer_deletions(
+    session: Session, workspace_id: int, relations: Sequence[FollowRelation]
+) -> dict[int, datetime]:
+    """When the customer deleted the staff member, for relations ended that way."""
+    ended = [r.id for r in relations if r.status == FollowStatus.DELETED_BY_CUSTOMER]
+    if not ended:
+        return {}
+    rows = session.execute(
+        select(FollowLoss.follow_relation_id, func.max(FollowLoss.occurred_at))
+        .where(
+            FollowLoss.workspace_id == workspace_id,
+            FollowLoss.follow_relation_id.in_(ended),
+            FollowLoss.deleted_by == "customer",
+        )
+        .group_by(FollowLoss.follow_relation_id)
+    )
+    return {relation_id: at for relation_id, at in rows if relation_id is not None}
 
 
 def refresh_customer_wecom_tags(
@@ -289,6 +320,7 @@ def end_follow(
     )
     session.add(loss)
     session.flush()
+    enqueue(session, LOSS_ALERT_JOB, {"loss_id": loss.id}, workspace_id=relation.workspace_id)
     refresh_customer_wecom_tags(session, relation.workspace_id, [relation.customer_id])
     return loss
 
@@ -472,3 +504,63 @@ def dismiss_unlisted_groups(session: Session, workspace_id: int, *, listed_befor
     for chat_id in chat_ids:
         dismiss_wecom_group(session, workspace_id, chat_id)
     return len(chat_ids)
+
+
+# -- lost customers -------------------------------------------------------------------
+
+LOSS_ALERT_JOB = "wecom.alert_loss"
+LOSS_SORTS = ("occurred_at", "id")
+
+
+@dataclass(frozen=True)
+class LossQuery:
+    staff_id: int | None = None
+    department_id: int | None = None
+    deleted_by: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+def lost_customers(
+    session: Session, workspace_id: int, query: LossQuery
+) -> tuple[list[tuple[FollowLoss, str | None, str | None]], str | None]:
+    """Lost customers newest first (keyset paged): (loss, customer name, staff name)."""
+    stmt = (
+        select(FollowLoss, Customer.name, Staff.name)
+        .join(Customer, Customer.id == FollowLoss.customer_id)
+        .join(Staff, Staff.id == FollowLoss.staff_id)
+        .where(FollowLoss.workspace_id == workspace_id)
+    )
+    if query.staff_id is not None:
+        stmt = stmt.where(FollowLoss.staff_id == query.staff_id)
+    if query.department_id is not None:
+        stmt = stmt.where(FollowLoss.department_id == query.department_id)
+    if query.deleted_by is not None:
+        stmt = stmt.where(FollowLoss.deleted_by == query.deleted_by)
+    if query.since is not None:
+        stmt = stmt.where(FollowLoss.occurred_at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(FollowLoss.occurred_at < query.until)
+    paged, page = paginate(
+        cast("Select[Any]", stmt),
+        columns={
+            "occurred_at": FollowLoss.occurred_at.expression,
+            "id": FollowLoss.id.expression,
+        },
+        id_column=FollowLoss.id.expression,
+        sort=SortSpec("occurred_at", descending=True),
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    rows: list[tuple[FollowLoss, str | None, str | None]] = [
+        (row[0], row[1], row[2]) for row in session.execute(paged)
+    ]
+    return page.build(rows, key_of=lambda row, name: getattr(row[0], name))
+
+
+def get_loss(session: Session, workspace_id: int, loss_id: int) -> FollowLoss | None:
+    return session.scalar(
+        select(FollowLoss).where(FollowLoss.workspace_id == workspace_id, FollowLoss.id == loss_id)
+    )

@@ -47,9 +47,11 @@ def connect_to_sim(db: Session, workspace_id: int, sim: WecomSim) -> None:
 def sim_snapshot(sim: WecomSim) -> Snapshot:
     state = sim.state
     with state.lock:
-        relations = set(state.follows)
+        # A relation the customer deleted may stay listed in WeCom; Siyu holds it as ended.
+        live = {key: f for key, f in state.follows.items() if not f.deleted_by_customer}
+        relations = set(live)
         tags: dict[str, set[str]] = {}
-        for (_, external_userid), follow in state.follows.items():
+        for (_, external_userid), follow in live.items():
             tags.setdefault(external_userid, set()).update(follow.tag_ids)
         return Snapshot(
             departments={d.id: d.name for d in state.departments.values()},

@@ -178,8 +178,25 @@ def _mark_transferred(session: Session, workspace_id: int, event: CallbackEvent)
 
 @handles(CONTACT, "del_follow_user")
 async def customer_deleted_staff(session: Session, workspace_id: int, event: CallbackEvent) -> None:
+    """The customer deleted the staff member. WeCom may keep listing such a one-sided
+    relation, so this event decides: the relation ends here, and re-reads leave it ended
+    unless WeCom lists it with a later createtime (a re-add)."""
     async with client_for(session, workspace_id) as client:
-        await _reread_contact(session, workspace_id, client, event, ended_by="customer")
+        customer_id = await _reread_contact(
+            session, workspace_id, client, event, ended_by="customer"
+        )
+    staff = staff_service.staff_by_userid(session, workspace_id, event.fields.get("UserID", ""))
+    if customer_id is None or staff is None:
+        return
+    relation = customers_wecom.relation_of(session, workspace_id, customer_id, staff.id)
+    if relation is not None:
+        customers_wecom.end_follow(
+            session,
+            relation,
+            deleted_by="customer",
+            occurred_at=event.create_time,
+            detected_by="callback",
+        )
 
 
 # -- customer groups ------------------------------------------------------------------

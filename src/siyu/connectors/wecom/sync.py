@@ -408,3 +408,14 @@ class Syncer:
         self.run.finished_at = utcnow()
         self.run.checkpoint = {}
         self._next_phase("done")
+
+
+def recent_runs(session: Session, workspace_id: int, limit: int) -> list[WecomSyncRun]:
+    return list(
+        session.scalars(
+            select(WecomSyncRun)
+            .where(WecomSyncRun.workspace_id == workspace_id)
+            .order_by(WecomSyncRun.started_at.desc(), WecomSyncRun.id.desc())
+            .limit(limit)
+        )
+    )

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from siyu.connectors.wecom import handlers as _handlers  # noqa: F401
 from siyu.connectors.wecom import sync
 from siyu.connectors.wecom.clients import client_for
+from siyu.customers import wecom as customers_wecom
 from siyu.kit.time import utcnow
 from siyu.models import Schedule, WecomSyncRun
+from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
 from siyu.worker.queue import enqueue
 from siyu.worker.registry import job
@@ -92,3 +94,32 @@ def reconcile(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": "a sync is running"}
     run = start_run(ctx.session, ctx.workspace_id, "reconcile")
     return {"run_id": run.id}
+
+
+@job(customers_wecom.LOSS_ALERT_JOB)
+async def alert_loss(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Tell the lost customer's staff member's department leaders (WeCom department_leader).
+
+    Siyu has no messaging yet: the alert is recorded on the loss (who, when) and shown by
+    GET /wecom/lost-customers.
+    """
+    assert ctx.workspace_id is not None
+    session = ctx.session
+    loss = customers_wecom.get_loss(session, ctx.workspace_id, int(payload["loss_id"]))
+    if loss is None or loss.alerted_at is not None:
+        return {"status": "skipped"}
+    leaders: list[str] = []
+    department = (
+        staff_service.get_department(session, ctx.workspace_id, loss.department_id)
+        if loss.department_id is not None
+        else None
+    )
+    if department is not None and department.wecom_id is not None:
+        async with client_for(session, ctx.workspace_id) as client:
+            listed = (await client.department_list(int(department.wecom_id))).department
+        leaders = sorted(
+            {u for d in listed if d.id == department.wecom_id for u in d.department_leader}
+        )
+    loss.alerted_userids = leaders
+    loss.alerted_at = utcnow()
+    return {"status": "alerted", "userids": leaders}

@@ -1,0 +1,105 @@
+"""Console API of the WeCom sync: start a sync or reconciliation, its history, lost customers."""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
+
+from siyu.connectors.wecom import sync, sync_jobs
+from siyu.connectors.wecom.sync_schemas import LostCustomerOut, SyncRunOut, SyncStartIn
+from siyu.customers import wecom as customers_wecom
+from siyu.db.dependencies import DbSession
+from siyu.kit.pagination import PageOut
+from siyu.models import WecomSyncRun
+from siyu.worker.queue import get_job
+from siyu.workspace import service as workspace_service
+from siyu.workspace.dependencies import Admin, Operator
+
+router = APIRouter(prefix="/wecom", tags=["wecom"])
+
+
+def _run_out(session: Session, run: WecomSyncRun) -> SyncRunOut:
+    out = SyncRunOut.model_validate(run)
+    if run.job_id is not None and run.status in sync.RUNNING:
+        job = get_job(session, run.job_id, workspace_id=run.workspace_id)
+        out.progress_done, out.progress_total = job.progress_done, job.progress_total
+    return out
+
+
+def _start(session: Session, principal: Admin, kind: str) -> SyncRunOut:
+    run = sync_jobs.start_run(session, principal.workspace_id, kind)
+    workspace_service.audit(
+        session, principal, f"wecom.{kind}", target_type="wecom_sync_run", target_id=run.id
+    )
+    return _run_out(session, run)
+
+
+@router.post("/sync", response_model=SyncRunOut, status_code=status.HTTP_202_ACCEPTED)
+def start_sync(session: DbSession, principal: Admin, body: SyncStartIn | None = None) -> SyncRunOut:
+    """Start a full sync (409 while another sync of the workspace is queued or running)."""
+    return _start(session, principal, body.kind if body else "full")
+
+
+@router.post("/reconcile", response_model=SyncRunOut, status_code=status.HTTP_202_ACCEPTED)
+def start_reconcile(session: DbSession, principal: Admin) -> SyncRunOut:
+    """Re-read WeCom and repair drift now (it also runs nightly)."""
+    return _start(session, principal, "reconcile")
+
+
+@router.get("/sync/runs", response_model=list[SyncRunOut])
+def sync_runs(
+    session: DbSession, principal: Operator, limit: int = Query(20, ge=1, le=100)
+) -> list[SyncRunOut]:
+    """Sync history, newest first, with counts, fixes, progress and errors."""
+    runs = sync.recent_runs(session, principal.workspace_id, limit)
+    return [_run_out(session, run) for run in runs]
+
+
+@router.get("/sync/runs/{run_id}", response_model=SyncRunOut)
+def sync_run(run_id: int, session: DbSession, principal: Operator) -> SyncRunOut:
+    return _run_out(session, sync.get_run(session, principal.workspace_id, run_id))
+
+
+@router.get("/lost-customers", response_model=PageOut[LostCustomerOut])
+def lost_customers(
+    session: DbSession,
+    principal: Operator,
+    staff_id: int | None = None,
+    department_id: int | None = None,
+    deleted_by: Literal["customer", "staff", "unknown"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+) -> PageOut[LostCustomerOut]:
+    """Customers who deleted a staff member or were deleted by one, newest first."""
+    query = customers_wecom.LossQuery(
+        staff_id=staff_id,
+        department_id=department_id,
+        deleted_by=deleted_by,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+    rows, next_cursor = customers_wecom.lost_customers(session, principal.workspace_id, query)
+    return PageOut(
+        items=[
+            LostCustomerOut(
+                id=loss.id,
+                customer_id=loss.customer_id,
+                customer_name=customer_name,
+                staff_id=loss.staff_id,
+                staff_name=staff_name,
+                department_id=loss.department_id,
+                deleted_by=loss.deleted_by,
+                detected_by=loss.detected_by,
+                occurred_at=loss.occurred_at,
+                alerted_userids=[str(u) for u in loss.alerted_userids],
+                alerted_at=loss.alerted_at,
+            )
+            for loss, customer_name, staff_name in rows
+        ],
+        next_cursor=next_cursor,
+    )
