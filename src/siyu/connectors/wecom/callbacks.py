@@ -146,7 +146,6 @@ def _open(
 class Outcome:
     status_code: int
     body: bytes = b""
-    reason: str | None = None
 
 
 class CallbackDatabase:
@@ -180,7 +179,7 @@ def _refuse(db: CallbackDatabase, slug: str, workspace_id: int | None, refused: 
         refused.reason,
         refused.detail,
     )
-    return Outcome(refused.status_code, f"refused: {refused.reason}".encode(), refused.reason)
+    return Outcome(refused.status_code, f"refused: {refused.reason}".encode())
 
 
 def _receiver(connection: Connection, slug: str) -> tuple[inbox.Receiver, CallbackCrypto]:
