@@ -140,3 +140,15 @@ def test_groupmsg_errcodes(wecom_sim: WecomSim, cgi: Cgi) -> None:
     assert cgi.post("/externalcontact/add_msg_template", empty)["errcode"] == 44004
     group = {"chat_type": "group", "text": {"content": "x"}}
     assert cgi.post("/externalcontact/add_msg_template", group)["errcode"] == 40058
+
+
+def test_results_are_not_ready_while_the_task_is_dispatched(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    wecom_sim.reset(groupmsg_dispatch_seconds=5)
+    userid, customers = _member_with_customers(wecom_sim)
+    msgid = cgi.ok(
+        "/externalcontact/add_msg_template",
+        {"sender": userid, "external_userid": customers, "text": {"content": "hi"}},
+    )["msgid"]
+    assert cgi.post("/externalcontact/get_groupmsg_task", {"msgid": msgid})["errcode"] == 41063
+    wecom_sim.control.post("/clock/advance", json={"seconds": 6}).raise_for_status()
+    assert cgi.post("/externalcontact/get_groupmsg_task", {"msgid": msgid})["errcode"] == 0

@@ -83,3 +83,22 @@ def test_slow_responses_and_the_concurrency_cap(wecom_sim: WecomSim, cgi: Cgi) -
         thread.join()
     assert sorted(codes)[0] == 0
     assert 45033 in codes
+
+
+def test_a_burst_of_another_errcode(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    wecom_sim.control.post("/faults", json={"burst_45009": 1, "burst_errcode": -1})
+    assert cgi.get(FOLLOW_USERS)["errcode"] == -1
+    assert cgi.get(FOLLOW_USERS)["errcode"] == 0
+
+
+def test_an_untrusted_ip_is_refused_everywhere(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    wecom_sim.control.post("/faults", json={"untrusted_ip": True}).raise_for_status()
+    refused = cgi.get(FOLLOW_USERS)
+    assert refused["errcode"] == 60020
+    assert refused["errmsg"].startswith("not allow to access from your ip")
+    assert "from ip: 127.0.0.1" in refused["errmsg"]
+    token = httpx.get(
+        f"{wecom_sim.base_url}/cgi-bin/gettoken",
+        params={"corpid": wecom_sim.corp_id, "corpsecret": wecom_sim.contact_secret},
+    )
+    assert token.json()["errcode"] == 60020

@@ -63,6 +63,8 @@ async def _answer(state: SimState, api: Api, request: Request) -> JSONResponse:
         return JSONResponse({"message": "bad gateway"}, status_code=state.rng.choice((500, 502)))
     try:
         with state.lock:
+            if state.untrusted_ip:
+                raise ApiError(60020)
             check_limits(state, api.path, debug=request.query_params.get("debug") == "1")
         if request.method != api.method:
             raise ApiError(43001 if api.method == "GET" else 43002)

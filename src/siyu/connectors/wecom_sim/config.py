@@ -38,6 +38,8 @@ class SimConfig:
     transfer_delay: int = 24 * 3600
     transfer_window_days: int = 90
     transfers_per_window: int = 2
+    # Right after add_msg_template the per-member results answer 41063 for this long.
+    groupmsg_dispatch_seconds: int = 0
     # Mass messages one customer may receive per month; None: the number of days in the month.
     monthly_mass_quota: int | None = None
 
@@ -53,9 +55,11 @@ class SimConfig:
     callback_attempts: int = 3
     callback_retry_delay: float = 0.0
 
-    # Faults: a share of calls answered 500/502, a delay before every answer,
+    # Faults: a share of calls answered 500/502, a delay before every answer, untrusted IP,
     # each callback pushed twice, callbacks buffered in groups of this size and shuffled.
     error_rate_5xx: float = 0.0
+    # This server's IP is not among the app's trusted IPs: every call answers 60020.
+    untrusted_ip: bool = False
     delay_ms: int = 0
     duplicate_callbacks: bool = False
     shuffle_callbacks: int = 0

@@ -43,6 +43,9 @@ class ClockIn(BaseModel):
 class FaultsIn(BaseModel):
     burst_45009: int | None = Field(default=None, ge=0)
     burst_path: str | None = None
+    # What the burst answers instead of 45009, e.g. -1 (system busy) or 45033.
+    burst_errcode: int | None = None
+    untrusted_ip: bool | None = None
     error_rate_5xx: float | None = Field(default=None, ge=0, le=1)
     delay_ms: int | None = Field(default=None, ge=0)
     duplicate_callbacks: bool | None = None
@@ -131,6 +134,9 @@ def faults(body: FaultsIn, request: Request) -> dict[str, Any]:
     with state.lock:
         if body.burst_45009 is not None:
             state.burst_45009 = (body.burst_45009, body.burst_path)
+            state.burst_errcode = body.burst_errcode or 45009
+        if body.untrusted_ip is not None:
+            state.untrusted_ip = body.untrusted_ip
         if body.error_rate_5xx is not None:
             state.error_rate_5xx = body.error_rate_5xx
         if body.delay_ms is not None:
@@ -145,6 +151,8 @@ def faults(body: FaultsIn, request: Request) -> dict[str, Any]:
             state.expire_tokens()
         return {
             "burst_45009": state.burst_45009[0],
+            "burst_errcode": state.burst_errcode,
+            "untrusted_ip": state.untrusted_ip,
             "error_rate_5xx": state.error_rate_5xx,
             "delay_ms": state.delay_ms,
             "duplicate_callbacks": state.duplicate_callbacks,

@@ -10,7 +10,7 @@ def check_limits(state: SimState, path: str, *, debug: bool) -> None:
     remaining, only_path = state.burst_45009
     if remaining > 0 and only_path in (None, path):
         state.burst_45009 = (remaining - 1, only_path)
-        raise ApiError(45009)
+        raise ApiError(state.burst_errcode)
     now = state.now()
     key = f"{path}?debug" if debug else path
     calls = [t for t in state.calls.get(key, []) if t > now - 3600]

@@ -285,7 +285,10 @@ class SimState:
             self.calls: dict[str, list[float]] = {}
             self.in_flight: dict[str, int] = {}
             self.total_calls = 0
+            # The next N calls (of one path, or of any) answer this errcode.
             self.burst_45009: tuple[int, str | None] = (0, None)
+            self.burst_errcode = 45009
+            self.untrusted_ip = config.untrusted_ip
             self.error_rate_5xx = config.error_rate_5xx
             self.delay_ms = config.delay_ms
             self.duplicate_callbacks = config.duplicate_callbacks

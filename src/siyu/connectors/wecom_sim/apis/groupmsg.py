@@ -162,6 +162,8 @@ def _task(state: SimState, params: Params) -> MassTask:
     task = state.mass_tasks.get(str(msgid))
     if task is None:
         raise ApiError(41047)
+    if state.now() - task.create_time < state.config.groupmsg_dispatch_seconds:
+        raise ApiError(41063)
     return task
 
 
