@@ -90,6 +90,9 @@ class DatabaseLimiter:
         if self._sqlite and self.session is not None and self.session.in_transaction():
             return self._try(self.session.connection(), key, limit)
         with self.engine.begin() as connection:
+            if not self._sqlite:
+                # A bucket need not survive a crash: skip waiting for the WAL flush.
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return self._try(connection, key, limit)
 
     def _try(self, connection: Connection, key: str, limit: Limit) -> float | None:
