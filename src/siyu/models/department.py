@@ -14,3 +14,6 @@ class Department(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     )
     wecom_id: Mapped[int | None] = mapped_column(BigInteger)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # No foreign key: staff already references department, and a cycle would complicate
+    # table creation; the staff service clears it when the staff member is deleted.
+    manager_staff_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.models import Department, Staff
@@ -87,6 +87,18 @@ class StaffRepository:
         child = select(Department.id).join(tree, Department.parent_id == tree.c.id)
         tree = tree.union(child.where(Department.workspace_id == self.workspace_id))
         return sorted(self.session.scalars(select(tree.c.id)))
+
+    def clear_manager(self, staff_id: int) -> None:
+        """Departments this staff member managed no longer have a manager."""
+        self.session.execute(
+            update(Department)
+            .where(
+                Department.workspace_id == self.workspace_id,
+                Department.manager_staff_id == staff_id,
+            )
+            .values(manager_staff_id=None)
+            .execution_options(synchronize_session="fetch")
+        )
 
     def staff_counts(self) -> dict[int, int]:
         rows = self.session.execute(

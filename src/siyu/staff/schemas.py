@@ -17,6 +17,7 @@ class DepartmentIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     parent_id: int | None = None
     sort_order: int | None = None
+    manager_staff_id: int | None = Field(default=None, description="the department's manager")
 
 
 class DepartmentPatch(BaseModel):
@@ -25,6 +26,7 @@ class DepartmentPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     parent_id: int | None = None
     sort_order: int | None = None
+    manager_staff_id: int | None = Field(default=None, description="null removes the manager")
 
 
 class DepartmentOut(BaseModel):
@@ -35,9 +37,11 @@ class DepartmentOut(BaseModel):
     parent_id: int | None
     wecom_id: int | None
     sort_order: int
+    manager_staff_id: int | None
 
 
 class DepartmentNode(DepartmentOut):
+    manager_name: str | None = None
     staff_count: int = 0
     children: list["DepartmentNode"] = []
 

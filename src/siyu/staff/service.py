@@ -95,6 +95,8 @@ def create_department(session: Session, workspace_id: int, data: DepartmentIn) -
         get_department(session, workspace_id, data.parent_id, field="parent_id")
     name = data.name.strip()
     _check_sibling_name(repo, data.parent_id, name)
+    if data.manager_staff_id is not None:
+        _require_manager(session, workspace_id, data.manager_staff_id)
     department = Department(
         workspace_id=workspace_id,
         name=name,
@@ -104,6 +106,7 @@ def create_department(session: Session, workspace_id: int, data: DepartmentIn) -
             if data.sort_order is None
             else data.sort_order
         ),
+        manager_staff_id=data.manager_staff_id,
     )
     session.add(department)
     session.flush()
@@ -127,8 +130,17 @@ def update_department(
     department.parent_id = parent_id
     if data.sort_order is not None:
         department.sort_order = data.sort_order
+    if "manager_staff_id" in data.model_fields_set:
+        if data.manager_staff_id is not None:
+            _require_manager(session, workspace_id, data.manager_staff_id)
+        department.manager_staff_id = data.manager_staff_id
     session.flush()
     return department
+
+
+def _require_manager(session: Session, workspace_id: int, staff_id: int) -> None:
+    if StaffRepository(session, workspace_id).staff(staff_id) is None:
+        raise NotFound("staff member", {"field": "manager_staff_id"})
 
 
 def _refuse_cycle(repo: StaffRepository, department_id: int, new_parent_id: int) -> None:
@@ -165,14 +177,21 @@ def delete_department(session: Session, principal: Principal, department_id: int
 
 
 def department_tree(session: Session, workspace_id: int) -> list[DepartmentNode]:
-    """All departments as a nested tree, each with its own staff count (two queries)."""
+    """All departments as a nested tree, each with its own staff count and its manager's
+    name (three queries)."""
     repo = StaffRepository(session, workspace_id)
     counts = repo.staff_counts()
+    departments = repo.departments()
+    managers = repo.staff_names([d.manager_staff_id for d in departments if d.manager_staff_id])
     nodes = {
         d.id: DepartmentNode.model_validate(d).model_copy(
-            update={"staff_count": counts.get(d.id, 0), "children": []}
+            update={
+                "staff_count": counts.get(d.id, 0),
+                "manager_name": managers.get(d.manager_staff_id or 0),
+                "children": [],
+            }
         )
-        for d in repo.departments()
+        for d in departments
     }
     roots: list[DepartmentNode] = []
     for node in nodes.values():
@@ -305,6 +324,7 @@ def delete_staff(session: Session, principal: Principal, staff_id: int) -> None:
         raise Conflict(
             "the staff member follows customers; hand them over or mark the member resigned"
         )
+    StaffRepository(session, principal.workspace_id).clear_manager(staff.id)
     session.delete(staff)
     session.flush()
     workspace_service.audit(
