@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from siyu.connectors.wecom_sim import apis  # noqa: F401 - registers every API
-from siyu.connectors.wecom_sim.actions import settle_transfers
 from siyu.connectors.wecom_sim.callbacks import Pusher
 from siyu.connectors.wecom_sim.config import SimConfig
 from siyu.connectors.wecom_sim.control import router as control_router
@@ -19,6 +18,7 @@ from siyu.connectors.wecom_sim.limits import check_limits, enter, leave
 from siyu.connectors.wecom_sim.qr import qr_png
 from siyu.connectors.wecom_sim.registry import APIS, Api
 from siyu.connectors.wecom_sim.state import SecretKind, SimState
+from siyu.connectors.wecom_sim.task_actions import settle_transfers
 
 
 def create_sim_app(config: SimConfig, state: SimState | None = None) -> FastAPI:

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from siyu.connectors.wecom_sim import actions
+from siyu.connectors.wecom_sim import actions, chat_actions, tag_actions, task_actions
 from siyu.connectors.wecom_sim.state import SimState
 
 router = APIRouter()
@@ -157,7 +157,8 @@ def staff_edits_customer(body: EditIn, request: Request) -> dict[str, bool]:
 @router.post("/groups")
 def create_group(body: GroupCreateIn, request: Request) -> dict[str, str]:
     chat = _run(
-        request, lambda s: actions.create_group(s, body.owner, body.name, body.external_userids)
+        request,
+        lambda s: chat_actions.create_group(s, body.owner, body.name, body.external_userids),
     )
     return {"chat_id": chat.chat_id}
 
@@ -165,26 +166,30 @@ def create_group(body: GroupCreateIn, request: Request) -> dict[str, str]:
 @router.post("/groups/{chat_id}/join")
 def join_group(chat_id: str, body: MembersIn, request: Request) -> dict[str, bool]:
     """`scene`: JoinScene, 0 invited by a member, 3 scanned the group QR code."""
-    _run(request, lambda s: actions.join_group(s, chat_id, body.members, join_scene=body.scene))
+    _run(
+        request, lambda s: chat_actions.join_group(s, chat_id, body.members, join_scene=body.scene)
+    )
     return {"ok": True}
 
 
 @router.post("/groups/{chat_id}/leave")
 def leave_group(chat_id: str, body: MembersIn, request: Request) -> dict[str, bool]:
     """`scene`: QuitScene, 0 left by themselves, 1 removed by the owner or an admin."""
-    _run(request, lambda s: actions.leave_group(s, chat_id, body.members, quit_scene=body.scene))
+    _run(
+        request, lambda s: chat_actions.leave_group(s, chat_id, body.members, quit_scene=body.scene)
+    )
     return {"ok": True}
 
 
 @router.post("/groups/{chat_id}/rename")
 def rename_group(chat_id: str, body: NameIn, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.rename_group(s, chat_id, body.name))
+    _run(request, lambda s: chat_actions.rename_group(s, chat_id, body.name))
     return {"ok": True}
 
 
 @router.post("/groups/{chat_id}/dismiss")
 def dismiss_group(chat_id: str, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.dismiss_group(s, chat_id))
+    _run(request, lambda s: chat_actions.dismiss_group(s, chat_id))
     return {"ok": True}
 
 
@@ -205,7 +210,7 @@ def resign(userid: str, request: Request) -> dict[str, bool]:
 
 @router.post("/groupmsg/confirm")
 def confirm_mass_message(body: ConfirmIn, request: Request) -> dict[str, int]:
-    return _run(request, lambda s: actions.confirm_mass_message(s, body.msgid, body.userid))
+    return _run(request, lambda s: task_actions.confirm_mass_message(s, body.msgid, body.userid))
 
 
 @router.post("/corp-tags")
@@ -214,36 +219,38 @@ def admin_creates_tags(body: TagsCreateIn, request: Request) -> dict[str, object
         raise HTTPException(400, "tags and group_name (or group_id) are required")
     return _run(
         request,
-        lambda s: actions.admin_creates_tags(s, body.group_name, body.tags, group_id=body.group_id),
+        lambda s: tag_actions.admin_creates_tags(
+            s, body.group_name, body.tags, group_id=body.group_id
+        ),
     )
 
 
 @router.post("/corp-tags/{item_id}/rename")
 def admin_renames(item_id: str, body: NameIn, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.admin_renames(s, item_id, body.name))
+    _run(request, lambda s: tag_actions.admin_renames(s, item_id, body.name))
     return {"ok": True}
 
 
 @router.post("/corp-tags/{item_id}/delete")
 def admin_deletes(item_id: str, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.admin_deletes(s, item_id))
+    _run(request, lambda s: tag_actions.admin_deletes(s, item_id))
     return {"ok": True}
 
 
 @router.post("/corp-tags/{group_id}/shuffle")
 def admin_reorders(group_id: str, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.admin_reorders(s, group_id))
+    _run(request, lambda s: tag_actions.admin_reorders(s, group_id))
     return {"ok": True}
 
 
 @router.post("/transfers/decide")
 def decide_transfer(body: TransferDecisionIn, request: Request) -> dict[str, bool]:
-    _run(request, lambda s: actions.decide_transfer(s, body.external_userid, body.outcome))
+    _run(request, lambda s: task_actions.decide_transfer(s, body.external_userid, body.outcome))
     return {"ok": True}
 
 
 @router.post("/transfers/settle")
 def settle_transfers(request: Request) -> dict[str, Any]:
     """Finish due transfers now (they also settle on every API call)."""
-    _run(request, actions.settle_transfers)
+    _run(request, task_actions.settle_transfers)
     return {"ok": True}
