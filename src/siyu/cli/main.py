@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 import siyu.cli.customers  # noqa: F401 - adds `siyu import customers` to import_app
+from siyu.cli import wecom_sync as _wecom_sync  # noqa: F401 - adds `siyu wecom sync`
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.cli.demo import demo
 from siyu.cli.imports import import_app

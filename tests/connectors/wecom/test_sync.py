@@ -1,11 +1,14 @@
 """Full sync from the WeCom simulator over real HTTP."""
 
+import asyncio
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import sync_jobs
+from siyu.connectors.wecom import sync, sync_jobs
+from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.models import Customer, FollowRelation, Identity, WecomSyncRun
 from tests.conftest import WorkspaceFixture
@@ -79,3 +82,55 @@ def test_second_sync_changes_nothing_and_creates_no_duplicates(
             Identity.workspace_id == workspace.id
         )
     )
+
+
+class Killed(Exception):
+    """The worker died right after committing a page."""
+
+
+def test_sync_killed_after_a_page_resumes_where_it_stopped_without_duplicates(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    wecom_sim.reset(staff=4, contacts=350, groups=1)
+    connect_to_sim(db, workspace.id, wecom_sim)
+    run = sync_jobs.start_run(db, workspace.id, "full")
+    db.commit()
+    pages = 0
+
+    def commit_then_die() -> None:
+        nonlocal pages
+        db.commit()
+        if run.phase == "contacts" and run.checkpoint.get("cursor"):
+            pages += 1
+            if pages == 2:
+                raise Killed
+
+    async def work() -> None:
+        async with client_for(db, workspace.id) as client:
+            await sync.Syncer(
+                db, run, client, commit=commit_then_die, progress=lambda _d, _t: None
+            ).execute()
+
+    with pytest.raises(Killed):
+        asyncio.run(work())
+    db.rollback()
+    partial = db.scalar(
+        select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
+    )
+    assert partial is not None
+    assert 0 < partial < 350
+    db.rollback()
+
+    run_jobs()  # the queued job picks the run up at its checkpoint
+
+    finished = db.get(WecomSyncRun, run.id)
+    assert finished is not None
+    db.refresh(finished)
+    assert finished.status == "succeeded", finished.error
+    expected = sim_snapshot(wecom_sim)
+    assert siyu_snapshot(db, workspace.id) == expected
+    assert finished.counts["contacts"] == len(expected.relations)  # no page read twice
+    customers = db.scalar(
+        select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
+    )
+    assert customers == len(expected.contacts)
