@@ -1,0 +1,218 @@
+"""How every WeCom call travels: token, shared rate limit, retries, errors, redaction.
+
+Every call takes a token from the shared rate limiter ("wecom:" + path), then:
+* 40014 / 42001 / 40001 → the token is dropped, refreshed and the call retried once;
+* 45009 / 45033 → backed off with jitter and retried (bounded);
+* HTTP 5xx, -1 and network errors → retried with backoff for reads only;
+* any other errcode → the typed `WecomApiError` of `siyu.connectors.wecom.errors`.
+The access token (and the secret sent to gettoken) travel in the query string, so they are
+redacted from every message this module or httpx writes.
+"""
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import httpx
+
+from siyu.connectors.wecom.errors import (
+    HINTS,
+    RATE_LIMIT_CODES,
+    REFRESH_CODES,
+    WecomUnavailable,
+    error_for,
+)
+from siyu.connectors.wecom.schemas import AccessTokenResponse, CursorPage, WecomModel
+from siyu.connectors.wecom.tokens import TOKENS, TokenCache, token_key
+from siyu.kit.ratelimit import Limit, Limiter
+
+DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
+# WeCom allows 10,000 calls/min and 150,000/hour per corp and API (protocol.md §5): a
+# bucket of 5,000 refilled at 38.8/s stays under both (≤ 7,330/min, ≤ 145,000/hour).
+DEFAULT_LIMIT = Limit(rate=140_000 / 3600, capacity=5_000)
+MAX_RETRIES = 4
+
+logger = logging.getLogger(__name__)
+
+_SECRET_PARAMS = re.compile(r"(access_token|corpsecret)=[^&\s'\"]*")
+
+Page = TypeVar("Page", bound=CursorPage)
+
+
+def redact(text: str) -> str:
+    """`text` with access tokens and secrets in URLs replaced by ***."""
+    return _SECRET_PARAMS.sub(r"\1=***", text)
+
+
+class _RedactingFilter(logging.Filter):
+    """httpx logs every request URL at INFO; the token is in that URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message or "corpsecret=" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactingFilter())
+
+
+def _dump(model: WecomModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+class WecomTransport:
+    """Calls of one corp with one app secret. Use `async with`, or `aclose()` when done,
+    unless you passed in the `http` client (then closing it is yours)."""
+
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        limiter: Limiter | None = None,
+        http: httpx.AsyncClient | None = None,
+        tokens: TokenCache | None = None,
+        limits: Mapping[str, Limit] | None = None,
+        backoff: float = 0.5,
+        timeout: float = 10.0,
+    ) -> None:
+        self.corp_id = corp_id
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.tokens = tokens or TOKENS
+        self.limits = dict(limits or {})
+        self.backoff = backoff
+        self.timeout = timeout
+        self._key = token_key(corp_id, secret)
+        self._http = http
+        self._owned: httpx.AsyncClient | None = None
+        self._owned_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(corp_id={self.corp_id!r}, base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owned is not None:
+            await self._owned.aclose()
+            self._owned = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        loop = asyncio.get_running_loop()
+        # An httpx client's pool belongs to the event loop it was first used in.
+        if self._owned is None or self._owned_loop is not loop:
+            self._owned = httpx.AsyncClient(timeout=self.timeout)
+            self._owned_loop = loop
+        return self._owned
+
+    # ------------------------------------------------------------------ transport
+
+    async def _pause(self, attempt: int) -> None:
+        await asyncio.sleep(min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(1, 1.5))  # noqa: S311
+
+    async def _send(  # noqa: PLR0912 - one retry loop, every branch a documented rule
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        read: bool,
+        with_token: bool = True,
+    ) -> dict[str, Any]:
+        url = f"{self.base_url}/cgi-bin/{path}"
+        refreshed = False
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire(f"wecom:{path}", self.limits.get(path, DEFAULT_LIMIT))
+            query = {k: v for k, v in (params or {}).items() if v is not None}
+            token = ""
+            if with_token:
+                token = await self.tokens.get(self._key, self._fetch_token)
+                query["access_token"] = token
+            failure: str
+            try:
+                response = await self._client().request(method, url, params=query, json=body)
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {redact(str(exc))}"
+            else:
+                if response.status_code < 500:
+                    try:
+                        data: dict[str, Any] = response.json()
+                    except ValueError:
+                        failure = f"HTTP {response.status_code}, not JSON"
+                    else:
+                        errcode = int(data.get("errcode", 0))
+                        if errcode == 0:
+                            return data
+                        errmsg = redact(str(data.get("errmsg", "")))
+                        logger.info("wecom %s errcode %s: %s", path, errcode, errmsg)
+                        if with_token and errcode in REFRESH_CODES and not refreshed:
+                            self.tokens.invalidate(self._key, token)
+                            refreshed = True
+                            continue
+                        retry = errcode in RATE_LIMIT_CODES or (errcode == -1 and read)
+                        if not retry or attempt >= MAX_RETRIES:
+                            raise error_for(errcode, errmsg)
+                        attempt += 1
+                        await self._pause(attempt)
+                        continue
+                else:
+                    failure = f"HTTP {response.status_code}"
+            logger.info("wecom %s failed: %s", path, failure)
+            if not read or attempt >= MAX_RETRIES:
+                raise WecomUnavailable(-1, failure, HINTS[-1])
+            attempt += 1
+            await self._pause(attempt)
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        data = await self._send(
+            "GET",
+            "gettoken",
+            params={"corpid": self.corp_id, "corpsecret": self._secret},
+            read=True,
+            with_token=False,
+        )
+        parsed = AccessTokenResponse.model_validate(data)
+        return parsed.access_token, parsed.expires_in
+
+    async def ensure_token(self) -> None:
+        """Fetch the access token unless one is cached; raises what gettoken answered."""
+        await self.tokens.get(self._key, self._fetch_token)
+
+    async def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        return await self._send("GET", path, params=params, read=True)
+
+    async def _post(self, path: str, body: WecomModel, *, read: bool) -> dict[str, Any]:
+        return await self._send("POST", path, body=_dump(body), read=read)
+
+    @staticmethod
+    async def pages(fetch: Callable[[str | None], Awaitable[Page]]) -> AsyncIterator[Page]:
+        """Every page of a cursor-paged list: `fetch(cursor)` until `next_cursor` is empty."""
+        cursor: str | None = None
+        while True:
+            page = await fetch(cursor)
+            yield page
+            if not page.next_cursor or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
