@@ -50,6 +50,19 @@ export const router = createRouter({
           meta: { titleKey: 'nav.tags' },
         },
         {
+          path: 'live-codes',
+          name: 'live-codes',
+          component: () => import('@/acquisition/LiveCodesPage.vue'),
+          meta: { titleKey: 'nav.liveCodes' },
+        },
+        {
+          path: 'live-codes/:id(\\d+)/stats',
+          name: 'live-code-stats',
+          component: () => import('@/acquisition/LiveCodeStatsPage.vue'),
+          props: (route) => ({ id: Number(route.params.id) }),
+          meta: { titleKey: 'nav.liveCodes' },
+        },
+        {
           path: 'imports/orders',
           name: 'orders-import',
           component: () => import('@/commerce/OrdersImportPage.vue'),

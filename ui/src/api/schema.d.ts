@@ -1167,6 +1167,133 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/live-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Codes
+         * @description Every live code (deleted ones excluded) with its staff and adds today and in total.
+         */
+        get: operations["list_codes_api_v1_live_codes_get"];
+        put?: never;
+        /**
+         * Create Code
+         * @description Create the code and its WeCom contact way (QR code) with the staff on duty now.
+         */
+        post: operations["create_code_api_v1_live_codes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-codes/default-welcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Default Welcome
+         * @description The welcome message sent for codes that have none of their own.
+         */
+        get: operations["get_default_welcome_api_v1_live_codes_default_welcome_get"];
+        /** Set Default Welcome */
+        put: operations["set_default_welcome_api_v1_live_codes_default_welcome_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-codes/{code_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Code */
+        get: operations["get_code_api_v1_live_codes__code_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Code
+         * @description Delete the WeCom contact way; the code's adds stay in its statistics.
+         */
+        delete: operations["delete_code_api_v1_live_codes__code_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Code
+         * @description Change a code; WeCom's contact way follows when its staff or skip-verify change.
+         */
+        patch: operations["update_code_api_v1_live_codes__code_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/live-codes/{code_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Code Stats */
+        get: operations["code_stats_api_v1_live_codes__code_id__stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-codes/{code_id}/adds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Code Adds
+         * @description The latest adds, newest first, with each welcome message's outcome and WeCom's reason.
+         */
+        get: operations["code_adds_api_v1_live_codes__code_id__adds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-codes/{code_id}/qr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Code Qr
+         * @description The QR code as a PNG download.
+         */
+        get: operations["code_qr_api_v1_live_codes__code_id__qr_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -1251,6 +1378,124 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wecom/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check
+         * @description Check secrets, customer-contact permission, trusted IP and callback URL; each failed
+         *     check says what to change in the WeCom admin console.
+         */
+        post: operations["check_api_v1_wecom_check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Sync
+         * @description Start a full sync (409 while another sync of the workspace is queued or running).
+         */
+        post: operations["start_sync_api_v1_wecom_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Reconcile
+         * @description Re-read WeCom and repair drift now (it also runs nightly).
+         */
+        post: operations["start_reconcile_api_v1_wecom_reconcile_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/sync/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sync Runs
+         * @description Sync history, newest first, with counts, fixes, progress and errors.
+         */
+        get: operations["sync_runs_api_v1_wecom_sync_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/sync/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sync Run */
+        get: operations["sync_run_api_v1_wecom_sync_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/lost-customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lost Customers
+         * @description Customers who deleted a staff member or were deleted by one, newest first.
+         */
+        get: operations["lost_customers_api_v1_wecom_lost_customers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1307,6 +1552,21 @@ export interface components {
             last_used_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
+        };
+        /**
+         * AttachmentIn
+         * @description One welcome attachment, shaped as WeCom's send_welcome_msg takes it.
+         */
+        AttachmentIn: {
+            /**
+             * Msgtype
+             * @enum {string}
+             */
+            msgtype: "image" | "link" | "miniprogram" | "file";
+            image?: components["schemas"]["ImageAttachment"] | null;
+            link?: components["schemas"]["LinkAttachment"] | null;
+            miniprogram?: components["schemas"]["MiniprogramAttachment"] | null;
+            file?: components["schemas"]["FileAttachment"] | null;
         };
         /** AuditEntryOut */
         AuditEntryOut: {
@@ -1426,6 +1686,35 @@ export interface components {
             /** Last Received At */
             last_received_at: string | null;
         };
+        /** CheckResult */
+        CheckResult: {
+            /** Name */
+            name: string;
+            /** Title */
+            title: string;
+            /** Title En */
+            title_en: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "failed" | "skipped";
+            /** Message */
+            message: string;
+            /** Message En */
+            message_en: string;
+            /** Fix */
+            fix?: string | null;
+            /** Fix En */
+            fix_en?: string | null;
+            /** Errcode */
+            errcode?: number | null;
+        };
+        /**
+         * CodeType
+         * @enum {string}
+         */
+        CodeType: "single" | "multi";
         /**
          * ConnectionIn
          * @description Secrets are write-only: send one to set or replace it, leave it out to keep it.
@@ -1841,6 +2130,31 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** DayCount */
+        DayCount: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Adds */
+            adds: number;
+            /** Losses */
+            losses: number;
+        };
+        /**
+         * DefaultWelcome
+         * @description The welcome message for codes that have none of their own.
+         */
+        DefaultWelcome: {
+            /** Text */
+            text?: string | null;
+            /**
+             * Attachments
+             * @default []
+             */
+            attachments: components["schemas"]["AttachmentIn"][];
+        };
         /** DemoLogin */
         DemoLogin: {
             /** Email */
@@ -1856,6 +2170,11 @@ export interface components {
             parent_id?: number | null;
             /** Sort Order */
             sort_order?: number | null;
+            /**
+             * Manager Staff Id
+             * @description the department's manager
+             */
+            manager_staff_id?: number | null;
         };
         /** DepartmentNode */
         DepartmentNode: {
@@ -1869,6 +2188,10 @@ export interface components {
             wecom_id: number | null;
             /** Sort Order */
             sort_order: number;
+            /** Manager Staff Id */
+            manager_staff_id: number | null;
+            /** Manager Name */
+            manager_name?: string | null;
             /**
              * Staff Count
              * @default 0
@@ -1892,6 +2215,8 @@ export interface components {
             wecom_id: number | null;
             /** Sort Order */
             sort_order: number;
+            /** Manager Staff Id */
+            manager_staff_id: number | null;
         };
         /**
          * DepartmentPatch
@@ -1904,6 +2229,11 @@ export interface components {
             parent_id?: number | null;
             /** Sort Order */
             sort_order?: number | null;
+            /**
+             * Manager Staff Id
+             * @description null removes the manager
+             */
+            manager_staff_id?: number | null;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -2104,6 +2434,11 @@ export interface components {
          * @enum {string}
          */
         FieldType: "text" | "number" | "date" | "choice" | "multi_choice";
+        /** FileAttachment */
+        FileAttachment: {
+            /** Media Id */
+            media_id: string;
+        };
         /** FollowRelationCreate */
         FollowRelationCreate: {
             /** Staff Id */
@@ -2203,6 +2538,13 @@ export interface components {
          * @enum {string}
          */
         Gender: "male" | "female" | "unknown";
+        /** ImageAttachment */
+        ImageAttachment: {
+            /** Media Id */
+            media_id?: string | null;
+            /** Pic Url */
+            pic_url?: string | null;
+        };
         /** ImportIssue */
         ImportIssue: {
             /** Column */
@@ -2455,6 +2797,251 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
         };
+        /** LinkAttachment */
+        LinkAttachment: {
+            /** Title */
+            title: string;
+            /** Picurl */
+            picurl?: string | null;
+            /** Desc */
+            desc?: string | null;
+            /** Url */
+            url: string;
+        };
+        /** LiveCodeAddOut */
+        LiveCodeAddOut: {
+            /** Id */
+            id: number;
+            /** Customer Id */
+            customer_id: number;
+            /** Staff Id */
+            staff_id: number;
+            /** External Userid */
+            external_userid: string;
+            /**
+             * Added At
+             * Format: date-time
+             */
+            added_at: string;
+            welcome_status: components["schemas"]["WelcomeStatus"];
+            /** Welcome Errcode */
+            welcome_errcode: number | null;
+            /** Welcome Error */
+            welcome_error: string | null;
+            /** Welcome Sent At */
+            welcome_sent_at: string | null;
+            /** Lost At */
+            lost_at: string | null;
+        };
+        /** LiveCodeIn */
+        LiveCodeIn: {
+            /** Name */
+            name: string;
+            /**
+             * Channel
+             * @description channel or group name
+             */
+            channel: string;
+            /** @default single */
+            code_type: components["schemas"]["CodeType"];
+            /** @default round_robin */
+            rotation: components["schemas"]["Rotation"];
+            /** Staff */
+            staff: components["schemas"]["LiveCodeStaffIn"][];
+            /**
+             * Skip Verify
+             * @default true
+             */
+            skip_verify: boolean;
+            /**
+             * Skip Verify From
+             * @description window start (local time)
+             */
+            skip_verify_from?: string | null;
+            /** Skip Verify To */
+            skip_verify_to?: string | null;
+            /**
+             * Daily Cap
+             * @description adds per staff member per day
+             */
+            daily_cap?: number | null;
+            /**
+             * Remark Template
+             * @description e.g. {渠道}-{客户昵称}; WeCom keeps 20 chars
+             */
+            remark_template?: string | null;
+            /**
+             * @default {
+             *       "attachments": []
+             *     }
+             */
+            welcome: components["schemas"]["WelcomeIn"];
+            /**
+             * Tag Ids
+             * @default []
+             */
+            tag_ids: number[];
+        };
+        /** LiveCodeOut */
+        LiveCodeOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Channel */
+            channel: string;
+            /** State */
+            state: string;
+            code_type: components["schemas"]["CodeType"];
+            rotation: components["schemas"]["Rotation"];
+            status: components["schemas"]["LiveCodeStatus"];
+            /** Skip Verify */
+            skip_verify: boolean;
+            /** Skip Verify From */
+            skip_verify_from: string | null;
+            /** Skip Verify To */
+            skip_verify_to: string | null;
+            /** Daily Cap */
+            daily_cap: number | null;
+            /** Remark Template */
+            remark_template: string | null;
+            welcome: components["schemas"]["WelcomeIn"];
+            /** Tag Ids */
+            tag_ids: number[];
+            /** Staff */
+            staff: components["schemas"]["LiveCodeStaffOut"][];
+            /** Config Id */
+            config_id: string | null;
+            /** Qr Code */
+            qr_code: string | null;
+            /** Synced At */
+            synced_at: string | null;
+            /**
+             * Sync Error
+             * @description WeCom's last refusal, shown until a sync works
+             */
+            sync_error: string | null;
+            /**
+             * Adds Today
+             * @default 0
+             */
+            adds_today: number;
+            /**
+             * Adds Total
+             * @default 0
+             */
+            adds_total: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * LiveCodePatch
+         * @description Fields to change; lists (staff, tags, attachments) replace the old ones.
+         */
+        LiveCodePatch: {
+            /** Name */
+            name?: string | null;
+            /** Channel */
+            channel?: string | null;
+            rotation?: components["schemas"]["Rotation"] | null;
+            /** Staff */
+            staff?: components["schemas"]["LiveCodeStaffIn"][] | null;
+            /** Skip Verify */
+            skip_verify?: boolean | null;
+            /** Skip Verify From */
+            skip_verify_from?: string | null;
+            /** Skip Verify To */
+            skip_verify_to?: string | null;
+            /** Daily Cap */
+            daily_cap?: number | null;
+            /** Remark Template */
+            remark_template?: string | null;
+            welcome?: components["schemas"]["WelcomeIn"] | null;
+            /** Tag Ids */
+            tag_ids?: number[] | null;
+            /** Status */
+            status?: ("active" | "paused") | null;
+        };
+        /** LiveCodeStaffIn */
+        LiveCodeStaffIn: {
+            /** Staff Id */
+            staff_id: number;
+            /**
+             * Weight
+             * @description share of adds (random, least load)
+             * @default 1
+             */
+            weight: number;
+            /**
+             * Daily Cap
+             * @description adds per day for this member; default the code's cap
+             */
+            daily_cap?: number | null;
+            /**
+             * Schedule
+             * @description empty = always
+             * @default []
+             */
+            schedule: components["schemas"]["ShiftIn"][];
+            /**
+             * Is Backup
+             * @description receives adds only when no one else can
+             * @default false
+             */
+            is_backup: boolean;
+        };
+        /** LiveCodeStaffOut */
+        LiveCodeStaffOut: {
+            /** Staff Id */
+            staff_id: number;
+            /** Staff Name */
+            staff_name?: string | null;
+            /** Weight */
+            weight: number;
+            /** Daily Cap */
+            daily_cap: number | null;
+            /** Schedule */
+            schedule: components["schemas"]["ShiftIn"][];
+            /** Is Backup */
+            is_backup: boolean;
+            /**
+             * On Duty
+             * @default false
+             */
+            on_duty: boolean;
+            /**
+             * Adds Today
+             * @default 0
+             */
+            adds_today: number;
+        };
+        /** LiveCodeStats */
+        LiveCodeStats: {
+            /** Total Adds */
+            total_adds: number;
+            /** Losses */
+            losses: number;
+            /** Welcome Sent */
+            welcome_sent: number;
+            /** Welcome Failed */
+            welcome_failed: number;
+            /** Welcome Skipped */
+            welcome_skipped: number;
+            retention_7d: components["schemas"]["Retention"];
+            retention_30d: components["schemas"]["Retention"];
+            /** Per Day */
+            per_day: components["schemas"]["DayCount"][];
+            /** Per Staff */
+            per_staff: components["schemas"]["StaffStats"][];
+        };
+        /**
+         * LiveCodeStatus
+         * @enum {string}
+         */
+        LiveCodeStatus: "active" | "paused" | "deleted";
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -2474,6 +3061,34 @@ export interface components {
         LookupOut: {
             /** Customer Id */
             customer_id: number;
+        };
+        /** LostCustomerOut */
+        LostCustomerOut: {
+            /** Id */
+            id: number;
+            /** Customer Id */
+            customer_id: number;
+            /** Customer Name */
+            customer_name: string | null;
+            /** Staff Id */
+            staff_id: number;
+            /** Staff Name */
+            staff_name: string | null;
+            /** Department Id */
+            department_id: number | null;
+            /** Deleted By */
+            deleted_by: string;
+            /** Detected By */
+            detected_by: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** Alerted Userids */
+            alerted_userids: string[];
+            /** Alerted At */
+            alerted_at: string | null;
         };
         /** MeOut */
         MeOut: {
@@ -2559,6 +3174,17 @@ export interface components {
              * @description identity kinds strong enough that one record matching two customers merges them, strongest first
              */
             merge_kinds: string[];
+        };
+        /** MiniprogramAttachment */
+        MiniprogramAttachment: {
+            /** Title */
+            title: string;
+            /** Pic Media Id */
+            pic_media_id: string;
+            /** Appid */
+            appid: string;
+            /** Page */
+            page: string;
         };
         /** OrderDetailOut */
         OrderDetailOut: {
@@ -2824,6 +3450,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** PageOut[LostCustomerOut] */
+        PageOut_LostCustomerOut_: {
+            /** Items */
+            items: components["schemas"]["LostCustomerOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** PageOut[MemberOut] */
         PageOut_MemberOut_: {
             /** Items */
@@ -2885,6 +3518,18 @@ export interface components {
             orders: number;
             /** Gmv Fen */
             gmv_fen: number;
+        };
+        /** PreflightReport */
+        PreflightReport: {
+            /** Ok */
+            ok: boolean;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Checks */
+            checks: components["schemas"]["CheckResult"][];
         };
         /**
          * ProfileChanges
@@ -2974,11 +3619,44 @@ export interface components {
              */
             merged_customer_ids: number[];
         };
+        /** Retention */
+        Retention: {
+            /**
+             * Eligible
+             * @description adds at least this many days old
+             */
+            eligible: number;
+            /**
+             * Retained
+             * @description of those, still friends this many days after adding
+             */
+            retained: number;
+            /** Rate */
+            rate: number | null;
+        };
         /**
          * Role
          * @enum {string}
          */
         Role: "admin" | "operator" | "staff" | "viewer";
+        /**
+         * Rotation
+         * @enum {string}
+         */
+        Rotation: "round_robin" | "random" | "least_load";
+        /**
+         * ShiftIn
+         * @description Working hours on some weekdays (1 = Monday … 7 = Sunday); each range is [start, end).
+         */
+        ShiftIn: {
+            /** Weekdays */
+            weekdays: number[];
+            /** Ranges */
+            ranges: [
+                string,
+                string
+            ][];
+        };
         /** StaffImportOut */
         StaffImportOut: {
             /** Created */
@@ -3081,6 +3759,21 @@ export interface components {
             department_id?: number | null;
             status?: components["schemas"]["StaffStatus"] | null;
         };
+        /** StaffStats */
+        StaffStats: {
+            /** Staff Id */
+            staff_id: number;
+            /** Staff Name */
+            staff_name: string | null;
+            /** Adds */
+            adds: number;
+            /** Losses */
+            losses: number;
+            /** Welcome Sent */
+            welcome_sent: number;
+            /** Welcome Failed */
+            welcome_failed: number;
+        };
         /**
          * StaffStatus
          * @description WeCom member states: active, not yet activated, disabled, resigned.
@@ -3091,6 +3784,50 @@ export interface components {
         SwitchWorkspaceIn: {
             /** Slug */
             slug: string;
+        };
+        /** SyncRunOut */
+        SyncRunOut: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Status */
+            status: string;
+            /** Phase */
+            phase: string;
+            /** Counts */
+            counts: {
+                [key: string]: unknown;
+            };
+            /** Fixes */
+            fixes: {
+                [key: string]: unknown;
+            };
+            /** Error */
+            error: string | null;
+            /**
+             * Progress Done
+             * @default 0
+             */
+            progress_done: number;
+            /** Progress Total */
+            progress_total?: number | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** SyncStartIn */
+        SyncStartIn: {
+            /**
+             * Kind
+             * @default full
+             * @enum {string}
+             */
+            kind: "full" | "reconcile";
         };
         /** TagChangeOut */
         TagChangeOut: {
@@ -3231,6 +3968,24 @@ export interface components {
             /** Order Ids */
             order_ids: number[];
         };
+        /** WelcomeIn */
+        WelcomeIn: {
+            /**
+             * Text
+             * @description ≤ 4,000 bytes once filled; variables {客户昵称} {员工姓名} {渠道}
+             */
+            text?: string | null;
+            /**
+             * Attachments
+             * @default []
+             */
+            attachments: components["schemas"]["AttachmentIn"][];
+        };
+        /**
+         * WelcomeStatus
+         * @enum {string}
+         */
+        WelcomeStatus: "pending" | "sent" | "failed" | "skipped";
         /**
          * WindowCounts
          * @description Counts over windows that end now and start at a local midnight of the workspace.
@@ -8923,6 +9678,595 @@ export interface operations {
             };
         };
     };
+    list_codes_api_v1_live_codes_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["LiveCodeStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_code_api_v1_live_codes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveCodeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_default_welcome_api_v1_live_codes_default_welcome_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefaultWelcome"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_default_welcome_api_v1_live_codes_default_welcome_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefaultWelcome"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefaultWelcome"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_code_api_v1_live_codes__code_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_code_api_v1_live_codes__code_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_code_api_v1_live_codes__code_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveCodePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    code_stats_api_v1_live_codes__code_id__stats_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeStats"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    code_adds_api_v1_live_codes__code_id__adds_get: {
+        parameters: {
+            query?: {
+                before_id?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCodeAddOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    code_qr_api_v1_live_codes__code_id__qr_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     console_config_api_v1_config_get: {
         parameters: {
             query?: never;
@@ -9167,6 +10511,358 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CallbackStatsOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    check_api_v1_wecom_check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreflightReport"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_sync_api_v1_wecom_sync_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SyncStartIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_reconcile_api_v1_wecom_reconcile_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    sync_runs_api_v1_wecom_sync_runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    sync_run_api_v1_wecom_sync_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    lost_customers_api_v1_wecom_lost_customers_get: {
+        parameters: {
+            query?: {
+                staff_id?: number | null;
+                department_id?: number | null;
+                deleted_by?: ("customer" | "staff" | "unknown") | null;
+                since?: string | null;
+                until?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_LostCustomerOut_"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
