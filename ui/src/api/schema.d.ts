@@ -193,7 +193,7 @@ export interface paths {
          *     and sort, every matching customer, mobiles and emails masked for roles that see them masked.
          *     Each export is recorded in the audit log with its filters and row count.
          *
-         *     Up to 50,000 rows the CSV comes back at once (200). More run as a
+         *     Up to 20,000 rows the CSV comes back at once (200). More run as a
          *     job (202): follow GET /jobs/{job_id}, then download GET /customers/exports/{job_id}.
          */
         get: operations["export_customers_api_v1_customers_export_get"];
