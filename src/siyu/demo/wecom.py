@@ -1,8 +1,8 @@
 """The demo's WeCom: a simulated corp on port 8010 that mirrors the demo workspace.
 
-The loader connects the demo workspace to the simulator's corp (same seed, same corp id and
-secrets every time); `siyu demo` starts the simulator, copies the workspace's departments,
-staff and WeCom customers into it, and points its callbacks at the demo server.
+`siyu demo` starts the simulator, connects the demo workspace to its corp once (same seed,
+same corp id and secrets every time), copies the workspace's departments, staff and WeCom
+customers into it, and points its callbacks at the demo server.
 """
 
 import threading
@@ -120,9 +120,10 @@ def start_simulator(engine: Engine, workspace_id: int, callback_url: str) -> Sim
     """Run the simulator for the demo; raises OSError when the port is taken."""
     server = SimServer(SIM_CONFIG, host=SIM_HOST, port=SIM_PORT)
     with unit_of_work(engine) as session:
+        ensure_connection(session, workspace_id)
         mirror_workspace(server.state, session, workspace_id)
         connection = find_connection(session, workspace_id)
-        assert connection is not None, "the demo loader connects the workspace"
+        assert connection is not None
         crypto = crypto_for(connection)
     server.start()
     server.state.set_callback(callback_url, crypto.token, crypto.encoding_aes_key)
