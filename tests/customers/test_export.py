@@ -5,12 +5,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.customers import export
-from siyu.models import AuditEntry, Customer, CustomerTag, Tag, TagGroup
+from siyu.customers.follow import upsert_follow_relation
+from siyu.models import AuditEntry, Customer, CustomerTag, Staff, Tag, TagGroup
 from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
 from tests.conftest import MakeWorkspace, WorkspaceFixture
@@ -211,3 +213,37 @@ def test_count_matches_the_list_filters(
     assert count.json() == {"count": 2}
     bad = api.get("/api/v1/customers/count", params={"sort": "nonsense"})
     assert bad.status_code == 422
+
+
+def test_staff_member_exports_only_the_customers_they_follow(
+    app: FastAPI, db: Session, workspace: WorkspaceFixture
+) -> None:
+    mine = _customer(db, workspace.id, "我的客户")
+    _customer(db, workspace.id, "同事的客户")
+    me = Staff(workspace_id=workspace.id, name="我")
+    db.add(me)
+    db.flush()
+    upsert_follow_relation(db, workspace.id, mine.id, me.id, added_at=T0)
+    email = f"staff@{workspace.slug}.example.com"
+    workspace_service.create_user(
+        db,
+        workspace_id=workspace.id,
+        email=email,
+        name="员工",
+        password="staff password",
+        role=Role.STAFF,
+        staff_id=me.id,
+    )
+    db.commit()
+    with TestClient(app) as staff:
+        login = staff.post(
+            "/api/v1/auth/login",
+            json={"email": email, "password": "staff password", "workspace": workspace.slug},
+        )
+        assert login.status_code == 200, login.text
+        response = staff.get("/api/v1/customers/export")
+        assert [row["姓名"] for row in _rows(response.content)] == ["我的客户"]
+        assert staff.get("/api/v1/customers/count").json() == {"count": 1}
+    (entry,) = _audits(db, workspace.id)
+    assert entry.actor_user_id is not None
+    assert entry.details["rows"] == 1
