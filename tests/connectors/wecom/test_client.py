@@ -46,7 +46,11 @@ def call(
             http=http,
         )
         async with wecom:
-            return await action(wecom)
+            try:
+                return await action(wecom)
+            finally:
+                if http is not None:
+                    await http.aclose()
 
     return asyncio.run(run())
 
@@ -310,3 +314,24 @@ def test_client_for_a_workspace_without_connection_is_not_found(
 ) -> None:
     with pytest.raises(NotFound):
         client_for(db, workspace.id)
+
+
+def test_a_read_that_times_out_is_retried(wecom_sim: WecomSim) -> None:
+    requests: list[str] = []
+
+    async def sent(request: httpx.Request) -> None:
+        requests.append(request.url.path)
+        if len(requests) == 3:  # gettoken, the slow try, then WeCom is quick again
+            with wecom_sim.state.lock:
+                wecom_sim.state.delay_ms = 0
+
+    async def read(w: WecomClient) -> int:
+        await w.ensure_token()
+        faults(wecom_sim, delay_ms=2000)
+        return len((await w.department_list()).department)
+
+    http = httpx.AsyncClient(timeout=0.3, event_hooks={"request": [sent]})
+    count = call(wecom_sim, read, http=http)
+
+    assert count == len(wecom_sim.state.departments)
+    assert requests == ["/cgi-bin/gettoken", "/cgi-bin/department/list", "/cgi-bin/department/list"]

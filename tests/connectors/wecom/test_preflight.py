@@ -1,8 +1,10 @@
 """The WeCom preflight against the simulator, through the API and the CLI."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select, update
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from siyu.cli.main import app as cli
 from siyu.connectors.wecom_sim import WecomSim
+from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.db import session as db_session
 from siyu.models import WecomConnection
 from siyu.workspace.roles import Role
@@ -153,6 +156,50 @@ def test_an_app_without_customer_contact_permission_is_told_where_to_add_it(
     assert found["customer_contact"]["errcode"] == 48002
     assert "可调用接口的应用" in str(found["customer_contact"]["fix"])
     assert "Apps that can call the API" in str(found["customer_contact"]["fix_en"])
+
+
+@pytest.fixture
+def untrusted_ip_wecom() -> Iterator[str]:
+    """A WeCom that refuses this server's IP (60020) — the simulator cannot play that."""
+    app = FastAPI()
+
+    @app.api_route("/cgi-bin/{path:path}", methods=["GET", "POST"])
+    def refuse(path: str) -> dict[str, object]:
+        errmsg = (
+            "not allow to access from your ip, "
+            "hint: [1700000000_1_0123456789abcdef0123456789abcdef], from ip: 203.0.113.7, more info at https://open.work.weixin.qq.com/devtool/query?e=60020"
+        )
+        return {"errcode": 60020, "errmsg": errmsg}
+
+    server = ThreadedServer(app)
+    server.start()
+    yield server.base_url
+    server.stop()
+
+
+def test_an_untrusted_server_ip_is_named_in_the_fix(
+    api: TestClient,
+    db: Session,
+    workspace: WorkspaceFixture,
+    wecom_sim: WecomSim,
+    untrusted_ip_wecom: str,
+) -> None:
+    connect(db, workspace, wecom_sim, verified=True)
+    db.execute(update(WecomConnection).values(api_base_url=untrusted_ip_wecom))
+    db.commit()
+
+    ok, found = checks(api)
+
+    assert not ok
+    assert found["contact_secret"]["status"] == "failed"
+    assert "企业可信IP" in str(found["contact_secret"]["fix"])
+    assert found["customer_contact"]["status"] == "skipped"
+    trusted = found["trusted_ip"]
+    assert trusted["status"] == "failed"
+    assert trusted["errcode"] == 60020
+    assert "203.0.113.7" in str(trusted["fix"])
+    assert "企业可信IP" in str(trusted["fix"])
+    assert "203.0.113.7" in str(trusted["fix_en"])
 
 
 def test_only_admins_run_the_check(client: TestClient, make_workspace: MakeWorkspace) -> None:
