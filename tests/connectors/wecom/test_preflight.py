@@ -167,7 +167,8 @@ def untrusted_ip_wecom() -> Iterator[str]:
     def refuse(path: str) -> dict[str, object]:
         errmsg = (
             "not allow to access from your ip, "
-            "hint: [1700000000_1_0123456789abcdef0123456789abcdef], from ip: 203.0.113.7, more info at https://open.work.weixin.qq.com/devtool/query?e=60020"
+            "hint: [1700000000_1_0123456789abcdef0123456789abcdef], from ip: 203.0.113.7, "
+            "more info at https://open.work.weixin.qq.com/devtool/query?e=60020"
         )
         return {"errcode": 60020, "errmsg": errmsg}
 
