@@ -17,8 +17,8 @@ from siyu.connectors.wecom.connection import connect, crypto_for, find_connectio
 from siyu.connectors.wecom_sim.config import SimConfig
 from siyu.connectors.wecom_sim.seed import add_contact, add_follow
 from siyu.connectors.wecom_sim.server import SimServer
+from siyu.connectors.wecom_sim.state import RESIGNED, Member, SimState
 from siyu.connectors.wecom_sim.state import Department as SimDepartment
-from siyu.connectors.wecom_sim.state import Member, SimState
 from siyu.db.session import unit_of_work
 from siyu.demo import data
 from siyu.models import Customer, Department, FollowRelation, Identity, Staff
@@ -79,7 +79,7 @@ def mirror_workspace(state: SimState, session: Session, workspace_id: int) -> No
                 position=staff.position or "",
                 mobile=staff.mobile or "",
                 email=staff.email or "",
-                status=1 if staff.status == "active" else 5,
+                status=1 if staff.status == "active" else RESIGNED,
             )
         customers = session.execute(
             select(Identity.customer_id, Identity.value, Customer.name)

@@ -7,14 +7,13 @@ from siyu.connectors.wecom_sim.apis.contact_ways import way_members
 from siyu.connectors.wecom_sim.callbacks import FieldValue, emit
 from siyu.connectors.wecom_sim.seed import add_contact, add_follow, add_member
 from siyu.connectors.wecom_sim.state import (
+    RESIGNED,
     ContactWay,
     FollowInfo,
     PendingRequest,
     SimState,
     WelcomeCode,
 )
-
-RESIGNED = 5
 
 
 class ActionError(Exception):

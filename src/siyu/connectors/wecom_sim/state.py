@@ -11,6 +11,8 @@ from typing import Literal
 from siyu.connectors.wecom_sim.config import SimConfig
 
 SecretKind = Literal["contact", "directory"]
+# Member.status of someone who left the company (deleted from the directory).
+RESIGNED = 5
 _ID_CHARS = string.ascii_letters + string.digits
 
 
@@ -34,7 +36,7 @@ class Member:
     gender: str = "0"
     email: str = ""
     alias: str = ""
-    # 1 active, 2 disabled, 4 not activated, 5 resigned (our marker: deleted in the directory).
+    # 1 active, 2 disabled, 4 not activated, RESIGNED
     status: int = 1
     customer_contact: bool = True
     resigned_at: float | None = None

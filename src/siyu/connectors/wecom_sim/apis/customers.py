@@ -14,6 +14,7 @@ from siyu.connectors.wecom_sim.registry import (
     text,
 )
 from siyu.connectors.wecom_sim.state import (
+    RESIGNED,
     ExternalContact,
     FollowInfo,
     Member,
@@ -21,7 +22,6 @@ from siyu.connectors.wecom_sim.state import (
 )
 
 FOLLOW_PAGE = 500
-RESIGNED = 5
 
 
 def contact_member(state: SimState, userid: str) -> Member:

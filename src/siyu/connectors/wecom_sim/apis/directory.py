@@ -4,9 +4,7 @@ from typing import Any
 
 from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.registry import BOTH, CONTACT, DIRECTORY, Params, api, integer, page
-from siyu.connectors.wecom_sim.state import Department, Member, SimState
-
-RESIGNED = 5
+from siyu.connectors.wecom_sim.state import RESIGNED, Department, Member, SimState
 
 
 def _subtree(state: SimState, params: Params) -> list[Department]:

@@ -13,9 +13,8 @@ from siyu.connectors.wecom_sim.registry import (
     string_list,
     text,
 )
-from siyu.connectors.wecom_sim.state import MassSend, MassTask, SimState
+from siyu.connectors.wecom_sim.state import RESIGNED, MassSend, MassTask, SimState
 
-RESIGNED = 5
 MAX_CUSTOMERS = 10_000
 MAX_CHATS = 2000
 MONTH = 31 * 24 * 3600

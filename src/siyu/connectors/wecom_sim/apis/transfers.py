@@ -13,9 +13,8 @@ from siyu.connectors.wecom_sim.registry import (
     string_list,
     text,
 )
-from siyu.connectors.wecom_sim.state import Member, SimState, Transfer
+from siyu.connectors.wecom_sim.state import RESIGNED, Member, SimState, Transfer
 
-RESIGNED = 5
 DAY = 24 * 3600
 # The errcode for "transferred twice within 90 days" is not in protocol.md; this one is ours.
 TOO_MANY_TRANSFERS = 40129
