@@ -203,13 +203,15 @@ def _userids(session: Session, workspace_id: int, staff_ids: Sequence[int]) -> l
     return userids
 
 
-async def sync_contact_way(session: Session, code: LiveCode, *, force: bool = False) -> bool:
+async def sync_contact_way(
+    session: Session, code: LiveCode, *, force: bool = False, now: datetime | None = None
+) -> bool:
     """Make WeCom's contact way hold the current roster; True when WeCom was called.
 
     Creates the contact way when the code has none yet. Raises WeCom's refusal.
     """
     members = AcquisitionRepository(session, code.workspace_id).members([code.id])[code.id]
-    now_duty = current_duty(session, code, members)
+    now_duty = current_duty(session, code, members, now=now)
     staff_ids = list(now_duty.roster.staff_ids)
     unchanged = (
         code.config_id is not None
@@ -452,14 +454,16 @@ async def delete_code(session: Session, principal: Principal, code_id: int) -> N
     )
 
 
-async def refresh_codes(session: Session, workspace_id: int) -> dict[str, int]:
+async def refresh_codes(
+    session: Session, workspace_id: int, *, now: datetime | None = None
+) -> dict[str, int]:
     """Re-evaluate every active code's roster; record WeCom refusals on the code."""
     repo = AcquisitionRepository(session, workspace_id)
     losses = repo.mark_losses()
     updated = failed = 0
     for code in repo.codes(LiveCodeStatus.ACTIVE.value):
         try:
-            updated += await sync_contact_way(session, code)
+            updated += await sync_contact_way(session, code, now=now)
         except wecom.WecomApiError as exc:
             code.sync_error = wecom.describe(exc)[:500]
             failed += 1
