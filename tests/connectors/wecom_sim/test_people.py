@@ -176,3 +176,20 @@ def test_state_dump_and_reset(wecom_sim: WecomSim) -> None:
     dump = wecom_sim.control.get("/state").json()
     assert (len(dump["members"]), len(dump["contacts"])) == (2, 3)
     assert wecom_sim.control.post("/reset", json={"overrides": {"nope": 1}}).status_code == 400
+
+
+def test_group_notice_and_owner_changes(wecom_sim: WecomSim, cgi: Cgi, receiver: Receiver) -> None:
+    chat = next(iter(wecom_sim.state.groups.values()))
+    new_owner = next(u for u in wecom_sim.state.members if u != chat.owner)
+    wecom_sim.control.post(
+        f"/groups/{chat.chat_id}/notice", json={"notice": "本周六会员日"}
+    ).raise_for_status()
+    wecom_sim.control.post(
+        f"/groups/{chat.chat_id}/owner", json={"userid": new_owner}
+    ).raise_for_status()
+    notice, owner = events(wecom_sim, receiver, 2)
+    assert notice.findtext("UpdateDetail") == "change_notice"
+    assert owner.findtext("UpdateDetail") == "change_owner"
+    group = cgi.ok("/externalcontact/groupchat/get", {"chat_id": chat.chat_id})["group_chat"]
+    assert (group["notice"], group["owner"]) == ("本周六会员日", new_owner)
+    assert new_owner in {m["userid"] for m in group["member_list"]}

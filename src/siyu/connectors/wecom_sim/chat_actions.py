@@ -79,16 +79,39 @@ def leave_group(
             _member_change(state, chat, "del_member", left, ("QuitScene", quit_scene))
 
 
+def _detail_change(state: SimState, chat: GroupChat, detail: str) -> None:
+    emit(
+        state,
+        "change_external_chat",
+        "update",
+        {"ChatId": chat.chat_id, "UpdateDetail": detail},
+    )
+
+
 def rename_group(state: SimState, chat_id: str, name: str) -> None:
     with state.lock:
         chat = _chat(state, chat_id)
         chat.name = name
-        emit(
-            state,
-            "change_external_chat",
-            "update",
-            {"ChatId": chat.chat_id, "UpdateDetail": "change_name"},
-        )
+        _detail_change(state, chat, "change_name")
+
+
+def change_notice(state: SimState, chat_id: str, notice: str) -> None:
+    with state.lock:
+        chat = _chat(state, chat_id)
+        chat.notice = notice
+        _detail_change(state, chat, "change_notice")
+
+
+def change_owner(state: SimState, chat_id: str, userid: str) -> None:
+    """The owner hands the group to another member, who joins it if not already in."""
+    with state.lock:
+        chat = _chat(state, chat_id)
+        active_member(state, userid)
+        if userid not in {m.userid for m in chat.members}:
+            chat.members.append(ChatMember(userid, 1, state.now_int(), 1, invitor=chat.owner))
+        chat.owner = userid
+        chat.status = 0
+        _detail_change(state, chat, "change_owner")
 
 
 def dismiss_group(state: SimState, chat_id: str) -> None:

@@ -187,6 +187,26 @@ def rename_group(chat_id: str, body: NameIn, request: Request) -> dict[str, bool
     return {"ok": True}
 
 
+class NoticeIn(BaseModel):
+    notice: str
+
+
+class OwnerIn(BaseModel):
+    userid: str
+
+
+@router.post("/groups/{chat_id}/notice")
+def change_notice(chat_id: str, body: NoticeIn, request: Request) -> dict[str, bool]:
+    _run(request, lambda s: chat_actions.change_notice(s, chat_id, body.notice))
+    return {"ok": True}
+
+
+@router.post("/groups/{chat_id}/owner")
+def change_owner(chat_id: str, body: OwnerIn, request: Request) -> dict[str, bool]:
+    _run(request, lambda s: chat_actions.change_owner(s, chat_id, body.userid))
+    return {"ok": True}
+
+
 @router.post("/groups/{chat_id}/dismiss")
 def dismiss_group(chat_id: str, request: Request) -> dict[str, bool]:
     _run(request, lambda s: chat_actions.dismiss_group(s, chat_id))
