@@ -75,6 +75,12 @@ export const router = createRouter({
           meta: { titleKey: 'staff.title' },
         },
         {
+          path: 'wecom/connection',
+          name: 'wecom-connection',
+          component: () => import('@/wecom/ConnectionPage.vue'),
+          meta: { titleKey: 'wecom.connection.title', minRole: 'admin' },
+        },
+        {
           path: 'settings/:section?',
           name: 'settings',
           component: () => import('@/settings/SettingsPage.vue'),
