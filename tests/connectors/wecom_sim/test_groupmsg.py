@@ -152,3 +152,24 @@ def test_results_are_not_ready_while_the_task_is_dispatched(wecom_sim: WecomSim,
     assert cgi.post("/externalcontact/get_groupmsg_task", {"msgid": msgid})["errcode"] == 41063
     wecom_sim.control.post("/clock/advance", json={"seconds": 6}).raise_for_status()
     assert cgi.post("/externalcontact/get_groupmsg_task", {"msgid": msgid})["errcode"] == 0
+
+
+def test_send_results_page_through_every_recipient_once(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    wecom_sim.reset(staff=1, contacts=23)
+    userid, customers = _member_with_customers(wecom_sim)
+    msgid = cgi.ok(
+        "/externalcontact/add_msg_template",
+        {"sender": userid, "external_userid": customers, "text": {"content": "hi"}},
+    )["msgid"]
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        body = cgi.ok(
+            "/externalcontact/get_groupmsg_send_result",
+            {"msgid": msgid, "userid": userid, "limit": 5, "cursor": cursor},
+        )
+        seen += [r["external_userid"] for r in body["send_list"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(customers)

@@ -146,3 +146,21 @@ def test_transfer_delay_is_configurable(wecom_sim: WecomSim, cgi: Cgi) -> None:
     pair = {"handover_userid": handover, "takeover_userid": takeover}
     statuses = {r["status"] for r in cgi.ok("/externalcontact/transfer_result", pair)["customer"]}
     assert statuses == {1}
+
+
+def test_unassigned_list_pages_with_the_legacy_page_size(wecom_sim: WecomSim, cgi: Cgi) -> None:
+    wecom_sim.reset(staff=2, contacts=25)
+    leaver = next(iter(wecom_sim.state.members))
+    wecom_sim.control.post(f"/staff/{leaver}/resign").raise_for_status()
+    expected = {f.external_userid for f in wecom_sim.state.follows_of_member(leaver)}
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        body = cgi.ok("/externalcontact/get_unassigned_list", {"page_size": 4, "cursor": cursor})
+        seen += [r["external_userid"] for r in body["info"]]
+        cursor = body["next_cursor"]
+        if body["is_last"]:
+            break
+    assert sorted(seen) == sorted(expected)
+    second = cgi.ok("/externalcontact/get_unassigned_list", {"page_id": 1, "page_size": 4})
+    assert [r["external_userid"] for r in second["info"]] == seen[4:8]
