@@ -2,6 +2,7 @@
 
 import base64
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -517,3 +518,18 @@ def test_simulator_verifies_the_url_and_its_repeated_pushes_are_stored_once(
     assert (stored.event, stored.change_type) == ("change_external_tag", "create")
     assert "<Id><![CDATA[et1]]></Id>" in stored.raw_xml
     assert len(_rows(engine, Job, workspace.id)) == 1
+
+
+def test_refusal_logs_name_the_reason_but_never_keys_or_ciphertext(
+    client: TestClient, corp: Corp, caplog: pytest.LogCaptureFixture
+) -> None:
+    encrypted = corp.crypto.encrypt(event_xml(corp.corp_id, "change_external_tag", "create"))
+    query = corp.signed_query(encrypted)
+    query["msg_signature"] = "0" * 40
+
+    with caplog.at_level(logging.INFO, logger="siyu.connectors.wecom"):
+        client.post(corp.url, params=query, content=corp.envelope(encrypted))
+
+    assert "reason=bad_signature" in caplog.text
+    for secret in (encrypted, encrypted[:24], corp.crypto.token, corp.crypto.encoding_aes_key):
+        assert secret not in caplog.text
