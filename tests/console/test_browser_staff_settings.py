@@ -73,6 +73,12 @@ def test_department_tree_leads_to_members_and_a_members_customers(
     expect(rows.first.locator("td").nth(4)).to_have_text("1")
     shot(page, "h8-02-staff-members")
 
+    page.get_by_test_id("edit-department").click()
+    page.get_by_test_id("department-manager").click()
+    page.locator(".t-select-option", has_text=f"导购{suffix}").click()
+    page.locator(".t-dialog__footer").get_by_role("button", name="保存").click()
+    expect(page.get_by_test_id("department-manager-name")).to_contain_text(f"负责人：导购{suffix}")
+
     page.get_by_test_id("all-staff").click()
     expect(page.get_by_test_id("members-title")).to_have_text("全部成员")
     page.get_by_test_id("staff-search").locator("input").fill(f"导购{suffix}")

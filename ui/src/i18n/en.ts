@@ -246,6 +246,8 @@ const en: typeof zhCN = {
     title: 'Staff & departments',
     departments: 'Departments',
     searchPlaceholder: 'Name, userid or mobile prefix',
+    manager: 'Manager',
+    noManager: 'None',
     allMembers: 'All members',
     noDepartments: 'No departments yet',
     noMembers: 'No members in this department',

@@ -244,6 +244,8 @@ export default {
     title: '员工与部门',
     departments: '部门',
     searchPlaceholder: '姓名、企微账号或手机号开头',
+    manager: '负责人',
+    noManager: '未设置',
     allMembers: '全部成员',
     noDepartments: '还没有部门',
     noMembers: '该部门暂无成员',

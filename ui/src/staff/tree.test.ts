@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { departmentPaths, findDepartment, subtreeIds, toTreeItems, type Department } from './tree'
 
 function dept(id: number, name: string, staff: number, children: Department[] = [], parent: number | null = null): Department {
-  return { id, name, parent_id: parent, wecom_id: null, sort_order: 0, staff_count: staff, children }
+  return { id, name, parent_id: parent, wecom_id: null, sort_order: 0, manager_staff_id: null, staff_count: staff, children }
 }
 
 const TREE = [
