@@ -18,7 +18,13 @@ from siyu.connectors.wecom.errors import (
     WecomRateLimited,
     WecomUnavailable,
 )
-from siyu.connectors.wecom.schemas import AddContactWayRequest, Attachment
+from siyu.connectors.wecom.schemas import (
+    AddContactWayRequest,
+    AddMsgTemplateRequest,
+    AttachmentType,
+    Attachment,
+    TextContent,
+)
 from siyu.connectors.wecom.tokens import TokenCache
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.exceptions import NotFound
@@ -335,3 +341,151 @@ def test_a_read_that_times_out_is_retried(wecom_sim: WecomSim) -> None:
 
     assert count == len(wecom_sim.state.departments)
     assert requests == ["/cgi-bin/gettoken", "/cgi-bin/department/list", "/cgi-bin/department/list"]
+
+
+def a_follow(sim: WecomSim) -> tuple[str, str]:
+    with sim.state.lock:
+        follow = next(iter(sim.state.follows.values()))
+        return follow.userid, follow.external_userid
+
+
+def test_directory_apis_parse(wecom_sim: WecomSim) -> None:
+    userid = next(iter(wecom_sim.state.members))
+    department = wecom_sim.state.members[userid].department[0]
+
+    async def run(w: WecomClient) -> tuple[int, int, int, str]:
+        simple = await w.department_simplelist()
+        brief = await w.user_simplelist(department)
+        detail = await w.user_list(department)
+        member = await w.user_get(userid)
+        return len(simple.department_id), len(brief.userlist), len(detail.userlist), member.name
+
+    departments, brief, detail, name = call(wecom_sim, run)
+
+    assert departments == len(wecom_sim.state.departments)
+    assert brief == detail > 0
+    assert name == wecom_sim.state.members[userid].name
+
+
+def test_corp_tags_are_created_renamed_marked_and_deleted(wecom_sim: WecomSim) -> None:
+    userid, external_userid = a_follow(wecom_sim)
+
+    async def run(w: WecomClient) -> tuple[str, list[str], bool]:
+        created = await w.externalcontact_add_corp_tag(["高意向", "复购"], group_name="客户意向")
+        tag_id = created.tag_group.tag[0].id
+        await w.externalcontact_edit_corp_tag(tag_id, name="高意向客户")
+        await w.externalcontact_mark_tag(userid, external_userid, add_tag=[tag_id])
+        detail = await w.externalcontact_get_all(external_userid)
+        follow = next(f for f in detail.follow_user if f.userid == userid)
+        names = [t.tag_name for t in follow.tags if t.tag_id == tag_id]
+        await w.externalcontact_del_corp_tag(tag_id=[tag_id])
+        library = await w.externalcontact_get_corp_tag_list()
+        still_there = any(t.id == tag_id for g in library.tag_group for t in g.tag)
+        return created.tag_group.group_name, names, still_there
+
+    group_name, names, still_there = call(wecom_sim, run)
+
+    assert group_name == "客户意向"
+    assert names == ["高意向客户"]
+    assert not still_there
+
+
+def test_remark_is_saved(wecom_sim: WecomSim) -> None:
+    userid, external_userid = a_follow(wecom_sim)
+
+    call(
+        wecom_sim,
+        lambda w: w.externalcontact_remark(
+            userid, external_userid, remark="王女士", remark_mobiles=["13800138000"]
+        ),
+    )
+
+    with wecom_sim.state.lock:
+        follow = wecom_sim.state.follows[(userid, external_userid)]
+        assert follow.remark == "王女士"
+        assert follow.remark_mobiles == ["13800138000"]
+
+
+def test_group_chat_detail_lists_members_and_admins(wecom_sim: WecomSim) -> None:
+    with wecom_sim.state.lock:
+        chat = next(iter(wecom_sim.state.groups.values()))
+
+    detail = call(wecom_sim, lambda w: w.externalcontact_groupchat_get(chat.chat_id)).group_chat
+
+    assert detail.chat_id == chat.chat_id
+    assert detail.owner == chat.owner
+    assert detail.member_list
+    assert {m.type for m in detail.member_list} <= {1, 2}
+    assert detail.member_version
+
+
+def test_transfers_and_their_results(wecom_sim: WecomSim) -> None:
+    handover, external_userid = a_follow(wecom_sim)
+    takeover = next(u for u in wecom_sim.state.members if u != handover)
+
+    async def onjob(w: WecomClient) -> tuple[int, list[int]]:
+        started = await w.externalcontact_transfer_customer(
+            handover, takeover, [external_userid], "您好，后续由我为您服务"
+        )
+        statuses = [r.status async for r in w.iter_transfer_result(handover, takeover)]
+        return started.customer[0].errcode, statuses
+
+    errcode, statuses = call(wecom_sim, onjob)
+    assert errcode == 0
+    assert statuses == [2]  # waiting: completes 24 h later
+
+    resigning = next(
+        u
+        for u in wecom_sim.state.members
+        if u not in (handover, takeover) and wecom_sim.state.follows_of_member(u)
+    )
+    wecom_sim.control.post(f"/staff/{resigning}/resign").raise_for_status()
+
+    async def resigned(w: WecomClient) -> tuple[set[str], int, list[int]]:
+        waiting = [r async for r in w.iter_unassigned_list() if r.handover_userid == resigning]
+        ids = [r.external_userid for r in waiting]
+        started = await w.externalcontact_resigned_transfer_customer(resigning, takeover, ids)
+        results = [
+            r.status async for r in w.iter_transfer_result(resigning, takeover, resigned=True)
+        ]
+        return set(ids), sum(1 for r in started.customer if r.errcode == 0), results
+
+    waiting, started, results = call(wecom_sim, resigned)
+    with wecom_sim.state.lock:
+        customers = {f.external_userid for f in wecom_sim.state.follows_of_member(resigning)}
+    assert waiting == customers
+    assert started == len(customers)
+    assert results == [2] * len(customers)
+
+
+def test_mass_message_task_and_its_results(wecom_sim: WecomSim) -> None:
+    userid, external_userid = a_follow(wecom_sim)
+    request = AddMsgTemplateRequest(
+        chat_type="single",
+        external_userid=[external_userid],
+        sender=userid,
+        text=TextContent(content="双十一会员日"),
+        attachments=[Attachment.of_link(title="会员日", url="https://example.com/d")],
+    )
+    now = int(wecom_sim.state.now())
+
+    created = call(wecom_sim, lambda w: w.externalcontact_add_msg_template(request))
+    wecom_sim.control.post(
+        "/groupmsg/confirm", json={"msgid": created.msgid, "userid": userid}
+    ).raise_for_status()
+
+    async def read(w: WecomClient) -> tuple[list[AttachmentType], list[int], list[int]]:
+        listed = [m async for m in w.iter_groupmsg_list_v2("single", now - 3600, now + 3600)]
+        mine = [m for m in listed if m.msgid == created.msgid]
+        tasks = [t.status async for t in w.iter_groupmsg_task(created.msgid)]
+        sent = [r.status async for r in w.iter_groupmsg_send_result(created.msgid, userid)]
+        kinds = [a.msgtype for m in mine for a in m.attachments]
+        return kinds, tasks, sent
+
+    kinds, tasks, sent = call(wecom_sim, read)
+
+    assert created.msgid
+    assert created.fail_list == []
+    assert kinds == ["link"]
+    assert tasks == [2]
+    assert sent == [1]
