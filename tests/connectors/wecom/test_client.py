@@ -21,8 +21,8 @@ from siyu.connectors.wecom.errors import (
 from siyu.connectors.wecom.schemas import (
     AddContactWayRequest,
     AddMsgTemplateRequest,
-    AttachmentType,
     Attachment,
+    AttachmentType,
     TextContent,
 )
 from siyu.connectors.wecom.tokens import TokenCache
