@@ -23,7 +23,9 @@ from siyu.connectors.wecom.schemas import (
     AddMsgTemplateRequest,
     Attachment,
     AttachmentType,
+    GroupMsg,
     TextContent,
+    UserGetResponse,
 )
 from siyu.connectors.wecom.tokens import TokenCache
 from siyu.connectors.wecom_sim import WecomSim
@@ -489,3 +491,14 @@ def test_mass_message_task_and_its_results(wecom_sim: WecomSim) -> None:
     assert kinds == ["link"]
     assert tasks == [2]
     assert sent == [1]
+
+
+def test_payloads_tolerate_new_fields_and_numbers_as_strings() -> None:
+    member = UserGetResponse.model_validate(
+        {"errcode": 0, "userid": "lilei", "gender": 1, "status": "1", "new_field": {"x": 1}}
+    )
+    msg = GroupMsg.model_validate({"msgid": "msg1", "create_time": "1605000000", "extra": 1})
+
+    assert member.gender == "1"
+    assert member.status == 1
+    assert msg.create_time == 1605000000

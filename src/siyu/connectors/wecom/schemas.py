@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class WecomModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # WeCom is not consistent about numbers vs strings (gender is "1" in one API, 1 in
+    # another; times come as "1605000000" or 1605000000): accept both.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class WecomResponse(WecomModel):
