@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from siyu.acquisition import service
+from siyu.acquisition import roster
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
@@ -26,7 +26,7 @@ OFFICE = [{"weekdays": [1, 2, 3, 4, 5], "ranges": [["09:00", "18:00"]]}]
 
 def _refresh(engine: Engine, workspace_id: int, now: datetime) -> dict[str, int]:
     with unit_of_work(engine) as session:
-        return asyncio.run(service.refresh_codes(session, workspace_id, now=now))
+        return asyncio.run(roster.refresh_codes(session, workspace_id, now=now))
 
 
 def test_refresh_hands_the_code_to_the_backup_off_shift_and_back(
@@ -107,8 +107,8 @@ def test_creating_a_code_registers_the_refresh_schedule_that_the_worker_runs(
         schedules = session.scalars(
             select(Schedule).where(Schedule.workspace_id == workspace.id)
         ).all()
-        jobs = session.scalars(select(Job).where(Job.name == service.REFRESH_JOB)).all()
-    assert [s.key for s in schedules] == [f"{service.REFRESH_JOB}:{workspace.id}"]
+        jobs = session.scalars(select(Job).where(Job.name == roster.REFRESH_JOB)).all()
+    assert [s.key for s in schedules] == [f"{roster.REFRESH_JOB}:{workspace.id}"]
     assert [(j.status, j.result) for j in jobs] == [
         ("succeeded", {"updated": 0, "failed": 0, "losses": 0})
     ]

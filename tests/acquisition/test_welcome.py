@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from siyu.acquisition import service
+from siyu.acquisition import roster, service
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.db.session import unit_of_work
@@ -154,7 +154,7 @@ def test_welcome_goes_out_while_the_default_lane_is_busy(
         for _ in range(20):
             enqueue(
                 session,
-                service.REFRESH_JOB,
+                roster.REFRESH_JOB,
                 workspace_id=workspace.id,
             )
 
@@ -164,7 +164,7 @@ def test_welcome_goes_out_while_the_default_lane_is_busy(
     assert len(wecom_sim.state.welcome_messages) == 1
     with unit_of_work(engine) as session:
         waiting = session.scalars(
-            select(Job.status).where(Job.name == service.REFRESH_JOB, Job.lane == "default")
+            select(Job.status).where(Job.name == roster.REFRESH_JOB, Job.lane == "default")
         ).all()
     assert waiting.count("queued") >= 20
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from siyu.acquisition import service, welcome
+from siyu.acquisition import roster, service, welcome
 from siyu.worker.context import JobContext
 from siyu.worker.registry import job
 
@@ -27,8 +27,8 @@ async def after_add(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@job(service.REFRESH_JOB, max_attempts=1)
+@job(roster.REFRESH_JOB, max_attempts=1)
 async def refresh_live_codes(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG001
     """Every minute: schedule boundaries and caps may change who is on duty."""
     assert ctx.workspace_id is not None
-    return await service.refresh_codes(ctx.session, ctx.workspace_id)
+    return await roster.refresh_codes(ctx.session, ctx.workspace_id)

@@ -1,18 +1,13 @@
-"""Channel live codes: their rules, their WeCom contact ways and who is on duty on them."""
+"""Channel live codes: saving them, attributing the customers they bring, their QR image."""
 
-import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.acquisition import duty, rendering, wecom
+from siyu.acquisition import duty, rendering, roster, validation, wecom
 from siyu.acquisition.repository import AcquisitionRepository
 from siyu.acquisition.schemas import (
     AttachmentIn,
@@ -20,7 +15,6 @@ from siyu.acquisition.schemas import (
     LiveCodeIn,
     LiveCodeOut,
     LiveCodePatch,
-    LiveCodeStaffIn,
     LiveCodeStaffOut,
     LiveCodeStatus,
     ShiftIn,
@@ -31,230 +25,14 @@ from siyu.customers import follow
 from siyu.customers import service as customers_service
 from siyu.exceptions import Conflict, NotFound, SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
-from siyu.models import LiveCode, LiveCodeAdd, LiveCodeStaff, Schedule
+from siyu.models import LiveCode, LiveCodeAdd, LiveCodeStaff
 from siyu.staff import service as staff_service
 from siyu.tags import service as tags_service
 from siyu.worker.queue import enqueue
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
-WELCOME_TEXT_MAX_BYTES = 4000
-CONTACT_WAY_REMARK_MAX = 30
-REFRESH_JOB = "acquisition.refresh_live_codes"
-REFRESH_CRON = "* * * * *"
 DEFAULT_WELCOME_SETTING = "default_welcome"
-
-
-def local_now(session: Session, workspace_id: int, now: datetime | None = None) -> datetime:
-    zone = ZoneInfo(workspace_service.get_workspace(session, workspace_id).timezone)
-    return (now or utcnow()).astimezone(zone)
-
-
-def start_of_day(local: datetime) -> datetime:
-    return datetime.combine(local.date(), time(), tzinfo=local.tzinfo)
-
-
-# -- validation -----------------------------------------------------------------
-
-
-def _check_staff(
-    session: Session, workspace_id: int, code_type: str, staff: Sequence[LiveCodeStaffIn]
-) -> None:
-    seen: set[int] = set()
-    for index, item in enumerate(staff):
-        field = f"staff[{index}].staff_id"
-        if item.staff_id in seen:
-            raise ValidationFailed(field, "this staff member is listed twice")
-        seen.add(item.staff_id)
-        try:
-            member = staff_service.get_staff(session, workspace_id, item.staff_id)
-        except NotFound:
-            raise ValidationFailed(field, "no such staff member") from None
-        if member.status != "active":
-            raise ValidationFailed(field, f"staff member {member.name} is not active")
-        if not member.wecom_userid:
-            raise ValidationFailed(field, f"staff member {member.name} has no WeCom userid")
-        for s_index, shift in enumerate(item.schedule):
-            for r_index, (start, end) in enumerate(shift.ranges):
-                if duty.parse_clock(start) >= duty.parse_clock(end):
-                    raise ValidationFailed(
-                        f"staff[{index}].schedule[{s_index}].ranges[{r_index}]",
-                        "the start must be before the end",
-                    )
-    primaries = [item for item in staff if not item.is_backup]
-    if not primaries:
-        raise ValidationFailed("staff", "needs at least one staff member who is not a backup")
-    if code_type == duty.CodeType.SINGLE and len(primaries) != 1:
-        raise ValidationFailed(
-            "staff", "a single-person code has exactly one primary member; add others as backups"
-        )
-
-
-def _check_tags(session: Session, workspace_id: int, tag_ids: Sequence[int]) -> list[int]:
-    for index, tag_id in enumerate(tag_ids):
-        try:
-            tags_service.get_tag(session, workspace_id, tag_id)
-        except NotFound:
-            raise ValidationFailed(f"tag_ids[{index}]", f"no such tag: {tag_id}") from None
-    return list(dict.fromkeys(tag_ids))
-
-
-def check_welcome(welcome: WelcomeIn | DefaultWelcome, field: str) -> None:
-    if welcome.text is not None and len(welcome.text.encode()) > WELCOME_TEXT_MAX_BYTES:
-        raise ValidationFailed(
-            f"{field}.text", f"is {len(welcome.text.encode())} bytes; WeCom allows 4,000"
-        )
-    for index, attachment in enumerate(welcome.attachments):
-        _check_attachment(attachment, f"{field}.attachments[{index}]")
-
-
-def _check_attachment(attachment: AttachmentIn, field: str) -> None:
-    body = getattr(attachment, attachment.msgtype)
-    if body is None:
-        raise ValidationFailed(
-            f"{field}.{attachment.msgtype}", f"required for msgtype {attachment.msgtype}"
-        )
-    others = [
-        name
-        for name in ("image", "link", "miniprogram", "file")
-        if name != attachment.msgtype and getattr(attachment, name) is not None
-    ]
-    if others:
-        raise ValidationFailed(
-            f"{field}.{others[0]}", f"not allowed with msgtype {attachment.msgtype}"
-        )
-    if attachment.image is not None and not (attachment.image.media_id or attachment.image.pic_url):
-        raise ValidationFailed(f"{field}.image", "give media_id or pic_url")
-
-
-def _check_window(window_from: str | None, window_to: str | None) -> None:
-    if (window_from is None) != (window_to is None):
-        raise ValidationFailed("skip_verify_to", "give both ends of the window or neither")
-    if window_from is not None and window_from == window_to:
-        raise ValidationFailed("skip_verify_to", "the window must not be empty")
-
-
-def _member_rows(staff: Sequence[LiveCodeStaffIn]) -> list[dict[str, Any]]:
-    return [
-        {
-            "staff_id": item.staff_id,
-            "position": position,
-            "weight": item.weight,
-            "daily_cap": item.daily_cap,
-            "schedule": [shift.model_dump(mode="json") for shift in item.schedule],
-            "is_backup": item.is_backup,
-        }
-        for position, item in enumerate(staff)
-    ]
-
-
-# -- the duty roster ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Duty:
-    """What the contact way should hold now, and today's adds per member."""
-
-    roster: duty.Roster
-    skip_verify: bool
-    adds_today: dict[int, int]
-
-
-def current_duty(
-    session: Session,
-    code: LiveCode,
-    members: Sequence[LiveCodeStaff],
-    *,
-    now: datetime | None = None,
-    rng: random.Random | None = None,
-) -> Duty:
-    repo = AcquisitionRepository(session, code.workspace_id)
-    local = local_now(session, code.workspace_id, now)
-    adds_today = repo.adds_per_staff(code.id, start_of_day(local))
-    roster = duty.choose_roster(
-        [
-            duty.Member(
-                staff_id=m.staff_id,
-                weight=m.weight,
-                daily_cap=m.daily_cap,
-                schedule=duty.parse_schedule(m.schedule),
-                is_backup=m.is_backup,
-            )
-            for m in members
-        ],
-        code_type=duty.CodeType(code.code_type),
-        rotation=duty.Rotation(code.rotation),
-        code_cap=code.daily_cap,
-        adds_today=adds_today,
-        local_now=local,
-        last_staff_id=repo.last_staff_id(code.id),
-        rng=rng or random.Random(),  # noqa: S311 - spreading adds, not security
-    )
-    skip = duty.skip_verify_now(code.skip_verify, code.skip_verify_from, code.skip_verify_to, local)
-    return Duty(roster, skip, adds_today)
-
-
-def _userids(session: Session, workspace_id: int, staff_ids: Sequence[int]) -> list[str]:
-    userids = []
-    for staff_id in staff_ids:
-        userid = staff_service.get_staff(session, workspace_id, staff_id).wecom_userid
-        if userid:
-            userids.append(userid)
-    return userids
-
-
-async def sync_contact_way(
-    session: Session, code: LiveCode, *, force: bool = False, now: datetime | None = None
-) -> bool:
-    """Make WeCom's contact way hold the current roster; True when WeCom was called.
-
-    Creates the contact way when the code has none yet. Raises WeCom's refusal.
-    """
-    members = AcquisitionRepository(session, code.workspace_id).members([code.id])[code.id]
-    now_duty = current_duty(session, code, members, now=now)
-    staff_ids = list(now_duty.roster.staff_ids)
-    unchanged = (
-        code.config_id is not None
-        and staff_ids == list(code.on_duty_staff_ids)
-        and now_duty.skip_verify == code.skip_verify_applied
-    )
-    if unchanged and not force:
-        return False
-    way = wecom.ContactWay(
-        code_type=code.code_type,
-        state=code.state,
-        remark=code.name[:CONTACT_WAY_REMARK_MAX],
-        skip_verify=now_duty.skip_verify,
-        userids=_userids(session, code.workspace_id, staff_ids),
-    )
-    if code.config_id is None:
-        code.config_id, qr_code = await wecom.add_contact_way(session, code.workspace_id, way)
-        if qr_code != code.qr_code:
-            code.qr_code, code.qr_image = qr_code, None
-    else:
-        await wecom.update_contact_way(session, code.workspace_id, code.config_id, way)
-    code.on_duty_staff_ids = staff_ids
-    code.skip_verify_applied = now_duty.skip_verify
-    code.synced_at = utcnow()
-    code.sync_error = None
-    session.flush()
-    return True
-
-
-def _ensure_refresh_schedule(session: Session, workspace_id: int) -> None:
-    key = f"{REFRESH_JOB}:{workspace_id}"
-    if session.scalar(select(Schedule.id).where(Schedule.key == key)) is None:
-        session.add(
-            Schedule(
-                workspace_id=workspace_id,
-                key=key,
-                cron=REFRESH_CRON,
-                job_name=REFRESH_JOB,
-                payload={},
-                next_run_at=utcnow(),
-            )
-        )
-        session.flush()
 
 
 # -- reading --------------------------------------------------------------------
@@ -322,7 +100,7 @@ def list_codes(session: Session, workspace_id: int, status: str | None = None) -
     members = repo.members([c.id for c in codes])
     staff_ids = sorted({m.staff_id for rows in members.values() for m in rows})
     names = staff_service.staff_names(session, workspace_id, staff_ids)
-    counts = repo.add_counts(start_of_day(local_now(session, workspace_id)))
+    counts = repo.add_counts(roster.start_of_day(roster.local_now(session, workspace_id)))
     return [_out(code, members[code.id], names, counts.get(code.id, (0, 0)), {}) for code in codes]
 
 
@@ -331,7 +109,7 @@ def code_out(session: Session, workspace_id: int, code_id: int) -> LiveCodeOut:
     code = get_code(session, workspace_id, code_id)
     members = repo.members([code.id])[code.id]
     names = staff_service.staff_names(session, workspace_id, [m.staff_id for m in members])
-    today = start_of_day(local_now(session, workspace_id))
+    today = roster.start_of_day(roster.local_now(session, workspace_id))
     counts = repo.add_counts(today).get(code.id, (0, 0))
     return _out(code, members, names, counts, repo.adds_per_staff(code.id, today))
 
@@ -359,10 +137,10 @@ async def create_code(session: Session, principal: Principal, body: LiveCodeIn) 
     """Validate, store, and create the WeCom contact way with whoever is on duty now."""
     workspace_id = principal.workspace_id
     repo = AcquisitionRepository(session, workspace_id)
-    _check_staff(session, workspace_id, body.code_type, body.staff)
-    tag_ids = _check_tags(session, workspace_id, body.tag_ids)
-    check_welcome(body.welcome, "welcome")
-    _check_window(body.skip_verify_from, body.skip_verify_to)
+    validation.check_staff(session, workspace_id, body.code_type, body.staff)
+    tag_ids = validation.check_tags(session, workspace_id, body.tag_ids)
+    validation.check_welcome(body.welcome, "welcome")
+    validation.check_window(body.skip_verify_from, body.skip_verify_to)
     code = LiveCode(
         workspace_id=workspace_id,
         name=body.name.strip(),
@@ -382,9 +160,9 @@ async def create_code(session: Session, principal: Principal, body: LiveCodeIn) 
     )
     session.add(code)
     session.flush()
-    repo.replace_members(code.id, _member_rows(body.staff))
-    await sync_contact_way(session, code, force=True)
-    _ensure_refresh_schedule(session, workspace_id)
+    repo.replace_members(code.id, validation.member_rows(body.staff))
+    await roster.sync_contact_way(session, code, force=True)
+    roster.ensure_refresh_schedule(session, workspace_id)
     workspace_service.audit(
         session,
         principal,
@@ -405,17 +183,17 @@ async def update_code(
     code = get_code(session, workspace_id, code_id)
     sent = changes.model_dump(exclude_unset=True)
     if changes.staff is not None:
-        _check_staff(session, workspace_id, code.code_type, changes.staff)
-        repo.replace_members(code.id, _member_rows(changes.staff))
+        validation.check_staff(session, workspace_id, code.code_type, changes.staff)
+        repo.replace_members(code.id, validation.member_rows(changes.staff))
     if changes.tag_ids is not None:
-        code.tag_ids = _check_tags(session, workspace_id, changes.tag_ids)
+        code.tag_ids = validation.check_tags(session, workspace_id, changes.tag_ids)
     if changes.welcome is not None:
-        check_welcome(changes.welcome, "welcome")
+        validation.check_welcome(changes.welcome, "welcome")
         for key, value in _welcome_columns(changes.welcome).items():
             setattr(code, key, value)
     window_from = sent.get("skip_verify_from", code.skip_verify_from)
     window_to = sent.get("skip_verify_to", code.skip_verify_to)
-    _check_window(window_from, window_to)
+    validation.check_window(window_from, window_to)
     for name in ("name", "channel", "skip_verify", "daily_cap", "remark_template", "status"):
         if name in sent:
             if sent[name] is None and name in ("name", "channel", "skip_verify", "status"):
@@ -425,7 +203,7 @@ async def update_code(
         code.rotation = changes.rotation.value
     code.skip_verify_from, code.skip_verify_to = window_from, window_to
     session.flush()
-    await sync_contact_way(session, code, force="name" in sent)
+    await roster.sync_contact_way(session, code, force="name" in sent)
     workspace_service.audit(
         session,
         principal,
@@ -454,23 +232,6 @@ async def delete_code(session: Session, principal: Principal, code_id: int) -> N
     )
 
 
-async def refresh_codes(
-    session: Session, workspace_id: int, *, now: datetime | None = None
-) -> dict[str, int]:
-    """Re-evaluate every active code's roster; record WeCom refusals on the code."""
-    repo = AcquisitionRepository(session, workspace_id)
-    losses = repo.mark_losses()
-    updated = failed = 0
-    for code in repo.codes(LiveCodeStatus.ACTIVE.value):
-        try:
-            updated += await sync_contact_way(session, code, now=now)
-        except wecom.WecomApiError as exc:
-            code.sync_error = wecom.describe(exc)[:500]
-            failed += 1
-    session.flush()
-    return {"updated": updated, "failed": failed, "losses": losses}
-
-
 # -- the workspace's default welcome -------------------------------------------
 
 
@@ -482,7 +243,7 @@ def default_welcome(session: Session, workspace_id: int) -> DefaultWelcome:
 def set_default_welcome(
     session: Session, principal: Principal, welcome: DefaultWelcome
 ) -> DefaultWelcome:
-    check_welcome(welcome, "welcome")
+    validation.check_welcome(welcome, "welcome")
     workspace = workspace_service.get_workspace(session, principal.workspace_id)
     workspace.settings = {
         **(workspace.settings or {}),

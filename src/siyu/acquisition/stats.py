@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from siyu.acquisition import service
+from siyu.acquisition import roster, service
 from siyu.acquisition.repository import AcquisitionRepository
 from siyu.acquisition.schemas import (
     DayCount,
@@ -38,7 +38,7 @@ def code_stats(session: Session, workspace_id: int, code_id: int, *, days: int) 
     repo = AcquisitionRepository(session, workspace_id)
     rows = repo.stats_rows(code.id)
     now = utcnow()
-    local = service.local_now(session, workspace_id, now)
+    local = roster.local_now(session, workspace_id, now)
     zone = local.tzinfo
     first_day = local.date() - timedelta(days=days - 1)
     adds_by_day = Counter(added.astimezone(zone).date() for _, added, _, _ in rows)

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu.acquisition import rendering, service, wecom
+from siyu.acquisition import rendering, roster, service, validation, wecom
 from siyu.acquisition.repository import AcquisitionRepository
 from siyu.acquisition.schemas import WelcomeStatus
 from siyu.exceptions import NotFound
@@ -58,7 +58,7 @@ async def send_welcome(session: Session, workspace_id: int, add_id: int) -> str:
     if add.welcome_status != WelcomeStatus.PENDING.value or add.welcome_code is None:
         return add.welcome_status
     text, attachments = welcome_body(session, workspace_id, add)
-    if len((text or "").encode()) > service.WELCOME_TEXT_MAX_BYTES:
+    if len((text or "").encode()) > validation.WELCOME_TEXT_MAX_BYTES:
         _fail(add, None, "the welcome text is over 4,000 bytes once variables are filled")
         return add.welcome_status
     expired = utcnow() - add.added_at > WELCOME_CODE_TTL
@@ -104,7 +104,7 @@ async def after_add(
     rotated = False
     if code is not None and code.status == "active":
         try:
-            rotated = await service.sync_contact_way(session, code)
+            rotated = await roster.sync_contact_way(session, code)
         except wecom.WecomApiError as exc:
             code.sync_error = wecom.describe(exc)[:500]
     return {"remarked": bool(remark), "wecom_tags": len(wecom_tags), "rotated": rotated}
