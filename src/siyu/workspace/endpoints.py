@@ -253,7 +253,7 @@ def audit_log(
     cursor: str | None = Cursor,
     limit: int = Limit,
 ) -> PageOut[AuditEntryOut]:
-    entries, next_cursor = service.list_audit_entries(
+    return service.list_audit_entries(
         session,
         principal,
         action=action,
@@ -264,19 +264,4 @@ def audit_log(
         until=until,
         cursor=cursor,
         limit=limit,
-    )
-    names = service.actor_names(
-        session,
-        principal.workspace_id,
-        user_ids=[e.actor_user_id for e in entries],
-        api_key_ids=[e.actor_api_key_id for e in entries],
-    )
-    return PageOut(
-        items=[
-            AuditEntryOut.model_validate(e).model_copy(
-                update={"actor_name": names.name(e.actor_user_id, e.actor_api_key_id)}
-            )
-            for e in entries
-        ],
-        next_cursor=next_cursor,
     )

@@ -13,13 +13,13 @@ from zoneinfo import available_timezones
 from sqlalchemy.orm import Session
 
 from siyu.exceptions import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
-from siyu.kit.pagination import SortSpec, paginate
+from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.models import ApiKey, AuditEntry, Membership, User, Workspace
 from siyu.workspace.principal import Principal
 from siyu.workspace.repository import WorkspaceRepository
 from siyu.workspace.roles import Role
-from siyu.workspace.schemas import MemberUpdate, WorkspaceUpdate
+from siyu.workspace.schemas import AuditEntryOut, MemberUpdate, WorkspaceUpdate
 from siyu.workspace.security import hash_password, hash_token, new_api_key
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -432,8 +432,9 @@ def list_audit_entries(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[AuditEntry], str | None]:
-    """Newest first; `actor` is `user:<id>` or `api_key:<id>`; `until` is exclusive."""
+) -> PageOut[AuditEntryOut]:
+    """Newest first, each with its actor's name; `actor` is `user:<id>` or `api_key:<id>`;
+    `until` is exclusive."""
     actor_user_id = actor_api_key_id = None
     if actor is not None:
         match = ACTOR_PATTERN.match(actor.strip())
@@ -467,7 +468,22 @@ def list_audit_entries(
         cursor=cursor,
         limit=limit,
     )
-    return page.build(list(session.scalars(stmt)))
+    entries, next_cursor = page.build(list(session.scalars(stmt)))
+    names = actor_names(
+        session,
+        principal.workspace_id,
+        user_ids=[e.actor_user_id for e in entries],
+        api_key_ids=[e.actor_api_key_id for e in entries],
+    )
+    return PageOut(
+        items=[
+            AuditEntryOut.model_validate(e).model_copy(
+                update={"actor_name": names.name(e.actor_user_id, e.actor_api_key_id)}
+            )
+            for e in entries
+        ],
+        next_cursor=next_cursor,
+    )
 
 
 @dataclass(frozen=True)
