@@ -16,7 +16,9 @@ from siyu.connectors.wecom.errors import (
     WecomNotFound,
     WecomPermissionDenied,
     WecomRateLimited,
+    WecomTokenError,
     WecomUnavailable,
+    error_for,
 )
 from siyu.connectors.wecom.schemas import (
     AddContactWayRequest,
@@ -25,6 +27,7 @@ from siyu.connectors.wecom.schemas import (
     AttachmentType,
     GroupMsg,
     TextContent,
+    UpdateContactWayRequest,
     UserGetResponse,
 )
 from siyu.connectors.wecom.tokens import TokenCache
@@ -249,7 +252,10 @@ def test_contact_way_round_trip(wecom_sim: WecomSim) -> None:
 
     async def run(w: WecomClient) -> tuple[str, str, set[str]]:
         created = await w.externalcontact_add_contact_way(
-            AddContactWayRequest(type=1, scene=2, user=[userid], state="s1", remark="海报")
+            AddContactWayRequest(type=1, scene=2, user=[userid], state="s0", remark="海报")
+        )
+        await w.externalcontact_update_contact_way(
+            UpdateContactWayRequest(config_id=created.config_id, state="s1")
         )
         way = (await w.externalcontact_get_contact_way(created.config_id)).contact_way
         listed = {ref.config_id async for ref in w.iter_list_contact_way()}
@@ -502,3 +508,29 @@ def test_payloads_tolerate_new_fields_and_numbers_as_strings() -> None:
     assert member.gender == "1"
     assert member.status == 1
     assert msg.create_time == 1605000000
+
+
+@pytest.mark.parametrize(
+    ("errcode", "family", "hint_says"),
+    [
+        (60020, WecomPermissionDenied, "企业可信IP"),
+        (48002, WecomPermissionDenied, "可调用接口的应用"),
+        (48009, WecomPermissionDenied, "可调用接口的应用"),
+        (84061, WecomNotFound, "好友"),
+        (41051, WecomInvalidParam, "welcome_code"),
+        (40096, WecomNotFound, "external_userid"),
+        (60111, WecomNotFound, "UserID"),
+        (301002, WecomPermissionDenied, "AgentId"),
+        (42001, WecomTokenError, "access_token"),
+        (45033, WecomRateLimited, "并发"),
+    ],
+)
+def test_errcodes_users_hit_have_a_family_and_a_chinese_hint(
+    errcode: int, family: type[WecomApiError], hint_says: str
+) -> None:
+    error = error_for(errcode, "errmsg from WeCom")
+
+    assert type(error) is family
+    assert error.hint is not None
+    assert hint_says in error.hint
+    assert hint_says in error.message
