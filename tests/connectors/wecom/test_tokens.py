@@ -180,3 +180,15 @@ def test_tokens_and_secrets_never_reach_logs_or_errors(
         assert value not in caplog.text
         assert value not in str(error)
         assert value not in repr(error.details)
+
+
+def test_a_burst_of_expired_token_errors_triggers_one_refresh(wecom_sim: WecomSim) -> None:
+    async def run() -> None:
+        async with new_client(wecom_sim) as wecom:
+            await wecom.department_list()
+            wecom_sim.control.post("/faults", json={"expire_tokens": True}).raise_for_status()
+            await asyncio.gather(*(wecom.department_list() for _ in range(12)))
+
+    asyncio.run(run())
+
+    assert gettoken_calls(wecom_sim) == 2
