@@ -1,6 +1,7 @@
 """End to end: a simulated customer scans a live code; WeCom's callback reaches Siyu."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from siyu.acquisition import roster, service
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.db.session import unit_of_work
+from siyu.kit.time import utcnow
 from siyu.models import Customer, CustomerTag, FollowRelation, Identity, Job, LiveCodeAdd
 from siyu.worker.queue import enqueue
 from siyu.worker.runner import Runner
@@ -305,3 +307,58 @@ def test_unknown_state_is_not_a_live_code_add(
 
     with unit_of_work(engine) as session:
         assert session.scalars(select(LiveCodeAdd)).all() == []
+
+
+def _system_busy_on_welcome(wecom_sim: WecomSim) -> None:
+    wecom_sim.control.post(
+        "/faults",
+        json={
+            "burst_45009": 1,
+            "burst_errcode": -1,
+            "burst_path": "externalcontact/send_welcome_msg",
+        },
+    ).raise_for_status()
+
+
+@pytest.mark.usefixtures("receiving")
+def test_system_busy_is_retried_while_the_welcome_code_is_valid(
+    api: TestClient, corp: Corp, wecom_sim: WecomSim, engine: Engine, run_jobs: Callable[[], int]
+) -> None:
+    code = create_code(api, [{"staff_id": corp.staff_ids[0]}], welcome={"text": "欢迎"})
+    _system_busy_on_welcome(wecom_sim)
+
+    _scan(wecom_sim, code)
+    run_jobs()
+    [waiting] = _adds(api, code)
+    with unit_of_work(engine) as session:
+        job = session.scalars(select(Job).where(Job.name == service.SEND_WELCOME_JOB)).one()
+        retry = (job.status, job.attempts)
+        job.run_at = utcnow()
+    run_jobs()
+
+    assert waiting["welcome_status"] == "pending"
+    assert retry == ("queued", 1)
+    assert _adds(api, code)[0]["welcome_status"] == "sent"
+    assert len(wecom_sim.state.welcome_messages) == 1
+
+
+@pytest.mark.usefixtures("receiving")
+def test_failure_after_the_welcome_window_is_recorded_not_retried(
+    api: TestClient, corp: Corp, wecom_sim: WecomSim, engine: Engine, run_jobs: Callable[[], int]
+) -> None:
+    code = create_code(api, [{"staff_id": corp.staff_ids[0]}], welcome={"text": "欢迎"})
+    _system_busy_on_welcome(wecom_sim)
+    _scan(wecom_sim, code)
+    runner = Runner(engine, lease_seconds=30, lane="realtime")
+    runner.run_once()  # the callback: the customer arrives and the welcome job is queued
+    with unit_of_work(engine) as session:
+        for add in session.scalars(select(LiveCodeAdd)):
+            add.added_at -= timedelta(seconds=30)
+
+    run_jobs()
+
+    [add] = _adds(api, code)
+    assert (add["welcome_status"], add["welcome_errcode"]) == ("failed", -1)
+    with unit_of_work(engine) as session:
+        job = session.scalars(select(Job).where(Job.name == service.SEND_WELCOME_JOB)).one()
+    assert (job.status, job.attempts) == ("succeeded", 1)
