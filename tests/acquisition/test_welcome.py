@@ -352,8 +352,8 @@ def test_failure_after_the_welcome_window_is_recorded_not_retried(
     runner = Runner(engine, lease_seconds=30, lane="realtime")
     runner.run_once()  # the callback: the customer arrives and the welcome job is queued
     with unit_of_work(engine) as session:
-        for add in session.scalars(select(LiveCodeAdd)):
-            add.added_at -= timedelta(seconds=30)
+        for row in session.scalars(select(LiveCodeAdd)):
+            row.added_at -= timedelta(seconds=30)
 
     run_jobs()
 
