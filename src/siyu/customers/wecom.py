@@ -229,12 +229,15 @@ def _customer_deletions(
 def refresh_customer_wecom_tags(
     session: Session, workspace_id: int, customer_ids: Sequence[int]
 ) -> dict[str, int]:
-    """Set these customers' WeCom-mirrored tags to the union of their active relations' tags."""
-    union: dict[int, set[int]] = {customer_id: set() for customer_id in customer_ids}
+    """Set these customers' WeCom-mirrored tags to the union of their active relations' tags.
+
+    A customer with no active relation keeps the tags it has (a lost customer stays findable
+    by them; a customer tagged in Siyu before any WeCom relation keeps Siyu's tags)."""
+    union: dict[int, set[int]] = {}
     for chunk in _chunks(list(customer_ids)):
         rows = session.execute(
             select(FollowRelation.customer_id, FollowRelationTag.tag_id)
-            .join(FollowRelationTag, FollowRelationTag.follow_relation_id == FollowRelation.id)
+            .outerjoin(FollowRelationTag, FollowRelationTag.follow_relation_id == FollowRelation.id)
             .where(
                 FollowRelation.workspace_id == workspace_id,
                 FollowRelation.customer_id.in_(chunk),
@@ -242,7 +245,9 @@ def refresh_customer_wecom_tags(
             )
         )
         for customer_id, tag_id in rows:
-            union[customer_id].add(tag_id)
+            tags = union.setdefault(customer_id, set())
+            if tag_id is not None:
+                tags.add(tag_id)
     return tags_service.set_wecom_customer_tags(session, workspace_id, union)
 
 
@@ -564,3 +569,65 @@ def get_loss(session: Session, workspace_id: int, loss_id: int) -> FollowLoss | 
     return session.scalar(
         select(FollowLoss).where(FollowLoss.workspace_id == workspace_id, FollowLoss.id == loss_id)
     )
+
+
+def active_wecom_relations(
+    session: Session, workspace_id: int, customer_ids: Sequence[int]
+) -> list[tuple[FollowRelation, str, str]]:
+    """The customers' active relations with the staff userid and the external_userid."""
+    found: list[tuple[FollowRelation, str, str]] = []
+    for chunk in _chunks(list(customer_ids)):
+        rows = session.execute(
+            select(FollowRelation, Staff.wecom_userid, Identity.value)
+            .join(Staff, Staff.id == FollowRelation.staff_id)
+            .join(Identity, Identity.customer_id == FollowRelation.customer_id)
+            .where(
+                FollowRelation.workspace_id == workspace_id,
+                FollowRelation.customer_id.in_(chunk),
+                FollowRelation.status == FollowStatus.ACTIVE.value,
+                Staff.wecom_userid.is_not(None),
+                Identity.kind == IdentityKind.WECOM_EXTERNAL_USERID.value,
+            )
+        )
+        found.extend((relation, str(userid), str(value)) for relation, userid, value in rows)
+    return found
+
+
+def change_relation_tags(
+    session: Session,
+    workspace_id: int,
+    relation_ids: Sequence[int],
+    *,
+    add: Sequence[int] = (),
+    remove: Sequence[int] = (),
+) -> None:
+    """Record tags Siyu put on (or took off) relations in WeCom through mark_tag."""
+    if not relation_ids:
+        return
+    if remove:
+        session.execute(
+            delete(FollowRelationTag).where(
+                FollowRelationTag.workspace_id == workspace_id,
+                FollowRelationTag.follow_relation_id.in_(relation_ids),
+                FollowRelationTag.tag_id.in_(remove),
+            )
+        )
+    if add:
+        present = {
+            (relation_id, tag_id)
+            for relation_id, tag_id in session.execute(
+                select(FollowRelationTag.follow_relation_id, FollowRelationTag.tag_id).where(
+                    FollowRelationTag.workspace_id == workspace_id,
+                    FollowRelationTag.follow_relation_id.in_(relation_ids),
+                    FollowRelationTag.tag_id.in_(add),
+                )
+            )
+        }
+        rows = [
+            {"workspace_id": workspace_id, "follow_relation_id": r, "tag_id": t}
+            for r in relation_ids
+            for t in add
+            if (r, t) not in present
+        ]
+        if rows:
+            session.execute(insert(FollowRelationTag), rows)

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from siyu.tags.schemas import (
     TagGroupOut,
     TagOut,
 )
+from siyu.worker.queue import enqueue
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
@@ -103,6 +105,10 @@ def rename_group(session: Session, workspace_id: int, group_id: int, *, name: st
     existing = repo.group_by_name(name)
     if existing is not None and existing.id != group.id:
         raise Conflict(f"tag group {name!r} already exists", {"field": "name"})
+    if group.wecom_group_id and group.name != name:
+        _push_to_wecom(
+            session, workspace_id, {"op": "rename", "id": group.wecom_group_id, "name": name}
+        )
     group.name = name
     session.flush()
     return group
@@ -126,6 +132,10 @@ def delete_group(session: Session, principal: Principal, group_id: int) -> None:
     group = get_group(session, principal.workspace_id, group_id)
     repo = TagRepository(session, principal.workspace_id)
     removed = 0
+    if group.wecom_group_id:
+        _push_to_wecom(
+            session, principal.workspace_id, {"op": "delete", "group_ids": [group.wecom_group_id]}
+        )
     for tag in repo.tags(group.id):
         removed += _unassign_and_delete(session, repo, principal, tag)
     session.delete(group)
@@ -154,6 +164,8 @@ def create_tag(session: Session, workspace_id: int, group_id: int, *, name: str)
     )
     session.add(tag)
     session.flush()
+    if group.wecom_group_id:
+        _push_to_wecom(session, workspace_id, {"op": "create", "tag_id": tag.id})
     return tag
 
 
@@ -176,6 +188,10 @@ def update_tag(
         raise Conflict(f"tag {target_name!r} already exists in that group", {"field": "name"})
     if target_group != tag.group_id:
         tag.sort_order = repo.next_tag_order(target_group)
+    if tag.wecom_tag_id and target_name != tag.name:
+        _push_to_wecom(
+            session, workspace_id, {"op": "rename", "id": tag.wecom_tag_id, "name": target_name}
+        )
     tag.group_id = target_group
     tag.name = target_name
     session.flush()
@@ -204,6 +220,10 @@ def reorder_tags(
 def delete_tag(session: Session, principal: Principal, tag_id: int) -> None:
     tag = get_tag(session, principal.workspace_id, tag_id)
     repo = TagRepository(session, principal.workspace_id)
+    if tag.wecom_tag_id:
+        _push_to_wecom(
+            session, principal.workspace_id, {"op": "delete", "tag_ids": [tag.wecom_tag_id]}
+        )
     removed = _unassign_and_delete(session, repo, principal, tag)
     workspace_service.audit(
         session,
@@ -314,6 +334,7 @@ def add_tags(
             ]
         )
         added += len(new)
+        _mark_in_wecom(session, workspace_id, source, [c for c, _ in new], tags, add=True)
     return added
 
 
@@ -355,6 +376,7 @@ def remove_tags(
             ]
         )
         removed += len(gone)
+        _mark_in_wecom(session, workspace_id, source, [c for c, _ in gone], tags, add=False)
     return removed
 
 
@@ -667,3 +689,38 @@ def set_wecom_customer_tags(
         ]
     )
     return {"added": len(add), "removed": len(remove)}
+
+
+# -- Siyu → WeCom (the wecom.push_tags job calls the corp tag APIs; API changes fire no
+# callbacks, so nothing echoes back) ------------------------------------------------------
+
+WECOM_PUSH_JOB = "wecom.push_tags"
+
+
+def _push_to_wecom(session: Session, workspace_id: int, payload: dict[str, Any]) -> None:
+    enqueue(session, WECOM_PUSH_JOB, payload, workspace_id=workspace_id)
+
+
+def _mark_in_wecom(
+    session: Session,
+    workspace_id: int,
+    source: str,
+    customer_ids: Sequence[int],
+    tag_ids: Sequence[int],
+    *,
+    add: bool,
+) -> None:
+    """Tag changes made in Siyu on WeCom-mirrored tags go to the customers' WeCom relations."""
+    if source == TagSource.WECOM or not customer_ids:
+        return
+    mirrored = sorted(wecom_tag_ids(session, workspace_id, tag_ids).values())
+    if mirrored:
+        _push_to_wecom(
+            session,
+            workspace_id,
+            {
+                "op": "mark",
+                "customer_ids": sorted(set(customer_ids)),
+                "add" if add else "remove": mirrored,
+            },
+        )

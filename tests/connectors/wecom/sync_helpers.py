@@ -103,6 +103,7 @@ def siyu_snapshot(db: Session, workspace_id: int) -> Snapshot:
         entry = library.setdefault(str(tag_group.wecom_group_id), (tag_group.name, set()))
         if tag is not None and tag.wecom_tag_id:
             entry[1].add((tag.wecom_tag_id, tag.name))
+    followed = {external_userid for _, external_userid in relations}
     customer_tags: dict[str, set[str]] = {}
     for customer_id, wecom_tag_id in db.execute(
         select(CustomerTag.customer_id, Tag.wecom_tag_id)
@@ -140,6 +141,7 @@ def siyu_snapshot(db: Session, workspace_id: int) -> Snapshot:
         contacts={external_userid for _, external_userid in relations},
         relations=relations,
         tag_library={k: (name, frozenset(tags)) for k, (name, tags) in library.items()},
-        customer_tags={e: frozenset(t) for e, t in customer_tags.items()},
+        # Customers Siyu no longer follows keep their last tags; compare the followed ones.
+        customer_tags={e: frozenset(t) for e, t in customer_tags.items() if e in followed},
         groups={k: (n, o, frozenset(m)) for k, (n, o, m) in groups.items()},
     )

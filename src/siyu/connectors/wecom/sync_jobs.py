@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session
 # Importing the handlers registers them for the callback inbox job in every worker.
 from siyu.connectors.wecom import handlers as _handlers  # noqa: F401
 from siyu.connectors.wecom import sync
+from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
+from siyu.connectors.wecom.errors import WecomApiError
 from siyu.customers import wecom as customers_wecom
+from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.models import Schedule, WecomSyncRun
 from siyu.staff import service as staff_service
+from siyu.tags import service as tags_service
 from siyu.worker.context import JobContext
 from siyu.worker.queue import enqueue
 from siyu.worker.registry import job
@@ -123,3 +127,81 @@ async def alert_loss(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
     loss.alerted_userids = leaders
     loss.alerted_at = utcnow()
     return {"status": "alerted", "userids": leaders}
+
+
+@job(tags_service.WECOM_PUSH_JOB)
+async def push_tags(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Carry a tag change made in Siyu to WeCom: create, rename or delete a corp tag or
+    group, or tag customers (mark_tag on each of their active relations)."""
+    assert ctx.workspace_id is not None
+    session, workspace_id = ctx.session, ctx.workspace_id
+    op = payload["op"]
+    async with client_for(session, workspace_id) as client:
+        if op == "create":
+            return await _create_corp_tag(session, workspace_id, client, int(payload["tag_id"]))
+        if op == "rename":
+            await client.externalcontact_edit_corp_tag(payload["id"], name=payload["name"])
+        elif op == "delete":
+            try:
+                await client.externalcontact_del_corp_tag(
+                    tag_id=payload.get("tag_ids", ()), group_id=payload.get("group_ids", ())
+                )
+            except WecomApiError as exc:
+                if exc.errcode != GONE_TAG:
+                    raise
+        elif op == "mark":
+            return await _mark(session, workspace_id, client, payload)
+    return {"op": op}
+
+
+GONE_TAG = 40068  # invalid tag or group id: already deleted
+TAG_EXISTS = 40071
+
+
+async def _create_corp_tag(
+    session: Session, workspace_id: int, client: WecomClient, tag_id: int
+) -> dict[str, Any]:
+    try:
+        tag = tags_service.get_tag(session, workspace_id, tag_id)
+    except NotFound:
+        return {"op": "create", "skipped": "tag deleted"}
+    group = tags_service.get_group(session, workspace_id, tag.group_id)
+    if tag.wecom_tag_id or not group.wecom_group_id:
+        return {"op": "create", "skipped": "nothing to create"}
+    try:
+        created = await client.externalcontact_add_corp_tag(
+            [tag.name], group_id=group.wecom_group_id
+        )
+    except WecomApiError as exc:
+        if exc.errcode != TAG_EXISTS:
+            raise
+        # Created by an earlier attempt that did not commit: adopt it by name.
+        await sync.read_tag_library(session, workspace_id, client)
+        return {"op": "create", "adopted": True}
+    for wecom_tag in created.tag_group.tag:
+        if wecom_tag.name == tag.name:
+            tag.wecom_tag_id = wecom_tag.id
+    return {"op": "create", "wecom_tag_id": tag.wecom_tag_id}
+
+
+async def _mark(
+    session: Session, workspace_id: int, client: WecomClient, payload: dict[str, Any]
+) -> dict[str, Any]:
+    add: list[str] = payload.get("add", [])
+    remove: list[str] = payload.get("remove", [])
+    ids = tags_service.tag_ids_by_wecom_id(session, workspace_id, [*add, *remove])
+    relations = customers_wecom.active_wecom_relations(
+        session, workspace_id, payload["customer_ids"]
+    )
+    for _relation, userid, external_userid in relations:
+        await client.externalcontact_mark_tag(
+            userid, external_userid, add_tag=add, remove_tag=remove
+        )
+    customers_wecom.change_relation_tags(
+        session,
+        workspace_id,
+        [relation.id for relation, _, _ in relations],
+        add=[ids[t] for t in add if t in ids],
+        remove=[ids[t] for t in remove if t in ids],
+    )
+    return {"op": "mark", "relations": len(relations)}
