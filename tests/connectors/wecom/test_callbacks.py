@@ -24,6 +24,7 @@ from siyu.connectors.wecom_sim.server import ThreadedServer, WecomSim
 from siyu.db.engine import read_only
 from siyu.db.session import unit_of_work
 from siyu.models import EventType, Job, WecomCallback, WecomConnection
+from siyu.workspace.roles import Role
 from tests.conftest import MakeWorkspace, WorkspaceFixture
 
 # -- a test handler that writes a real row, so processing is visible in the database ------
@@ -533,3 +534,43 @@ def test_refusal_logs_name_the_reason_but_never_keys_or_ciphertext(
     assert "reason=bad_signature" in caplog.text
     for secret in (encrypted, encrypted[:24], corp.crypto.token, corp.crypto.encoding_aes_key):
         assert secret not in caplog.text
+
+
+def test_inbox_lists_callbacks_newest_first_with_their_errors_per_workspace(
+    client: TestClient,
+    connect_corp: ConnectCorp,
+    make_workspace: MakeWorkspace,
+    run_jobs: Callable[[], int],
+) -> None:
+    corp, other = connect_corp(), connect_corp()
+    corp.post(client, event_xml(corp.corp_id, "tests_callback_event", "write", Id="7"))
+    corp.post(client, event_xml(corp.corp_id, "tests_callback_event", "explode"))
+    corp.post(client, event_xml(corp.corp_id, "some_future_event"))
+    other.post(client, event_xml(other.corp_id, "some_future_event"))
+    run_jobs()
+    url = "/api/v1/wecom/callbacks"
+    headers = corp.workspace.headers
+
+    everything = client.get(url, headers=headers).json()
+    failed = client.get(url, params={"status": "failed"}, headers=headers).json()
+    first_page = client.get(url, params={"limit": 2}, headers=headers).json()
+    second_page = client.get(
+        url, params={"limit": 2, "cursor": first_page["next_cursor"]}, headers=headers
+    ).json()
+
+    assert [(c["event"], c["status"]) for c in everything["items"]] == [
+        ("some_future_event", "ignored"),
+        ("tests_callback_event", "failed"),
+        ("tests_callback_event", "processed"),
+    ]
+    (failure,) = failed["items"]
+    assert failure["change_type"] == "explode"
+    assert "handler blew up" in failure["error"]
+    assert "<ChangeType><![CDATA[explode]]></ChangeType>" in failure["raw_xml"]
+    assert [c["id"] for c in first_page["items"] + second_page["items"]] == [
+        c["id"] for c in everything["items"]
+    ]
+    assert second_page["next_cursor"] is None
+    assert client.get(url, params={"status": "odd"}, headers=headers).status_code == 422
+    operator = make_workspace(role=Role.OPERATOR)
+    assert client.get(url, headers=operator.headers).status_code == 403

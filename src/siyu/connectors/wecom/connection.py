@@ -20,7 +20,8 @@ from siyu.connectors.wecom.connection_schemas import (
 )
 from siyu.connectors.wecom.crypto import CallbackCrypto, new_encoding_aes_key, new_token
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
-from siyu.models import WecomConnection
+from siyu.kit.pagination import SortSpec, paginate
+from siyu.models import WecomCallback, WecomConnection
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
@@ -229,6 +230,26 @@ def regenerate_keys(session: Session, principal: Principal) -> ConnectionView:
         target_id=connection.id,
     )
     return ConnectionView(connection, _slug(session, principal.workspace_id))
+
+
+CALLBACK_STATUSES = ("received", "processed", "ignored", "failed")
+
+
+def list_callbacks(
+    session: Session, workspace_id: int, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[WecomCallback], str | None]:
+    """The inbox, newest first; `status="failed"` shows what went wrong and why."""
+    if status is not None and status not in CALLBACK_STATUSES:
+        raise ValidationFailed("status", f"one of {', '.join(CALLBACK_STATUSES)}")
+    stmt, page = paginate(
+        inbox.callbacks_query(workspace_id, status),
+        columns={"id": WecomCallback.id.expression},
+        id_column=WecomCallback.id.expression,
+        sort=SortSpec("id", descending=True),
+        cursor=cursor,
+        limit=limit,
+    )
+    return page.build(list(session.scalars(stmt)))
 
 
 def callback_stats(session: Session, workspace_id: int) -> CallbackStatsOut:

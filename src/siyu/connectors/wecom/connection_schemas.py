@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ConnectionIn(BaseModel):
@@ -39,6 +39,21 @@ class ConnectionOut(BaseModel):
     callback_verified_at: datetime | None
     last_check_at: datetime | None
     callback: CallbackSettingsOut
+
+
+class CallbackOut(BaseModel):
+    """One callback in the inbox, with the decrypted XML WeCom sent."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event: str
+    change_type: str | None
+    status: str = Field(description="received | processed | ignored | failed")
+    error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    raw_xml: str
 
 
 class RefusalCountOut(BaseModel):

@@ -1,15 +1,17 @@
 """Console API of the WeCom connection: settings, callback keys and callback statistics."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from siyu.connectors.wecom import connection as service
 from siyu.connectors.wecom.connection_schemas import (
+    CallbackOut,
     CallbackSettingsOut,
     CallbackStatsOut,
     ConnectionIn,
     ConnectionOut,
 )
 from siyu.db.dependencies import DbSession
+from siyu.kit.pagination import PageOut
 from siyu.workspace.dependencies import Admin, Operator
 
 router = APIRouter(prefix="/wecom", tags=["wecom"])
@@ -64,6 +66,23 @@ def regenerate_callback_keys(
 ) -> ConnectionOut:
     """New Token and EncodingAESKey; paste them into WeCom and verify the URL again."""
     return _out(request, service.regenerate_keys(session, principal))
+
+
+@router.get("/callbacks", response_model=PageOut[CallbackOut])
+def list_callbacks(
+    session: DbSession,
+    principal: Admin,
+    status: str | None = Query(default=None, description="received | processed | ignored | failed"),
+    cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
+    limit: int = Query(default=50, description="page size, 1–200"),
+) -> PageOut[CallbackOut]:
+    """Stored callbacks, newest first, with their decrypted XML and any processing error."""
+    callbacks, next_cursor = service.list_callbacks(
+        session, principal.workspace_id, status=status, cursor=cursor, limit=limit
+    )
+    return PageOut(
+        items=[CallbackOut.model_validate(c) for c in callbacks], next_cursor=next_cursor
+    )
 
 
 @router.get("/callbacks/stats", response_model=CallbackStatsOut)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,3 +136,10 @@ def refusals(session: Session, workspace_id: int) -> list[WecomCallbackRefusal]:
             .order_by(WecomCallbackRefusal.day.desc(), WecomCallbackRefusal.reason)
         )
     )
+
+
+def callbacks_query(workspace_id: int, status: str | None) -> Select[Any]:
+    stmt = select(WecomCallback).where(WecomCallback.workspace_id == workspace_id)
+    if status is not None:
+        stmt = stmt.where(WecomCallback.status == status)
+    return stmt
