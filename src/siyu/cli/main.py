@@ -138,7 +138,9 @@ def serve(
 
 @app.command("worker")
 def worker_command(
-    concurrency: Annotated[int | None, typer.Option(help="runner threads")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="default-lane runner threads (plus one realtime-lane)")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run background jobs until interrupted."""
@@ -160,7 +162,8 @@ def worker_command(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     pool.start()
-    console.print(f"worker running with {len(pool.runners)} runner(s); Ctrl-C to stop")
+    lanes = ", ".join(str(runner.lane) for runner in pool.runners)
+    console.print(f"worker running with {len(pool.runners)} runner(s) ({lanes}); Ctrl-C to stop")
     while not stopping:
         time.sleep(0.5)
     pool.stop()
