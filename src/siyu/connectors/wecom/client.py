@@ -6,6 +6,7 @@ Tokens, the shared rate limit, retries and errors are `WecomTransport`'s (transp
 """
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Literal
 
 from siyu.connectors.wecom.schemas import (
@@ -145,9 +146,8 @@ class WecomClient(WecomTransport):
         """Every (customer, follow info) of these members, 100 members per request."""
         for start in range(0, len(userid_list), 100):
             chunk = userid_list[start : start + 100]
-            async for page in self.pages(
-                lambda c, chunk=chunk: self.externalcontact_batch_get_by_user(chunk, c, limit)  # type: ignore[misc]
-            ):
+            fetch = partial(self.externalcontact_batch_get_by_user, chunk, limit=limit)
+            async for page in self.pages(fetch):
                 for row in page.external_contact_list:
                     yield row
 
