@@ -19,7 +19,7 @@ from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
 from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import NotFound, SiyuError
-from siyu.kit.import_runs import outcome
+from siyu.kit.import_runs import bulk_allocation, outcome
 from siyu.kit.tabular import ErrorFile, RowError, open_table
 from siyu.kit.time import utcnow
 from siyu.models import ImportRun
@@ -97,7 +97,10 @@ def run_order_import(
         raise NotFound("order import")
     if run.status not in {"succeeded", "failed"}:
         try:
-            _import(session, run, progress=progress, checkpoint=checkpoint, chunk_rows=chunk_rows)
+            with bulk_allocation():
+                _import(
+                    session, run, progress=progress, checkpoint=checkpoint, chunk_rows=chunk_rows
+                )
         except SiyuError as exc:
             # Drop the unfinished chunk; committed chunks stay imported.
             session.rollback()

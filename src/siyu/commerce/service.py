@@ -26,7 +26,7 @@ from siyu.connectors.commerce import PLATFORM_LABELS, OrderStatus, Platform
 from siyu.customers import service as customers_service
 from siyu.customers.identities import IdentityKind, IdentityRef, mask, normalize
 from siyu.customers.oneid import resolve_many
-from siyu.customers.stats import OrderStats, apply_order_stats
+from siyu.customers.stats import expire_customers
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import SortSpec
 from siyu.kit.timeline import TimelineCursor, TimelineEntry
@@ -224,21 +224,11 @@ def _order_row(order: OrderRecord, customer_id: int | None) -> dict[str, Any]:
 def recompute_customer_stats(
     session: Session, workspace_id: int, customer_ids: Sequence[int]
 ) -> None:
-    """Aggregate the customers' orders (one query per 2,000 customers) and store the stats.
-
-    Counted: paid, shipped and completed orders. Total paid: what was paid minus what was
-    refunded, over all orders except pending and cancelled ones.
-    """
-    wanted = sorted(set(customer_ids))
-    if not wanted:
+    """Recompute the customers' order stats from their orders, in the database."""
+    if not customer_ids:
         return
-    repo = CommerceRepository(session, workspace_id)
-    stats = dict.fromkeys(wanted, OrderStats(0, 0, None, None))
-    for row in repo.customer_aggregates(wanted):
-        stats[row.customer_id] = OrderStats(
-            row.order_count, row.total_paid_fen, row.first_order_at, row.last_order_at
-        )
-    apply_order_stats(session, workspace_id, stats)
+    CommerceRepository(session, workspace_id).refresh_customer_stats(customer_ids)
+    expire_customers(session, workspace_id, customer_ids)
 
 
 def timeline_entries(

@@ -1,15 +1,15 @@
 """Customer stats kept current as orders and events arrive (bulk, per batch)."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, or_, update
+from sqlalchemy import BigInteger, Table
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from siyu.db.bulk import update_by_id
+from siyu.db.bulk import sqlite_datetime, update_by_id
 from siyu.db.types import UTCDateTime
 from siyu.kit.time import utcnow
 from siyu.models import Customer
@@ -88,21 +88,33 @@ def _update_customers(
             forward_only=forward_only,
         )
     else:
-        source = {name: bindparam(f"b_{name}", type_=type_) for name, type_ in columns}
-        stmt = update(table).where(
-            table.c.workspace_id == workspace_id, table.c.id == bindparam("b_customer_id")
-        )
+        # A raw executemany: SQLAlchemy's per-row parameter processing costs more than
+        # SQLite's update.
+        assignments = ", ".join(f"{name} = ?" for name in [*names, "updated_at"])
+        sql = f"UPDATE customer SET {assignments} WHERE workspace_id = ? AND id = ?"  # noqa: S608
         if forward_only is not None:
-            current = table.c[forward_only]
-            stmt = stmt.where(or_(current.is_(None), current < source[forward_only]))
-        keys = ["b_customer_id", *(f"b_{name}" for name in names)]
-        session.execute(stmt.values(**source), [dict(zip(keys, row, strict=True)) for row in rows])
-    _expire(session, workspace_id, [row[0] for row in rows])
+            sql += f" AND ({forward_only} IS NULL OR {forward_only} < ?)"
+        moved = names.index(forward_only) if forward_only is not None else None
+        converters: list[Callable[[Any], Any]] = [
+            sqlite_datetime if isinstance(t, UTCDateTime) else _same for _, t in columns
+        ]
+        stamp = sqlite_datetime(utcnow())
+        params: list[tuple[Any, ...]] = []
+        for customer_id, *values in rows:
+            converted = [convert(v) for convert, v in zip(converters, values, strict=True)]
+            extra = [] if moved is None else [converted[moved]]
+            params.append((*converted, stamp, workspace_id, customer_id, *extra))
+        session.connection().exec_driver_sql(sql, params)
+    expire_customers(session, workspace_id, [row[0] for row in rows])
 
 
-def _expire(session: Session, workspace_id: int, customer_ids: Iterable[int]) -> None:
+def expire_customers(session: Session, workspace_id: int, customer_ids: Iterable[int]) -> None:
     """Loaded Customer objects must not keep the stats the Core UPDATE just replaced."""
     wanted = set(customer_ids)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Customer) and obj.workspace_id == workspace_id and obj.id in wanted:
             session.expire(obj)
+
+
+def _same(value: Any) -> Any:
+    return value

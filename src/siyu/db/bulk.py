@@ -1,20 +1,28 @@
-"""Bulk writes on PostgreSQL through `unnest` of array parameters.
+"""Bulk writes: `unnest` of array parameters on PostgreSQL, a raw executemany on SQLite.
 
 A multi-row VALUES statement carries one parameter per cell: thousands of placeholders
 that SQLAlchemy must compile and psycopg must rewrite on every call. `unnest` passes one
 array per column instead, so a 1,000-row write is a short, cacheable statement with a
 handful of parameters.
+
+On SQLite the cost is Python's, not the database's: SQLAlchemy's executemany builds and
+type-processes a parameter dict per row. `insert_rows` and `upsert` there hand the driver
+plain tuples, with the few types SQLite cannot store as they are (aware datetimes, JSON)
+converted the way SQLAlchemy stores them, and the columns' Python-side defaults filled.
 """
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from siyu.db.types import JSONDoc
+from siyu.db.types import JSONDoc, UTCDateTime
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -91,12 +99,105 @@ def update_by_id(
     session.execute(text(sql), params)
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT the rows (all with the same keys) in one statement."""
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """An aware datetime as SQLAlchemy stores a UTCDateTime on SQLite (naive UTC text)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        msg = "naive datetime given; Siyu stores aware UTC datetimes only"
+        raise ValueError(msg)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _sqlite_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _sqlite_converter(table: Table, column: str) -> Callable[[Any], Any] | None:
+    type_ = table.c[column].type
+    if isinstance(type_, UTCDateTime):
+        return sqlite_datetime
+    if isinstance(type_, JSONDoc | JSON):
+        return _sqlite_json
+    return None
+
+
+def _sqlite_defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
+    """Python-side defaults of the columns the rows leave out (what Core's insert adds)."""
+    filled: dict[str, Any] = {}
+    for column in table.c:
+        default = column.default
+        if column.name in given or default is None or column.primary_key:
+            continue
+        if default.is_scalar:
+            filled[column.name] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            filled[column.name] = default.arg(None)  # type: ignore[attr-defined]
+    return filled
+
+
+def _sqlite_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], suffix: str = ""
+) -> int:
+    given = list(rows[0])
+    defaults = _sqlite_defaults(table, given)
+    columns = _checked(table, [*given, *defaults])
+    constants = tuple(
+        (_sqlite_converter(table, c) or _same)(value) for c, value in defaults.items()
+    )
+    pick = itemgetter(*given)
+    converting = [
+        (i, convert)
+        for i, c in enumerate(given)
+        if (convert := _sqlite_converter(table, c)) is not None
+    ]
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = pick(row)
+        if len(given) == 1:
+            values = (values,)
+        if converting:
+            changed = list(values)
+            for i, convert in converting:
+                changed[i] = convert(changed[i])
+            values = tuple(changed)
+        params.append(values + constants)
+    # Identifiers are checked against the table; values are bound.
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' * len(columns))}){suffix}"
+    )
+    return int(session.connection().exec_driver_sql(sql, params).rowcount)
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> int:
+    """INSERT the rows (all with the same keys) in one statement; returns how many were
+    stored. With `ignore_conflicts`, rows that hit a unique constraint are skipped."""
+    suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if _is_sqlite(session):
+        return _sqlite_insert(session, table, rows, suffix)
     columns = _checked(table, list(rows[0]))
     # Identifiers are checked against the table; values are bound.
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {_source(table, columns)}"  # noqa: S608
-    session.execute(text(sql), {c: _array(table, c, rows) for c in columns})
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT * FROM {_source(table, columns)}{suffix}"
+    )
+    result = session.execute(text(sql), {c: _array(table, c, rows) for c in columns})
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def upsert(
@@ -116,6 +217,19 @@ def upsert(
     _checked(table, [*conflict, *update, *keep_when_null, *constants])
     assignments = [f"{c} = EXCLUDED.{c}" for c in update]
     assignments += [f"{c} = COALESCE(EXCLUDED.{c}, {table.name}.{c})" for c in keep_when_null]
+    if _is_sqlite(session):
+        # Row by row: a key repeated in `rows` is updated by its later rows.
+        converted = {c: _sqlite_converter(table, c) for c in constants}
+        assignments += [
+            f"{c} = {_sqlite_literal(value, converted[c])}" for c, value in constants.items()
+        ]
+        _sqlite_insert(
+            session,
+            table,
+            rows,
+            f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {', '.join(assignments)}",
+        )
+        return
     assignments += [f"{c} = :const_{c}" for c in constants]
     # Identifiers are checked against the table; values are bound.
     sql = (
@@ -126,3 +240,16 @@ def upsert(
     params: dict[str, Any] = {c: _array(table, c, rows) for c in columns}
     params.update({f"const_{c}": value for c, value in constants.items()})
     session.execute(text(sql), params)
+
+
+def _sqlite_literal(value: Any, convert: Callable[[Any], Any] | None) -> str:
+    """A constant of an ON CONFLICT clause as an SQL literal (numbers and text only)."""
+    value = value if convert is None else convert(value)
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    msg = f"unsupported constant {value!r}"
+    raise TypeError(msg)

@@ -4,11 +4,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, Table, select
+from sqlalchemy import Insert, Row, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import insert_ignoring_conflicts
+from siyu.db.bulk import insert_ignoring_conflicts, insert_rows
 from siyu.kit.timeline import TimelineCursor, older_than
 from siyu.models import Event, EventType
 
@@ -99,14 +99,27 @@ class EventRepository:
             return set()
         for row in rows:
             row["workspace_id"] = self.workspace_id
+        table: Table = Event.__table__  # type: ignore[assignment]
         if self.session.get_bind().dialect.name == "postgresql":
-            table: Table = Event.__table__  # type: ignore[assignment]
             return set(insert_ignoring_conflicts(self.session, table, rows, returning="event_key"))
-        stmt = self._insert_ignoring_conflicts(Event.__table__).returning(
-            Event.__table__.c.event_key
-        )
-        result = self.session.connection().execute(stmt, list(rows))
-        return set(result.scalars())
+        # SQLite: the rows a concurrent writer got in first are skipped; ours are the ones
+        # with ids above the largest before the insert.
+        before = self.session.scalar(select(func.max(Event.id))) or 0
+        if insert_rows(self.session, table, rows, ignore_conflicts=True) == len(rows):
+            return {row["event_key"] for row in rows}
+        keys = [row["event_key"] for row in rows]
+        stored: set[str] = set()
+        for chunk in _chunks(keys):
+            stored.update(
+                self.session.scalars(
+                    select(Event.event_key).where(
+                        Event.workspace_id == self.workspace_id,
+                        Event.id > before,
+                        Event.event_key.in_(chunk),
+                    )
+                )
+            )
+        return stored
 
     def timeline(
         self, customer_id: int, *, before: TimelineCursor | None, limit: int

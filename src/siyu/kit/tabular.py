@@ -66,7 +66,7 @@ def _cell(value: Any) -> str:
 
 
 def _is_blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
+    return not "".join(row).strip()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ whose rows have any error is not built at all (a row is never half-applied).
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from siyu.commerce.schemas import ItemRecord, OrderRecord
@@ -27,6 +27,9 @@ from siyu.kit.time import to_utc
 NumberedRow = tuple[int, list[str]]
 _TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d%H%M%S")
 _PROVINCE_SUFFIXES = ("省", "市", "自治区", "特别行政区")
+# China has kept UTC+8 without daylight saving since 1992: a subtraction, not a zone lookup.
+_FIXED_OFFSET_SINCE = datetime(1992, 1, 1)  # noqa: DTZ001 - compared with naive Shanghai times
+_SHANGHAI_OFFSET = timedelta(hours=8)
 
 
 def validate_mapping(columns: Mapping[str, str], headers: Sequence[str]) -> None:
@@ -63,6 +66,8 @@ def parse_time(text: str) -> datetime:
         else:
             msg = f"not a date and time: {text!r}"
             raise ValueError(msg) from None
+    if value.tzinfo is None and value >= _FIXED_OFFSET_SINCE:
+        return (value - _SHANGHAI_OFFSET).replace(tzinfo=UTC)
     return to_utc(value)
 
 
@@ -116,13 +121,25 @@ class RowParser:
         self.statuses = dict(fmt.status_keys)
         self.statuses.update({status_key(w): OrderStatus(s) for w, s in (statuses or {}).items()})
         self._order_id_index = self.index["order_id"]
-        # Every target with its column (-1: not mapped), so a row becomes a dict in one pass.
-        self._positions = tuple((name, self.index.get(name, -1)) for name in TARGET_NAMES)
+        # The mapped targets with their column, and every target blank, so a row becomes
+        # a dict in one pass over its mapped cells.
+        self._positions = tuple(self.index.items())
+        self._blank = dict.fromkeys(TARGET_NAMES, "")
+        self._widest = max(self.index.values()) + 1
 
     def _cells(self, row: list[str]) -> dict[str, str]:
         """The row's cleaned cells by target field ("" where unmapped or missing)."""
-        n = len(row)
-        return {name: clean(row[i]) if 0 <= i < n else "" for name, i in self._positions}
+        cells = self._blank.copy()
+        if len(row) >= self._widest:
+            for name, i in self._positions:
+                value = row[i].strip()
+                cells[name] = clean(value) if value[:2] == '="' else value
+        else:
+            n = len(row)
+            for name, i in self._positions:
+                if i < n:
+                    cells[name] = clean(row[i])
+        return cells
 
     def order_key(self, row: list[str]) -> str:
         i = self._order_id_index
