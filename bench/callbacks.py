@@ -100,6 +100,8 @@ def prepare(url: str, events: int, port: int) -> Prepared:
             workspace_id=workspace.id,
             corp_id=f"ww{uuid.uuid4().hex[:16]}",
             contact_secret=secrets.token_hex(16),
+            # Handlers that re-read WeCom (with --worker) fail fast here, never reach the internet.
+            api_base_url="http://127.0.0.1:9",
         )
         crypto: CallbackCrypto = wecom_connection.crypto_for(connection)
         workspace_id = workspace.id
