@@ -1,5 +1,6 @@
 """End to end: a simulated customer scans a live code; WeCom's callback reaches Siyu."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -362,3 +363,29 @@ def test_failure_after_the_welcome_window_is_recorded_not_retried(
     with unit_of_work(engine) as session:
         job = session.scalars(select(Job).where(Job.name == service.SEND_WELCOME_JOB)).one()
     assert (job.status, job.attempts) == ("succeeded", 1)
+
+
+@pytest.mark.usefixtures("receiving")
+def test_demo_scan_button_makes_a_simulated_customer_arrive(
+    api: TestClient,
+    corp: Corp,
+    wecom_sim: WecomSim,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+) -> None:
+    code = create_code(api, [{"staff_id": corp.staff_ids[0]}], welcome={"text": "欢迎"})
+
+    outside_demo = api.post(f"/api/v1/live-codes/{code['id']}/simulate-scan", json={})
+    with unit_of_work(engine) as session:
+        scanned = asyncio.run(
+            service.simulate_scan(session, workspace.id, code["id"], name="演示客户", demo=True)
+        )
+    wecom_sim.wait_for_pushes(1)
+    run_jobs()
+
+    assert outside_demo.status_code == 404
+    assert scanned.userid == corp.userids[0]
+    assert wecom_sim.state.contacts[scanned.external_userid].name == "演示客户"
+    [add] = _adds(api, code)
+    assert add["welcome_status"] == "sent"

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 import siyu.acquisition.jobs  # noqa: F401 - registers the jobs the service enqueues
 from siyu.acquisition import service, stats
@@ -12,7 +12,10 @@ from siyu.acquisition.schemas import (
     LiveCodePatch,
     LiveCodeStats,
     LiveCodeStatus,
+    SimulatedScan,
+    SimulateScanIn,
 )
+from siyu.config import Mode
 from siyu.db.dependencies import DbSession
 from siyu.workspace.dependencies import Operator, Viewer
 
@@ -101,4 +104,15 @@ async def code_qr(code_id: int, session: DbSession, principal: Viewer) -> Respon
         image,
         media_type="image/png",
         headers={"Content-Disposition": f'attachment; filename="live-code-{code_id}.png"'},
+    )
+
+
+@router.post("/live-codes/{code_id}/simulate-scan", response_model=SimulatedScan)
+async def simulate_scan(
+    code_id: int, body: SimulateScanIn, request: Request, session: DbSession, principal: Operator
+) -> SimulatedScan:
+    """Demo mode only: a simulated customer scans the code in the WeCom simulator."""
+    demo = request.app.state.settings.mode is Mode.DEMO
+    return await service.simulate_scan(
+        session, principal.workspace_id, code_id, name=body.name, demo=demo
     )

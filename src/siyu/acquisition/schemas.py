@@ -209,3 +209,13 @@ class LiveCodeAddOut(BaseModel):
     welcome_error: str | None
     welcome_sent_at: datetime | None
     lost_at: datetime | None
+
+
+class SimulateScanIn(BaseModel):
+    name: str | None = Field(default=None, max_length=50, description="the customer's nickname")
+
+
+class SimulatedScan(BaseModel):
+    userid: str = Field(description="the staff member WeCom handed the customer to")
+    external_userid: str
+    pending: bool = Field(default=False, description="waiting for the staff member to accept")

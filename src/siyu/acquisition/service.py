@@ -18,9 +18,11 @@ from siyu.acquisition.schemas import (
     LiveCodeStaffOut,
     LiveCodeStatus,
     ShiftIn,
+    SimulatedScan,
     WelcomeIn,
     WelcomeStatus,
 )
+from siyu.connectors.wecom.clients import load_connection
 from siyu.customers import follow
 from siyu.customers import service as customers_service
 from siyu.exceptions import Conflict, NotFound, SiyuError, ValidationFailed
@@ -448,3 +450,33 @@ async def qr_image(session: Session, workspace_id: int, code_id: int) -> bytes:
     code.qr_image = response.content
     session.flush()
     return response.content
+
+
+# -- the demo's simulated customer ------------------------------------------------
+
+
+class SimulatorUnavailable(SiyuError):
+    status_code = 502
+    code = "simulator_unavailable"
+
+
+async def simulate_scan(
+    session: Session, workspace_id: int, code_id: int, *, name: str | None, demo: bool
+) -> SimulatedScan:
+    """Demo mode only: a simulated customer scans the code in the WeCom simulator, which
+    then pushes the add_external_contact callback to Siyu like WeCom would."""
+    if not demo:
+        raise NotFound("WeCom simulator", {"hint": "only in demo mode (siyu demo)"})
+    code = get_code(session, workspace_id, code_id)
+    if code.config_id is None:
+        raise Conflict("this code has no WeCom contact way yet")
+    base_url = load_connection(session, workspace_id).api_base_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=QR_FETCH_TIMEOUT_SECONDS) as http:
+            response = await http.post(
+                f"{base_url}/control/scan", json={"config_id": code.config_id, "name": name}
+            )
+            response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise SimulatorUnavailable(f"the WeCom simulator did not take the scan: {exc}") from exc
+    return SimulatedScan.model_validate(response.json())

@@ -1294,6 +1294,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/live-codes/{code_id}/simulate-scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate Scan
+         * @description Demo mode only: a simulated customer scans the code in the WeCom simulator.
+         */
+        post: operations["simulate_scan_api_v1_live_codes__code_id__simulate_scan_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -1352,6 +1372,26 @@ export interface paths {
          * @description New Token and EncodingAESKey; paste them into WeCom and verify the URL again.
          */
         post: operations["regenerate_callback_keys_api_v1_wecom_connection_callback_keys_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/callbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Callbacks
+         * @description Stored callbacks, newest first, with their decrypted XML and any processing error.
+         */
+        get: operations["list_callbacks_api_v1_wecom_callbacks_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1640,6 +1680,34 @@ export interface components {
         Body_upload_orders_api_v1_imports_orders_post: {
             /** File */
             file: string;
+        };
+        /**
+         * CallbackOut
+         * @description One callback in the inbox, with the decrypted XML WeCom sent.
+         */
+        CallbackOut: {
+            /** Id */
+            id: number;
+            /** Event */
+            event: string;
+            /** Change Type */
+            change_type: string | null;
+            /**
+             * Status
+             * @description received | processed | ignored | failed
+             */
+            status: string;
+            /** Error */
+            error: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Processed At */
+            processed_at: string | null;
+            /** Raw Xml */
+            raw_xml: string;
         };
         /**
          * CallbackSettingsOut
@@ -3415,6 +3483,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** PageOut[CallbackOut] */
+        PageOut_CallbackOut_: {
+            /** Items */
+            items: components["schemas"]["CallbackOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** PageOut[CustomerListItem] */
         PageOut_CustomerListItem_: {
             /** Items */
@@ -3656,6 +3731,30 @@ export interface components {
                 string,
                 string
             ][];
+        };
+        /** SimulateScanIn */
+        SimulateScanIn: {
+            /**
+             * Name
+             * @description the customer's nickname
+             */
+            name?: string | null;
+        };
+        /** SimulatedScan */
+        SimulatedScan: {
+            /**
+             * Userid
+             * @description the staff member WeCom handed the customer to
+             */
+            userid: string;
+            /** External Userid */
+            external_userid: string;
+            /**
+             * Pending
+             * @description waiting for the staff member to accept
+             * @default false
+             */
+            pending: boolean;
         };
         /** StaffImportOut */
         StaffImportOut: {
@@ -10267,6 +10366,68 @@ export interface operations {
             };
         };
     };
+    simulate_scan_api_v1_live_codes__code_id__simulate_scan_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateScanIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulatedScan"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     console_config_api_v1_config_get: {
         parameters: {
             query?: never;
@@ -10455,6 +10616,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_callbacks_api_v1_wecom_callbacks_get: {
+        parameters: {
+            query?: {
+                /** @description received | processed | ignored | failed */
+                status?: string | null;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+                /** @description page size, 1–200 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_CallbackOut_"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
