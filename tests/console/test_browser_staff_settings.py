@@ -274,3 +274,36 @@ def test_settings_are_hidden_from_and_closed_to_non_admins(
     expect(page.get_by_test_id("new-member")).to_be_visible()
     shot(page, "h8-14-operator-nav")
     context.close()
+
+
+def test_member_entered_by_mistake_is_deleted_but_one_with_customers_is_not(
+    signed_in: Page, served: Served
+) -> None:
+    page = signed_in
+    suffix = uuid.uuid4().hex[:6]
+    busy = _api(page, served, "POST", "/staff", {"name": f"忙碌{suffix}"})
+    _api(
+        page,
+        served,
+        "POST",
+        f"/customers/{served.customer_id}/follow-relations",
+        {"staff_id": busy["id"]},
+    )
+    _api(page, served, "POST", "/staff", {"name": f"录错{suffix}"})
+    page.goto(f"{served.url}/staff")
+    page.get_by_test_id("staff-search").locator("input").fill(f"录错{suffix}")
+    page.get_by_test_id("staff-search").locator("input").press("Enter")
+    rows = page.get_by_test_id("members-table").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    rows.first.get_by_test_id("delete-member").click()
+    page.locator(".t-dialog__footer").get_by_role("button", name="删除").click()
+    expect(rows.filter(has_text=f"录错{suffix}")).to_have_count(0)
+
+    page.get_by_test_id("staff-search").locator("input").fill(f"忙碌{suffix}")
+    page.get_by_test_id("staff-search").locator("input").press("Enter")
+    expect(rows.filter(has_text=f"忙碌{suffix}")).to_have_count(1)
+    rows.first.get_by_test_id("delete-member").click()
+    page.locator(".t-dialog__footer").get_by_role("button", name="删除").click()
+    expect(page.get_by_text("the staff member follows customers")).to_be_visible()
+    expect(rows.filter(has_text=f"忙碌{suffix}")).to_have_count(1)
+    shot(page, "h8-15-delete-refused")

@@ -248,6 +248,7 @@ const en: typeof zhCN = {
     searchPlaceholder: 'Name, userid or mobile prefix',
     manager: 'Manager',
     noManager: 'None',
+    deleteMemberBody: 'Delete the member "{name}"? Meant for members entered by mistake; one who follows customers cannot be deleted: mark them resigned instead.',
     allMembers: 'All members',
     noDepartments: 'No departments yet',
     noMembers: 'No members in this department',

@@ -246,6 +246,7 @@ export default {
     searchPlaceholder: '姓名、企微账号或手机号开头',
     manager: '负责人',
     noManager: '未设置',
+    deleteMemberBody: '确定删除成员「{name}」？仅用于删除录错的成员；有跟进客户的成员不能删除，请改为离职。',
     allMembers: '全部成员',
     noDepartments: '还没有部门',
     noMembers: '该部门暂无成员',
