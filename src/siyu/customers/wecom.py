@@ -331,20 +331,24 @@ def end_follow(
 
 
 def end_unlisted_follows(
-    session: Session, workspace_id: int, *, listed_before: datetime
+    session: Session, workspace_id: int, *, staff_ids: Sequence[int], listed_before: datetime
 ) -> list[FollowLoss]:
-    """After a complete read of every follow user's customers: the active relations WeCom
-    did not list (not touched since `listed_before`) ended while nobody told us. Who
-    deleted whom is unknown; the loss says so."""
-    stale = list(
-        session.scalars(
+    """After a complete read of these staff members' customers: their active relations
+    WeCom did not list (not touched since `listed_before`) ended while nobody told us. Who
+    deleted whom is unknown; the loss says so. (Relations of members no longer enabled
+    for customer contact, e.g. resigned ones awaiting inheritance, are left alone.)"""
+    stale = [
+        relation
+        for chunk in _chunks(list(staff_ids))
+        for relation in session.scalars(
             select(FollowRelation).where(
                 FollowRelation.workspace_id == workspace_id,
                 FollowRelation.status == FollowStatus.ACTIVE.value,
+                FollowRelation.staff_id.in_(chunk),
                 FollowRelation.updated_at < listed_before,
             )
         )
-    )
+    ]
     losses = []
     for relation in stale:
         loss = end_follow(

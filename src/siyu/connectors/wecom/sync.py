@@ -297,13 +297,12 @@ class Syncer:
         records = [department_record(d) for d in departments]
         counts = staff_service.sync_wecom_departments(self.session, self.workspace_id, records)
         self._count("departments", len(records), _changes(counts))
-        self._next_phase("members")
+        self._next_phase("members", {"departments": [d.id for d in departments]})
 
     async def _members(self) -> None:
-        departments = (await self.client.department_list()).department
         members: dict[str, schemas.Member] = {}
-        for department in departments:
-            for member in (await self.client.user_list(department.id)).userlist:
+        for department_id in self.run.checkpoint["departments"]:
+            for member in (await self.client.user_list(department_id)).userlist:
                 members.setdefault(member.userid, member)
         records = [member_record(m) for m in members.values()]
         counts = staff_service.sync_wecom_members(
@@ -396,8 +395,14 @@ class Syncer:
 
     async def _finish(self) -> None:
         started = self.run.started_at
+        follow_staff = staff_service.staff_ids_by_userid(
+            self.session, self.workspace_id, self.run.checkpoint["follow_users"]
+        )
         losses = customers_wecom.end_unlisted_follows(
-            self.session, self.workspace_id, listed_before=started
+            self.session,
+            self.workspace_id,
+            staff_ids=sorted(follow_staff.values()),
+            listed_before=started,
         )
         self._count("relations", 0, len(losses))
         dismissed = customers_wecom.dismiss_unlisted_groups(
