@@ -158,3 +158,18 @@ def test_stats_count_adds_per_day_losses_and_retention(
         (corp.staff_ids[0], 2, 1),
         (corp.staff_ids[1], 2, 1),
     ]
+
+
+def test_staff_who_left_drop_out_of_the_roster(
+    api: TestClient, corp: Corp, wecom_sim: WecomSim, engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    code = create_code(
+        api,
+        [{"staff_id": corp.staff_ids[0]}, {"staff_id": corp.staff_ids[1], "is_backup": True}],
+    )
+
+    left = api.patch(f"/api/v1/staff/{corp.staff_ids[0]}", json={"status": "inactive"})
+    _refresh(engine, workspace.id, MONDAY_10)
+
+    assert left.status_code == 200, left.text
+    assert wecom_sim.state.contact_ways[code["config_id"]].user == [corp.userids[1]]

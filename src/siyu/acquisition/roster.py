@@ -40,6 +40,19 @@ class Duty:
     adds_today: dict[int, int]
 
 
+def _reachable(
+    session: Session, workspace_id: int, members: Sequence[LiveCodeStaff]
+) -> list[LiveCodeStaff]:
+    """Members WeCom can hand customers to: active staff with a WeCom userid (a member who
+    left since the code was saved drops out and the others, or the backups, take over)."""
+    reachable = []
+    for member in members:
+        staff = staff_service.get_staff(session, workspace_id, member.staff_id)
+        if staff.status == "active" and staff.wecom_userid:
+            reachable.append(member)
+    return reachable
+
+
 def current_duty(
     session: Session,
     code: LiveCode,
@@ -60,7 +73,7 @@ def current_duty(
                 schedule=duty.parse_schedule(m.schedule),
                 is_backup=m.is_backup,
             )
-            for m in members
+            for m in _reachable(session, code.workspace_id, members)
         ],
         code_type=duty.CodeType(code.code_type),
         rotation=duty.Rotation(code.rotation),
