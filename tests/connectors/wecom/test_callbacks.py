@@ -574,3 +574,23 @@ def test_inbox_lists_callbacks_newest_first_with_their_errors_per_workspace(
     assert client.get(url, params={"status": "odd"}, headers=headers).status_code == 422
     operator = make_workspace(role=Role.OPERATOR)
     assert client.get(url, headers=operator.headers).status_code == 403
+
+
+def test_callback_is_answered_503_when_another_writer_holds_sqlite_too_long(
+    client: TestClient, corp: Corp, engine: Engine
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single-writer lock")
+    message = event_xml(corp.corp_id, "change_external_tag", "create", Id="et9")
+
+    with engine.connect() as other, other.begin():  # BEGIN IMMEDIATE: holds the write lock
+        busy = corp.post(client, message)
+    retried = corp.post(client, message)
+
+    assert busy.status_code == 503
+    assert retried.status_code == 200
+    assert len(_rows(engine, WecomCallback, corp.workspace.id)) == 1
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        assert raw.execute("PRAGMA busy_timeout").fetchone() == (30000,)

@@ -9,10 +9,11 @@ WeCom retries it rather than it being silently dropped.
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote
 from xml.etree.ElementTree import ParseError
 
@@ -21,6 +22,7 @@ from defusedxml.ElementTree import fromstring
 from fastapi import APIRouter, Request, Response
 from prometheus_client import Counter
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from siyu.connectors.wecom import inbox
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 MAX_BODY_BYTES = 64 * 1024
+LOCK_WAIT_MS = 3000
 CALLBACKS = Counter("siyu_wecom_callbacks_total", "WeCom callbacks by outcome", ["outcome"])
 
 _CRYPTO_ERROR_REASONS = {-40001: "bad_signature", -40005: "wrong_corp"}
@@ -152,17 +155,32 @@ class CallbackDatabase:
     """One short write transaction per callback.
 
     SQLite lets one writer in at a time and makes the others sleep in its busy handler;
-    queueing this process's writes on a lock instead keeps latency flat under bursts.
+    queueing this process's writes on a lock instead keeps latency flat under bursts. A
+    callback waits at most LOCK_WAIT_MS for another writer (WeCom gives up after 5 s), then
+    is answered 503 so WeCom sends it again.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.lock = threading.Lock() if self.sqlite else None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.lock or nullcontext(), self.engine.begin() as connection:
-            yield connection
+        with self.lock or nullcontext(), self.engine.connect() as connection:
+            if not self.sqlite:
+                with connection.begin():
+                    yield connection
+                return
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
+            raw.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 def _refuse(db: CallbackDatabase, slug: str, workspace_id: int | None, refused: Refused) -> Outcome:
@@ -287,20 +305,25 @@ async def _body(request: Request) -> bytes | None:
     return bytes(chunks)
 
 
-def _response(outcome: Outcome) -> Response:
+async def _answer(work: Callable[..., Outcome], *args: Any) -> Response:
+    try:
+        outcome = await run_in_threadpool(work, *args)
+    except OperationalError as exc:
+        # Database busy (another writer held SQLite's lock too long) or unreachable.
+        CALLBACKS.labels("busy").inc()
+        log.warning("WeCom callback not stored, database busy: %s", type(exc.orig).__name__)
+        outcome = Outcome(503, b"busy")
     return Response(outcome.body, status_code=outcome.status_code, media_type="text/plain")
 
 
 @router.get("/wecom/callback/{workspace}")
 async def verify_callback_url(workspace: str, request: Request) -> Response:
     params = query_params(request.scope.get("query_string", b""))
-    outcome = await run_in_threadpool(verify_url, _database(request), workspace, params)
-    return _response(outcome)
+    return await _answer(verify_url, _database(request), workspace, params)
 
 
 @router.post("/wecom/callback/{workspace}")
 async def receive_callback(workspace: str, request: Request) -> Response:
     params = query_params(request.scope.get("query_string", b""))
     body = await _body(request)
-    outcome = await run_in_threadpool(receive, _database(request), workspace, params, body)
-    return _response(outcome)
+    return await _answer(receive, _database(request), workspace, params, body)
