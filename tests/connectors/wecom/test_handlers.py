@@ -1,8 +1,10 @@
 """Incremental sync: the simulator pushes callbacks to Siyu over real HTTP, the inbox jobs
 run the handlers, and Siyu ends up holding exactly what WeCom holds."""
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,8 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import sync_jobs
+from siyu.connectors.wecom import handlers, sync_jobs
 from siyu.connectors.wecom.connection import get_connection
+from siyu.connectors.wecom.events import CallbackEvent
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.models import CustomerGroup, FollowLoss, Staff
@@ -175,3 +178,24 @@ def test_directory_changes_are_mirrored(live: Live) -> None:
     staff = live.db.scalar(select(Staff).where(Staff.wecom_userid == hired["userid"]))
     assert staff is not None
     assert staff.status == "resigned"
+
+
+def test_a_late_add_callback_does_not_resurrect_a_deleted_relation(live: Live) -> None:
+    userid, external_userid = live.some_relation()
+    live.act("/staff-deletes-customer", {"userid": userid, "external_userid": external_userid})
+    late_add = CallbackEvent(
+        event="change_external_contact",
+        change_type="add_external_contact",
+        create_time=datetime(2026, 1, 1, tzinfo=UTC),
+        fields={"UserID": userid, "ExternalUserID": external_userid},
+    )
+
+    asyncio.run(_deliver(live, late_add))
+
+    assert live.converged()
+    assert [loss.deleted_by for loss in _losses(live)] == ["staff"]
+
+
+async def _deliver(live: Live, event: CallbackEvent) -> None:
+    await handlers.contact_added(live.db, live.workspace_id, event)
+    live.db.commit()

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -134,3 +135,36 @@ def test_sync_killed_after_a_page_resumes_where_it_stopped_without_duplicates(
         select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
     )
     assert customers == len(expected.contacts)
+
+
+def test_contact_known_by_unionid_joins_the_existing_customer(
+    api: TestClient,
+    wecom_sim: WecomSim,
+    db: Session,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+) -> None:
+    with wecom_sim.state.lock:
+        contact = sorted(wecom_sim.state.contacts.values(), key=lambda c: c.external_userid)[0]
+    known = api.post(
+        "/api/v1/customers",
+        json={
+            "name": "小程序用户",
+            "identities": [{"kind": "wechat_unionid", "value": contact.unionid}],
+        },
+    )
+    assert known.status_code == 201, known.text
+    connect_to_sim(db, workspace.id, wecom_sim)
+
+    _sync(db, workspace.id, run_jobs)
+
+    kinds = set(
+        db.scalars(
+            select(Identity.kind).where(Identity.customer_id == known.json()["customer"]["id"])
+        )
+    )
+    assert kinds == {"wechat_unionid", "wecom_external_userid"}
+    customers = db.scalar(
+        select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
+    )
+    assert customers == len(sim_snapshot(wecom_sim).contacts)
