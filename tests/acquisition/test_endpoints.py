@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.db.session import unit_of_work
@@ -261,3 +261,32 @@ def test_default_welcome_is_kept_per_workspace(api: TestClient) -> None:
     assert api.get("/api/v1/live-codes/default-welcome").json()["text"] == "欢迎 {客户昵称}"
     assert too_long.status_code == 422
     assert too_long.json()["error"]["details"]["field"] == "welcome.text"
+
+
+def _statements_for_list(api: TestClient, engine: Engine) -> tuple[int, int]:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        listed = api.get("/api/v1/live-codes").json()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(listed), len(statements)
+
+
+def test_listing_codes_takes_the_same_queries_for_one_code_or_many(
+    api: TestClient, corp: Corp, engine: Engine
+) -> None:
+    create_code(api, [{"staff_id": corp.staff_ids[0]}])
+    one = _statements_for_list(api, engine)
+    for staff_id in corp.staff_ids[1:]:
+        create_code(
+            api, [{"staff_id": staff_id}, {"staff_id": corp.staff_ids[0], "is_backup": True}]
+        )
+    many = _statements_for_list(api, engine)
+
+    assert (one[0], many[0]) == (1, 3)
+    assert many[1] == one[1]

@@ -241,7 +241,12 @@ def test_daily_cap_hands_the_code_to_the_backup(
 
 @pytest.mark.usefixtures("receiving")
 def test_customer_deleting_the_staff_member_counts_as_a_loss(
-    api: TestClient, corp: Corp, wecom_sim: WecomSim, run_jobs: Callable[[], int]
+    api: TestClient,
+    corp: Corp,
+    wecom_sim: WecomSim,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
 ) -> None:
     code = create_code(api, [{"staff_id": corp.staff_ids[0]}])
     scanned = _scan(wecom_sim, code)
@@ -260,6 +265,13 @@ def test_customer_deleting_the_staff_member_counts_as_a_loss(
     assert stats["per_day"][-1]["adds"] == 1
     assert stats["per_day"][-1]["losses"] == 1
     assert stats["retention_7d"] == {"eligible": 0, "retained": 0, "rate": None}
+    assert _adds(api, code)[0]["lost_at"] is None
+    with unit_of_work(engine) as session:
+        refreshed = asyncio.run(roster.refresh_codes(session, workspace.id))
+    assert refreshed["losses"] == 1
+    assert _adds(api, code)[0]["lost_at"] is not None
+    again = api.get(f"/api/v1/live-codes/{code['id']}/stats").json()
+    assert (again["total_adds"], again["losses"]) == (1, 1)
 
 
 def test_repeated_new_contact_records_one_add(
