@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import handlers, sync_jobs
 from siyu.connectors.wecom.connection import get_connection
-from siyu.connectors.wecom.events import CallbackEvent
+from siyu.connectors.wecom.events import CallbackEvent, EventHandler
 from siyu.connectors.wecom_sim import WecomSim
+from siyu.connectors.wecom_sim.seed import add_department
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.models import CustomerGroup, FollowLoss, Staff
 from tests.conftest import WorkspaceFixture
@@ -198,4 +199,33 @@ def test_a_late_add_callback_does_not_resurrect_a_deleted_relation(live: Live) -
 
 async def _deliver(live: Live, event: CallbackEvent) -> None:
     await handlers.contact_added(live.db, live.workspace_id, event)
+    live.db.commit()
+
+
+def test_department_events_mirror_the_directory(live: Live) -> None:
+    with live.sim.state.lock:
+        department = add_department(live.sim.state, "新零售部")
+    event = CallbackEvent(
+        event="change_contact",
+        change_type="create_party",
+        create_time=datetime.now(UTC),
+        fields={"Id": str(department.id)},
+    )
+    asyncio.run(_deliver_to(handlers.department_changed, live, event))
+    assert live.converged()
+
+    with live.sim.state.lock:
+        del live.sim.state.departments[department.id]
+    gone = CallbackEvent(
+        event="change_contact",
+        change_type="delete_party",
+        create_time=datetime.now(UTC),
+        fields={"Id": str(department.id)},
+    )
+    asyncio.run(_deliver_to(handlers.department_deleted, live, gone))
+    assert live.converged()
+
+
+async def _deliver_to(handler: EventHandler, live: Live, event: CallbackEvent) -> None:
+    await handler(live.db, live.workspace_id, event)
     live.db.commit()

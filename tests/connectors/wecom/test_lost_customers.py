@@ -6,11 +6,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import handlers
 from siyu.connectors.wecom.events import CallbackEvent, EventHandler
 from siyu.connectors.wecom_sim import WecomSim
+from siyu.models import Schedule
 from tests.conftest import WorkspaceFixture
 from tests.connectors.wecom.sync_helpers import connect_to_sim
 
@@ -58,6 +60,9 @@ def test_sync_api_runs_one_sync_at_a_time_and_lists_history(
     assert [(r["kind"], r["status"]) for r in runs] == [("full", "succeeded")]
     assert runs[0]["counts"]["contacts"] == len(wecom_sim.state.follows)
     assert api.post("/api/v1/wecom/reconcile").status_code == 202
+    schedule = db.scalar(select(Schedule).where(Schedule.workspace_id == workspace.id))
+    assert schedule is not None
+    assert (schedule.job_name, schedule.cron) == ("wecom.reconcile", "30 3 * * *")
 
 
 def test_lost_customers_are_listed_filtered_paged_and_leaders_alerted(
