@@ -401,3 +401,37 @@ def test_demo_scan_button_makes_a_simulated_customer_arrive(
     assert wecom_sim.state.contacts[scanned.external_userid].name == "演示客户"
     [add] = _adds(api, code)
     assert add["welcome_status"] == "sent"
+
+
+def test_welcome_jobs_of_a_customer_deleted_meanwhile_end_quietly(
+    api: TestClient,
+    corp: Corp,
+    wecom_sim: WecomSim,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+) -> None:
+    code = create_code(api, [{"staff_id": corp.staff_ids[0]}], welcome={"text": "欢迎"})
+    customer = api.post("/api/v1/customers", json={"name": "赵女士"}).json()["customer"]["id"]
+    with unit_of_work(engine) as session:
+        service.handle_new_contact(
+            session,
+            workspace_id=workspace.id,
+            customer_id=customer,
+            staff_id=corp.staff_ids[0],
+            external_userid="wmGONE",
+            state=code["state"],
+            welcome_code="CODE3",
+        )
+
+    deleted = api.delete(f"/api/v1/customers/{customer}")
+    run_jobs()
+
+    assert deleted.status_code == 204, deleted.text
+    with unit_of_work(engine) as session:
+        jobs = session.scalars(select(Job).where(Job.name.like("acquisition.%"))).all()
+    assert {(j.name, j.status, str(j.result)) for j in jobs} >= {
+        (service.SEND_WELCOME_JOB, "succeeded", "{'welcome_status': 'gone'}"),
+        (service.AFTER_ADD_JOB, "succeeded", "{'add': 'gone'}"),
+    }
+    assert wecom_sim.state.welcome_messages == []

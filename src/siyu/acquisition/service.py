@@ -274,10 +274,19 @@ GENERIC_SOURCES = (None, "", "wecom")
 def variables(
     session: Session, workspace_id: int, code: LiveCode, customer_id: int, staff_id: int
 ) -> dict[str, str]:
-    customer = customers_service.get_customer(session, Principal.system(workspace_id), customer_id)
+    """Values of the welcome and remark variables; a customer merged since the add is read
+    through its survivor, one deleted since has no name."""
+    live = customers_service.live_customer_ids(session, workspace_id, [customer_id])
+    try:
+        customer = customers_service.get_customer(
+            session, Principal.system(workspace_id), live.get(customer_id, customer_id)
+        )
+        name = customer.name or ""
+    except NotFound:
+        name = ""
     staff = staff_service.get_staff(session, workspace_id, staff_id)
     return {
-        rendering.CUSTOMER_NAME: customer.name or "",
+        rendering.CUSTOMER_NAME: name,
         rendering.STAFF_NAME: staff.name,
         rendering.CHANNEL: code.channel,
     }

@@ -20,11 +20,7 @@ WELCOME_CODE_TTL = timedelta(seconds=20)
 SYSTEM_BUSY = -1
 
 
-def _add(session: Session, workspace_id: int, add_id: int) -> LiveCodeAdd:
-    add = AcquisitionRepository(session, workspace_id).add(add_id)
-    if add is None:
-        raise NotFound("live code add")
-    return add
+GONE = "gone"
 
 
 def _fail(add: LiveCodeAdd, errcode: int | None, error: str) -> None:
@@ -54,7 +50,9 @@ async def send_welcome(session: Session, workspace_id: int, add_id: int) -> str:
     recorded with WeCom's message. A transient failure is retried only while the
     welcome code can still be valid; after that the add is failed as expired.
     """
-    add = _add(session, workspace_id, add_id)
+    add = AcquisitionRepository(session, workspace_id).add(add_id)
+    if add is None:  # the customer was deleted (or merged away) since the add
+        return GONE
     if add.welcome_status != WelcomeStatus.PENDING.value or add.welcome_code is None:
         return add.welcome_status
     text, attachments = welcome_body(session, workspace_id, add)
@@ -84,7 +82,9 @@ async def after_add(
     session: Session, workspace_id: int, add_id: int, remark: str | None, tag_ids: list[int]
 ) -> dict[str, Any]:
     """Mirror the remark and tags in WeCom, then move the code's rotation on."""
-    add = _add(session, workspace_id, add_id)
+    add = AcquisitionRepository(session, workspace_id).add(add_id)
+    if add is None:
+        return {"add": GONE}
     staff = staff_service.get_staff(session, workspace_id, add.staff_id)
     if staff.wecom_userid and remark:
         await wecom.remark(session, workspace_id, staff.wecom_userid, add.external_userid, remark)
