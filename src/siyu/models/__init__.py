@@ -38,6 +38,7 @@ from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
 from siyu.models.wecom_sync_run import WecomSyncRun
+from siyu.models.wecom_transfer import WecomTransfer
 from siyu.models.workspace import Workspace
 
 __all__ = [
@@ -79,5 +80,6 @@ __all__ = [
     "WecomCallbackRefusal",
     "WecomConnection",
     "WecomSyncRun",
+    "WecomTransfer",
     "Workspace",
 ]

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 # Importing the handlers registers them for the callback inbox job in every worker.
 from siyu.connectors.wecom import handlers as _handlers  # noqa: F401
-from siyu.connectors.wecom import sync
+from siyu.connectors.wecom import handover, sync
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
 from siyu.customers import wecom as customers_wecom
 from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
-from siyu.models import Schedule, WecomSyncRun
+from siyu.models import Schedule, WecomSyncRun, WecomTransfer
 from siyu.staff import service as staff_service
 from siyu.tags import service as tags_service
 from siyu.worker.context import JobContext
@@ -205,3 +205,38 @@ async def _mark(
         remove=[ids[t] for t in remove if t in ids],
     )
     return {"op": "mark", "relations": len(relations)}
+
+
+@job(handover.START_JOB)
+async def handover_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send queued transfers to WeCom and schedule the polling of their results."""
+    assert ctx.workspace_id is not None
+    session, workspace_id = ctx.session, ctx.workspace_id
+    async with client_for(session, workspace_id) as client:
+        waiting = await handover.start(session, workspace_id, client, payload["ids"])
+    _poll_later(session, workspace_id, waiting)
+    return {"waiting": len(waiting)}
+
+
+@job(handover.POLL_JOB)
+async def handover_poll(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Read transfer results until every transfer is final (WeCom completes them in ~24 h)."""
+    assert ctx.workspace_id is not None
+    session, workspace_id = ctx.session, ctx.workspace_id
+    async with client_for(session, workspace_id) as client:
+        waiting = await handover.poll(session, workspace_id, client, payload["ids"])
+    _poll_later(session, workspace_id, waiting)
+    return {"waiting": len(waiting)}
+
+
+def _poll_later(session: Session, workspace_id: int, ids: list[int]) -> None:
+    if not ids:
+        return
+    transfers = session.scalars(select(WecomTransfer).where(WecomTransfer.id.in_(ids))).all()
+    enqueue(
+        session,
+        handover.POLL_JOB,
+        {"ids": ids},
+        workspace_id=workspace_id,
+        run_at=handover.next_poll(transfers),
+    )

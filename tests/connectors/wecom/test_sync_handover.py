@@ -1,0 +1,117 @@
+"""Handover (在职继承): limits enforced before calling, results polled until final, and
+Siyu's relations following the customer to the takeover member."""
+
+import math
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from siyu.connectors.wecom import handover, sync_jobs
+from siyu.connectors.wecom_sim import WecomSim
+from siyu.kit.time import utcnow
+from siyu.models import FollowLoss, Job, WecomTransfer
+from tests.conftest import WorkspaceFixture
+from tests.connectors.wecom.sync_helpers import connect_to_sim, sim_snapshot, siyu_snapshot
+
+
+def _synced(db: Session, workspace_id: int, sim: WecomSim, run_jobs: Callable[[], int]) -> None:
+    connect_to_sim(db, workspace_id, sim)
+    sync_jobs.start_run(db, workspace_id, "full")
+    db.commit()
+    run_jobs()
+
+
+def _customers_of(sim: WecomSim, userid: str) -> list[str]:
+    with sim.state.lock:
+        return sorted(e for u, e in sim.state.follows if u == userid)
+
+
+def _transfers(db: Session, workspace_id: int) -> list[WecomTransfer]:
+    db.expire_all()
+    return list(
+        db.scalars(
+            select(WecomTransfer)
+            .where(WecomTransfer.workspace_id == workspace_id)
+            .order_by(WecomTransfer.id)
+        )
+    )
+
+
+def test_transfer_is_sent_100_a_request_polled_until_done_and_mirrored(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    wecom_sim.reset(staff=2, contacts=260, groups=0)
+    _synced(db, workspace.id, wecom_sim, run_jobs)
+    with wecom_sim.state.lock:
+        giver, taker = sorted(wecom_sim.state.members)
+    customers = [
+        e for e in _customers_of(wecom_sim, giver) if e not in _customers_of(wecom_sim, taker)
+    ]
+    assert len(customers) > handover.PER_REQUEST
+
+    handover.request_transfers(
+        db,
+        workspace.id,
+        kind="onjob",
+        handover_userid=giver,
+        takeover_userid=taker,
+        external_userids=customers,
+    )
+    db.commit()
+    run_jobs()
+
+    assert {t.status for t in _transfers(db, workspace.id)} == {"waiting"}
+    with wecom_sim.state.lock:
+        requests = len(wecom_sim.state.calls["externalcontact/transfer_customer"])
+    assert requests == math.ceil(len(customers) / handover.PER_REQUEST)
+
+    wecom_sim.control.post("/clock/advance", json={"seconds": 25 * 3600}).raise_for_status()
+    db.execute(update(Job).where(Job.name == handover.POLL_JOB).values(run_at=utcnow()))
+    db.commit()
+    run_jobs()
+
+    assert {t.status for t in _transfers(db, workspace.id)} == {"done"}
+    assert siyu_snapshot(db, workspace.id) == sim_snapshot(wecom_sim)
+    assert set(customers) <= {e for u, e in siyu_snapshot(db, workspace.id).relations if u == taker}
+    losses = db.scalars(select(FollowLoss).where(FollowLoss.workspace_id == workspace.id)).all()
+    assert losses == []  # a transfer is not a lost customer
+
+
+def test_a_third_onjob_transfer_within_90_days_is_refused_before_calling(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    _synced(db, workspace.id, wecom_sim, run_jobs)
+    with wecom_sim.state.lock:
+        giver, external_userid = sorted(wecom_sim.state.follows)[0]
+        taker = next(u for u in sorted(wecom_sim.state.members) if u != giver)
+    for days_ago in (80, 10):
+        db.add(
+            WecomTransfer(
+                workspace_id=workspace.id,
+                kind="onjob",
+                handover_userid=giver,
+                takeover_userid=taker,
+                external_userid=external_userid,
+                status="done",
+                requested_at=utcnow() - timedelta(days=days_ago),
+            )
+        )
+    db.commit()
+
+    [third] = handover.request_transfers(
+        db,
+        workspace.id,
+        kind="onjob",
+        handover_userid=giver,
+        takeover_userid=taker,
+        external_userids=[external_userid],
+    )
+    db.commit()
+    run_jobs()
+
+    assert third.status == "refused"
+    assert third.reason == handover.WINDOW_REASON
+    with wecom_sim.state.lock:
+        assert "externalcontact/transfer_customer" not in wecom_sim.state.calls
