@@ -5,6 +5,7 @@ import math
 from collections.abc import Callable
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -115,3 +116,34 @@ def test_a_third_onjob_transfer_within_90_days_is_refused_before_calling(
     assert third.reason == handover.WINDOW_REASON
     with wecom_sim.state.lock:
         assert "externalcontact/transfer_customer" not in wecom_sim.state.calls
+
+
+def test_handover_api_queues_transfers_and_lists_them(
+    api: TestClient,
+    wecom_sim: WecomSim,
+    db: Session,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+) -> None:
+    _synced(db, workspace.id, wecom_sim, run_jobs)
+    with wecom_sim.state.lock:
+        giver, external_userid = sorted(wecom_sim.state.follows)[0]
+        taker = next(
+            u
+            for u in sorted(wecom_sim.state.members)
+            if u != giver and (u, external_userid) not in wecom_sim.state.follows
+        )
+    body = {
+        "kind": "onjob",
+        "handover_userid": giver,
+        "takeover_userid": taker,
+        "external_userids": [external_userid],
+    }
+
+    started = api.post("/api/v1/wecom/handovers", json=body)
+    assert started.status_code == 202, started.text
+    assert [t["status"] for t in started.json()] == ["pending"]
+    run_jobs()
+
+    listed = api.get("/api/v1/wecom/handovers", params={"handover_userid": giver}).json()
+    assert [(t["external_userid"], t["status"]) for t in listed] == [(external_userid, "waiting")]

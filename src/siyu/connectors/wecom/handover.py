@@ -219,3 +219,13 @@ def next_poll(transfers: Sequence[WecomTransfer]) -> datetime:
     soonest = min((t.takeover_time for t in transfers if t.takeover_time), default=None)
     later = utcnow() + POLL_EVERY
     return min(soonest, later) if soonest is not None and soonest > utcnow() else later
+
+
+def recent_transfers(
+    session: Session, workspace_id: int, *, handover_userid: str | None, limit: int
+) -> list[WecomTransfer]:
+    stmt = select(WecomTransfer).where(WecomTransfer.workspace_id == workspace_id)
+    if handover_userid is not None:
+        stmt = stmt.where(WecomTransfer.handover_userid == handover_userid)
+    stmt = stmt.order_by(WecomTransfer.requested_at.desc(), WecomTransfer.id.desc()).limit(limit)
+    return list(session.scalars(stmt))

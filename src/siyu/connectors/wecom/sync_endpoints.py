@@ -6,8 +6,14 @@ from typing import Literal
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import sync, sync_jobs
-from siyu.connectors.wecom.sync_schemas import LostCustomerOut, SyncRunOut, SyncStartIn
+from siyu.connectors.wecom import handover, sync, sync_jobs
+from siyu.connectors.wecom.sync_schemas import (
+    HandoverIn,
+    LostCustomerOut,
+    SyncRunOut,
+    SyncStartIn,
+    TransferOut,
+)
 from siyu.customers import wecom as customers_wecom
 from siyu.db.dependencies import DbSession
 from siyu.kit.pagination import PageOut
@@ -103,3 +109,39 @@ def lost_customers(
         ],
         next_cursor=next_cursor,
     )
+
+
+@router.post("/handovers", response_model=list[TransferOut], status_code=status.HTTP_202_ACCEPTED)
+def start_handover(body: HandoverIn, session: DbSession, principal: Admin) -> list[TransferOut]:
+    """Hand customers to another staff member (在职/离职继承); refused ones say why."""
+    transfers = handover.request_transfers(
+        session,
+        principal.workspace_id,
+        kind=body.kind,
+        handover_userid=body.handover_userid,
+        takeover_userid=body.takeover_userid,
+        external_userids=body.external_userids,
+    )
+    workspace_service.audit(
+        session,
+        principal,
+        f"wecom.handover.{body.kind}",
+        target_type="staff",
+        target_id=body.handover_userid,
+        details={"takeover_userid": body.takeover_userid, "customers": len(transfers)},
+    )
+    return [TransferOut.model_validate(t) for t in transfers]
+
+
+@router.get("/handovers", response_model=list[TransferOut])
+def handovers(
+    session: DbSession,
+    principal: Operator,
+    handover_userid: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[TransferOut]:
+    """Transfers, newest first, with their status."""
+    rows = handover.recent_transfers(
+        session, principal.workspace_id, handover_userid=handover_userid, limit=limit
+    )
+    return [TransferOut.model_validate(t) for t in rows]

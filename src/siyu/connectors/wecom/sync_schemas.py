@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 SyncKind = Literal["full", "reconcile"]
 
@@ -40,3 +40,28 @@ class LostCustomerOut(BaseModel):
     occurred_at: datetime
     alerted_userids: list[str]
     alerted_at: datetime | None
+
+
+class HandoverIn(BaseModel):
+    kind: Literal["onjob", "resigned"]
+    handover_userid: str = Field(min_length=1, max_length=64)
+    takeover_userid: str = Field(min_length=1, max_length=64)
+    external_userids: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class TransferOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    handover_userid: str
+    takeover_userid: str
+    external_userid: str
+    customer_id: int | None
+    # refused | pending | failed | waiting | done | customer_refused | takeover_limit | no_record
+    status: str
+    errcode: int | None
+    reason: str | None
+    requested_at: datetime
+    takeover_time: datetime | None
+    finished_at: datetime | None
