@@ -34,6 +34,7 @@ def roster(
     now: datetime = MONDAY_10,
     last: int | None = None,
     seed: int = 1,
+    keep: tuple[int, ...] = (),
 ) -> tuple[tuple[int, ...], bool]:
     result = choose_roster(
         members,
@@ -44,6 +45,7 @@ def roster(
         local_now=now,
         last_staff_id=last,
         rng=random.Random(seed),
+        keep=keep,
     )
     return result.staff_ids, result.fallback
 
@@ -91,6 +93,18 @@ def test_random_draws_by_weight() -> None:
 
     assert set(draws) == {1, 2}
     assert draws[2] > 3 * draws[1]
+
+
+def test_random_keeps_the_current_member_between_adds_while_eligible() -> None:
+    members = [Member(1), Member(2), Member(3, daily_cap=1)]
+
+    kept = {
+        roster(members, rotation=Rotation.RANDOM, seed=seed, keep=(2,))[0] for seed in range(50)
+    }
+    capped = roster(members, rotation=Rotation.RANDOM, keep=(3,), adds_today={3: 1})[0]
+
+    assert kept == {(2,)}
+    assert capped != (3,)
 
 
 def test_backups_take_over_when_primaries_are_off_shift_or_capped() -> None:

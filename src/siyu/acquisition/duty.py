@@ -113,6 +113,7 @@ def choose_roster(
     local_now: datetime,
     last_staff_id: int | None,
     rng: random.Random,
+    keep: Sequence[int] = (),
 ) -> Roster:
     """The staff who receive the next add.
 
@@ -122,7 +123,9 @@ def choose_roster(
     (`fallback`). A single code puts its one eligible member in the contact way. A multi
     code puts one member there at a time and moves on after each add: round robin takes
     the next in order after the last one added to, random draws by weight, least load
-    takes the fewest adds today per unit of weight.
+    takes the fewest adds today per unit of weight. A random draw keeps a member of `keep`
+    (the contact way's current staff) while still eligible, so re-evaluating between adds
+    does not re-draw.
     """
     if not members:
         return Roster(())
@@ -144,7 +147,10 @@ def choose_roster(
         pool = [m for m in members if m.is_backup] or list(members)
     if code_type is CodeType.SINGLE or len(pool) == 1:
         return Roster((pool[0].staff_id,), fallback)
-    if rotation is Rotation.RANDOM:
+    kept = [m for m in pool if m.staff_id in keep]
+    if rotation is Rotation.RANDOM and kept:
+        picked = kept[0]
+    elif rotation is Rotation.RANDOM:
         picked = rng.choices(pool, weights=[max(m.weight, 1) for m in pool])[0]
     elif rotation is Rotation.LEAST_LOAD:
         picked = min(pool, key=lambda m: adds_today.get(m.staff_id, 0) / max(m.weight, 1))

@@ -60,6 +60,7 @@ def current_duty(
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    advance: bool = False,
 ) -> Duty:
     repo = AcquisitionRepository(session, code.workspace_id)
     local = local_now(session, code.workspace_id, now)
@@ -82,6 +83,7 @@ def current_duty(
         local_now=local,
         last_staff_id=repo.last_staff_id(code.id),
         rng=rng or random.Random(),  # noqa: S311 - spreading adds, not security
+        keep=() if advance else code.on_duty_staff_ids,
     )
     skip = duty.skip_verify_now(code.skip_verify, code.skip_verify_from, code.skip_verify_to, local)
     return Duty(roster, skip, adds_today)
@@ -97,14 +99,20 @@ def _userids(session: Session, workspace_id: int, staff_ids: Sequence[int]) -> l
 
 
 async def sync_contact_way(
-    session: Session, code: LiveCode, *, force: bool = False, now: datetime | None = None
+    session: Session,
+    code: LiveCode,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    advance: bool = False,
 ) -> bool:
     """Make WeCom's contact way hold the current roster; True when WeCom was called.
 
-    Creates the contact way when the code has none yet. Raises WeCom's refusal.
+    `advance` after an add: a random rotation draws again. Creates the contact way when
+    the code has none yet. Raises WeCom's refusal.
     """
     members = AcquisitionRepository(session, code.workspace_id).members([code.id])[code.id]
-    now_duty = current_duty(session, code, members, now=now)
+    now_duty = current_duty(session, code, members, now=now, advance=advance)
     staff_ids = list(now_duty.roster.staff_ids)
     unchanged = (
         code.config_id is not None

@@ -104,7 +104,7 @@ async def after_add(
     rotated = False
     if code is not None and code.status == "active":
         try:
-            rotated = await roster.sync_contact_way(session, code)
+            rotated = await roster.sync_contact_way(session, code, advance=True)
         except wecom.WecomApiError as exc:
             code.sync_error = wecom.describe(exc)[:500]
     return {"remarked": bool(remark), "wecom_tags": len(wecom_tags), "rotated": rotated}
