@@ -1,6 +1,6 @@
 """The order import pipeline: stream the file, parse, upsert and commit chunk by chunk.
 
-A chunk is ~5,000 rows, cut only between orders (item rows of one order stay together).
+A chunk is ~20,000 rows, cut only between orders (item rows of one order stay together).
 Each chunk costs one OneID batch, one lookup of known orders and a few bulk statements;
 then the resume point (rows consumed, counts, size of the error file) is committed with
 the chunk's orders. A crashed import resumes after its last committed chunk.
@@ -17,14 +17,15 @@ from siyu.commerce.schemas import OrderRecord
 from siyu.commerce.service import upsert_orders
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
+from siyu.db.bulk import fewer_gc_passes
 from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import NotFound, SiyuError
-from siyu.kit.import_runs import bulk_allocation, outcome
+from siyu.kit.import_runs import outcome
 from siyu.kit.tabular import ErrorFile, RowError, open_table
 from siyu.kit.time import utcnow
 from siyu.models import ImportRun
 
-DEFAULT_CHUNK_ROWS = 5000
+DEFAULT_CHUNK_ROWS = 20_000
 Progress = Callable[[int, int | None], None]
 Checkpoint = Callable[[], None]
 
@@ -97,7 +98,7 @@ def run_order_import(
         raise NotFound("order import")
     if run.status not in {"succeeded", "failed"}:
         try:
-            with bulk_allocation():
+            with fewer_gc_passes():
                 _import(
                     session, run, progress=progress, checkpoint=checkpoint, chunk_rows=chunk_rows
                 )

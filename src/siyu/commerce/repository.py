@@ -104,18 +104,16 @@ class CommerceRepository:
     # -- bulk writes --------------------------------------------------------------
 
     def existing_orders(self, platform: str, order_ids: Sequence[str]) -> dict[str, ExistingOrder]:
-        found: dict[str, ExistingOrder] = {}
-        for batch in batched(order_ids, IN_BATCH):
-            rows = self.session.execute(
-                select(Order.platform_order_id, Order.id, Order.customer_id).where(
-                    Order.workspace_id == self.workspace_id,
-                    Order.platform == platform,
-                    Order.platform_order_id.in_(batch),
-                )
+        rows = self.session.execute(
+            select(Order.platform_order_id, Order.id, Order.customer_id).where(
+                Order.workspace_id == self.workspace_id,
+                Order.platform == platform,
+                bulk.among(self.session, Order.platform_order_id, order_ids),
             )
-            for order_id, row_id, customer_id in rows:
-                found[order_id] = ExistingOrder(row_id, customer_id)
-        return found
+        )
+        return {
+            order_id: ExistingOrder(row_id, customer_id) for order_id, row_id, customer_id in rows
+        }
 
     def upsert_products(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
         """Rows with platform, external_id, name, price_fen; returns their product ids."""
@@ -143,15 +141,14 @@ class CommerceRepository:
             wanted.setdefault(row["platform"], []).append(row["external_id"])
         found: dict[tuple[str, str], int] = {}
         for platform, external_ids in wanted.items():
-            for batch in batched(external_ids, IN_BATCH):
-                result = self.session.execute(
-                    select(Product.external_id, Product.id).where(
-                        Product.workspace_id == self.workspace_id,
-                        Product.platform == platform,
-                        Product.external_id.in_(batch),
-                    )
+            result = self.session.execute(
+                select(Product.external_id, Product.id).where(
+                    Product.workspace_id == self.workspace_id,
+                    Product.platform == platform,
+                    bulk.among(self.session, Product.external_id, external_ids),
                 )
-                found.update(((platform, external_id), row_id) for external_id, row_id in result)
+            )
+            found.update(((platform, external_id), row_id) for external_id, row_id in result)
         return found
 
     def upsert_orders(self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None) -> None:

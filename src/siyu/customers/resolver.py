@@ -12,25 +12,24 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
 
 from siyu.customers import merging
 from siyu.customers.identities import KIND_ORDER, IdentityKind, IdentityRef
+from siyu.db.bulk import among, insert_rows
 from siyu.exceptions import NotFound
 from siyu.models import Customer, Identity
 
-# Bulk writes go through Core: the ORM's bulk path costs more per row than the database.
+# New rows are written with `insert_rows`: the ORM's bulk path costs more per row than
+# the database.
 _CUSTOMER_TABLE = cast("Table", Customer.__table__)
 _IDENTITY_TABLE = cast("Table", Identity.__table__)
-# Refs per identity SELECT: keeps the bind parameters of one statement well inside both
-# SQLite's and PostgreSQL's limits.
-_LOOKUP_CHUNK = 5000
 
 
 def customer_row(session: Session, workspace_id: int, customer_id: int) -> Customer:
@@ -94,43 +93,43 @@ class BatchResolver:
         self.new_identities: list[tuple[IdentityRef, _Handle]] = []
 
     def load(self, refs: Sequence[IdentityRef]) -> None:
-        unique = list(dict.fromkeys(refs))
-        for start in range(0, len(unique), _LOOKUP_CHUNK):
-            by_kind: dict[str, list[str]] = defaultdict(list)
-            for ref in unique[start : start + _LOOKUP_CHUNK]:
-                by_kind[ref.kind].append(ref.value)
-            rows = self.session.execute(
-                select(
-                    Identity.kind,
-                    Identity.value,
-                    Customer.id,
-                    Customer.merged_into_id,
-                    Customer.mobile,
-                    Customer.mobile_last4,
-                    Customer.email,
-                )
-                .join(Customer, Customer.id == Identity.customer_id)
-                .where(
-                    Identity.workspace_id == self.workspace_id,
-                    or_(
-                        *(
-                            and_(Identity.kind == kind, Identity.value.in_(values))
-                            for kind, values in by_kind.items()
-                        )
-                    ),
-                )
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for ref in dict.fromkeys(refs):
+            by_kind[ref.kind].append(ref.value)
+        if not by_kind:
+            return
+        # One SELECT per kind, in one statement: each uses the (workspace, kind, value)
+        # index, which an OR of the kinds would not on SQLite.
+        lookups = [
+            select(
+                Identity.kind,
+                Identity.value,
+                Customer.id,
+                Customer.merged_into_id,
+                Customer.mobile,
+                Customer.mobile_last4,
+                Customer.email,
             )
-            for kind, value, customer_id, merged_into_id, mobile, last4, email in rows:
-                if merged_into_id is None:
-                    handle = self._handle(customer_id, mobile, last4, email)
-                else:
-                    live = merging.live_customer(
-                        self.session,
-                        self.workspace_id,
-                        customer_row(self.session, self.workspace_id, customer_id),
-                    )
-                    handle = self._handle(live.id, live.mobile, live.mobile_last4, live.email)
-                self.owner[IdentityRef(kind, value)] = handle
+            .join(Customer, Customer.id == Identity.customer_id)
+            .where(
+                Identity.workspace_id == self.workspace_id,
+                Identity.kind == kind,
+                among(self.session, Identity.value, values),
+            )
+            for kind, values in by_kind.items()
+        ]
+        rows = self.session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups))
+        for kind, value, customer_id, merged_into_id, mobile, last4, email in rows:
+            if merged_into_id is None:
+                handle = self._handle(customer_id, mobile, last4, email)
+            else:
+                live = merging.live_customer(
+                    self.session,
+                    self.workspace_id,
+                    customer_row(self.session, self.workspace_id, customer_id),
+                )
+                handle = self._handle(live.id, live.mobile, live.mobile_last4, live.email)
+            self.owner[IdentityRef(kind, value)] = handle
 
     def _handle(
         self, customer_id: int, mobile: str | None, last4: str | None, email: str | None
@@ -212,8 +211,9 @@ class BatchResolver:
             self._insert_new_customers()
         self._update_filled_display()
         if self.new_identities:
-            self.session.execute(
-                insert(_IDENTITY_TABLE),
+            insert_rows(
+                self.session,
+                _IDENTITY_TABLE,
                 [
                     {
                         "workspace_id": self.workspace_id,
@@ -238,8 +238,9 @@ class BatchResolver:
             customer.id = new_id
             customer.filled.clear()
             self.handles[new_id] = customer
-        self.session.execute(
-            insert(_CUSTOMER_TABLE),
+        insert_rows(
+            self.session,
+            _CUSTOMER_TABLE,
             [
                 {
                     "id": customer.id,

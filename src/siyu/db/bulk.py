@@ -11,20 +11,63 @@ plain tuples, with the few types SQLite cannot store as they are (aware datetime
 converted the way SQLAlchemy stores them, and the columns' Python-side defaults filled.
 """
 
+import gc
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from siyu.db.types import JSONDoc, UTCDateTime
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+# Allocations between young-generation collections during bulk work (Python's default: 700).
+BULK_GC_THRESHOLD = 50_000
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_default = gc.get_threshold()
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while bulk work runs.
+
+    A chunk of an import or a batch of events allocates hundreds of thousands of short-lived
+    rows, dicts and tuples that reference counting frees; at the default threshold the
+    collector runs every 700 allocations and rescans every survivor, a large share of the
+    work. The threshold is process-wide, so it is raised while any thread is inside.
+    """
+    global _gc_users, _gc_default  # noqa: PLW0603 - one process-wide setting
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_default = gc.get_threshold()
+            gc.set_threshold(max(_gc_default[0], BULK_GC_THRESHOLD), *_gc_default[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_default)
 
 
 def _array_type(table: Table, column: str) -> str:
@@ -103,10 +146,29 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+def among(
+    session: Session,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Sequence[Any],
+) -> ColumnElement[bool]:
+    """`column IN values` with the values in one bound parameter, so the statement's text
+    stays the same whatever their number (compiled once, no parameter limits): a JSON
+    array read by `json_each` on SQLite, `= ANY(array)` on PostgreSQL."""
+    element = column.expression if isinstance(column, QueryableAttribute) else column
+    if _is_sqlite(session):
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(json.dumps(list(values)))
+        )
+        return element.in_(listed.scalar_subquery())
+    return element == any_(bindparam(None, list(values), type_=postgresql.ARRAY(element.type)))
+
+
 def sqlite_datetime(value: datetime | None) -> str | None:
     """An aware datetime as SQLAlchemy stores a UTCDateTime on SQLite (naive UTC text)."""
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:-6]
     if value.tzinfo is None:
         msg = "naive datetime given; Siyu stores aware UTC datetimes only"
         raise ValueError(msg)
@@ -115,6 +177,18 @@ def sqlite_datetime(value: datetime | None) -> str | None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert`, answering at once when given the same object again (row timestamps)."""
+    last: list[Any] = [object(), None]
+
+    def converted(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return converted
 
 
 def _sqlite_json(value: Any) -> str | None:
@@ -130,7 +204,7 @@ def _sqlite_converter(table: Table, column: str) -> Callable[[Any], Any] | None:
     return None
 
 
-def _sqlite_defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
+def _python_defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
     """Python-side defaults of the columns the rows leave out (what Core's insert adds)."""
     filled: dict[str, Any] = {}
     for column in table.c:
@@ -148,14 +222,14 @@ def _sqlite_insert(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], suffix: str = ""
 ) -> int:
     given = list(rows[0])
-    defaults = _sqlite_defaults(table, given)
+    defaults = _python_defaults(table, given)
     columns = _checked(table, [*given, *defaults])
     constants = tuple(
         (_sqlite_converter(table, c) or _same)(value) for c, value in defaults.items()
     )
     pick = itemgetter(*given)
     converting = [
-        (i, convert)
+        (i, _remembering(convert))
         for i, c in enumerate(given)
         if (convert := _sqlite_converter(table, c)) is not None
     ]
@@ -186,10 +260,14 @@ def insert_rows(
     ignore_conflicts: bool = False,
 ) -> int:
     """INSERT the rows (all with the same keys) in one statement; returns how many were
-    stored. With `ignore_conflicts`, rows that hit a unique constraint are skipped."""
+    stored. Columns the rows leave out take their Python-side defaults, as with Core's
+    insert. With `ignore_conflicts`, rows that hit a unique constraint are skipped."""
     suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     if _is_sqlite(session):
         return _sqlite_insert(session, table, rows, suffix)
+    defaults = _python_defaults(table, list(rows[0]))
+    if defaults:
+        rows = [{**row, **defaults} for row in rows]
     columns = _checked(table, list(rows[0]))
     # Identifiers are checked against the table; values are bound.
     sql = (

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from siyu.db.bulk import fewer_gc_passes
 from siyu.db.dependencies import DbSession
 from siyu.events import registry, service
 from siyu.events.schemas import (
@@ -48,14 +49,15 @@ More than 1,000 events: 413. A malformed envelope (not an object, no `events` li
     responses={413: {"description": "more than 1,000 events"}},
 )
 def ingest_events(body: IngestIn, session: DbSession, principal: Operator) -> IngestOut:
-    result = service.ingest(
-        session,
-        principal.workspace_id,
-        body.events,
-        unknown_customers=body.unknown_customers,
-        actor=principal.actor,
-    )
-    return IngestOut.model_validate(result, from_attributes=True)
+    with fewer_gc_passes():
+        result = service.ingest(
+            session,
+            principal.workspace_id,
+            body.events,
+            unknown_customers=body.unknown_customers,
+            actor=principal.actor,
+        )
+        return IngestOut.model_validate(result, from_attributes=True)
 
 
 @router.get("/events/settings", response_model=EventSettings)

@@ -8,7 +8,7 @@ from sqlalchemy import Insert, Row, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import insert_ignoring_conflicts, insert_rows
+from siyu.db.bulk import among, insert_ignoring_conflicts, insert_rows
 from siyu.kit.timeline import TimelineCursor, older_than
 from siyu.models import Event, EventType
 
@@ -78,16 +78,16 @@ class EventRepository:
     # -- events -----------------------------------------------------------------
 
     def existing_keys(self, keys: Collection[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(sorted(keys)):
-            found.update(
-                self.session.scalars(
-                    select(Event.event_key).where(
-                        Event.workspace_id == self.workspace_id, Event.event_key.in_(chunk)
-                    )
+        if not keys:
+            return set()
+        return set(
+            self.session.scalars(
+                select(Event.event_key).where(
+                    Event.workspace_id == self.workspace_id,
+                    among(self.session, Event.event_key, sorted(keys)),
                 )
             )
-        return found
+        )
 
     def insert_new(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Insert the rows in one statement; return the keys actually stored.
