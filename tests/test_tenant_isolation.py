@@ -40,6 +40,8 @@ from siyu.models import (
     Identity,
     ImportRun,
     Job,
+    LiveCode,
+    LiveCodeAdd,
     MergeRecord,
     Order,
     OrderItem,
@@ -91,6 +93,7 @@ PARAM_KINDS: dict[str, str] = {
     "job_id": "job",
     "user_id": "user",
     "api_key_id": "api_key",
+    "code_id": "live_code",
 }
 # Parameters whose meaning depends on the route: (path prefix, name) -> kind.
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
@@ -294,7 +297,32 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
     api_key = workspace_service.create_api_key(
         session, workspace_id=workspace_id, name=f"{mark}-erp", role=Role.OPERATOR
     ).api_key
-    session.add_all([item, refund])
+    live_code = LiveCode(
+        workspace_id=workspace_id,
+        name=f"{mark}-门店海报",
+        channel=f"{mark}-门店",
+        state=f"lc{mark}{tail}",
+        config_id=f"{mark}{tail}",
+        qr_code=f"http://127.0.0.1:9/{mark}.png",
+        qr_image=b"\x89PNG\r\n\x1a\n",
+        tag_ids=[tag.id],
+        welcome_text=f"{mark}-欢迎",
+        on_duty_staff_ids=[staff.id],
+    )
+    session.add_all([item, refund, live_code])
+    session.flush()
+    session.add(
+        LiveCodeAdd(
+            workspace_id=workspace_id,
+            live_code_id=live_code.id,
+            customer_id=customer.id,
+            staff_id=staff.id,
+            external_userid=identity.value,
+            added_at=now,
+            welcome_status="failed",
+            welcome_error=f"{mark}-41051",
+        )
+    )
     session.flush()
     return {
         "customer": customer.id,
@@ -318,6 +346,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "job": job.id,
         "user": user.id,
         "api_key": api_key.id,
+        "live_code": live_code.id,
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,
