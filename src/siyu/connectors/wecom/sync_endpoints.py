@@ -62,11 +62,6 @@ def sync_runs(
     return [_run_out(session, run) for run in runs]
 
 
-@router.get("/sync/runs/{run_id}", response_model=SyncRunOut)
-def sync_run(run_id: int, session: DbSession, principal: Operator) -> SyncRunOut:
-    return _run_out(session, sync.get_run(session, principal.workspace_id, run_id))
-
-
 @router.get("/lost-customers", response_model=PageOut[LostCustomerOut])
 def lost_customers(
     session: DbSession,
