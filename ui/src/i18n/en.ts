@@ -415,6 +415,7 @@ const en: typeof zhCN = {
   liveCodes: {
     new: 'New live code',
     edit: 'Edit live code',
+    editAction: 'Edit',
     empty: 'No live codes yet',
     saved: 'Saved',
     name: 'Name',

@@ -413,6 +413,7 @@ export default {
   liveCodes: {
     new: '新建渠道活码',
     edit: '编辑渠道活码',
+    editAction: '编辑',
     empty: '还没有渠道活码',
     saved: '已保存',
     name: '名称',
