@@ -1,9 +1,10 @@
-"""Bulk writes: `unnest` of array parameters on PostgreSQL, a raw executemany on SQLite.
+"""Bulk writes: rows as one JSON parameter on PostgreSQL, a raw executemany on SQLite.
 
 A multi-row VALUES statement carries one parameter per cell: thousands of placeholders
-that SQLAlchemy must compile and psycopg must rewrite on every call. `unnest` passes one
-array per column instead, so a 1,000-row write is a short, cacheable statement with a
-handful of parameters.
+that SQLAlchemy must compile and psycopg must rewrite on every call. Arrays per column
+(`unnest`) are short statements, but psycopg quotes every array element in Python. So
+the rows go as one JSON document (encoded by the C JSON encoder) that the server turns
+into a relation with `json_to_recordset`: a short, cacheable statement, one parameter.
 
 On SQLite the cost is Python's, not the database's: SQLAlchemy's executemany builds and
 type-processes a parameter dict per row. `insert_rows` and `upsert` there hand the driver
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -70,17 +70,22 @@ def fewer_gc_passes() -> Iterator[None]:
                 gc.set_threshold(*_gc_default)
 
 
-def _array_type(table: Table, column: str) -> str:
+def _record_type(table: Table, column: str) -> str:
     type_ = table.c[column].type
     if isinstance(type_, JSONDoc):
-        return "jsonb[]"
-    return f"{type_.compile(dialect=_DIALECT)}[]"
+        return "jsonb"
+    return str(type_.compile(dialect=_DIALECT))
 
 
-def _array(table: Table, column: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
-    if isinstance(table.c[column].type, JSONDoc):
-        return [Jsonb(row[column]) for row in rows]
-    return [row[column] for row in rows]
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    msg = f"cannot send {type(value).__name__} in a bulk write"
+    raise TypeError(msg)
+
+
+def _rows_param(rows: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_default, ensure_ascii=False)
 
 
 def _checked(table: Table, names: Sequence[str]) -> list[str]:
@@ -93,8 +98,9 @@ def _checked(table: Table, names: Sequence[str]) -> list[str]:
 
 
 def _source(table: Table, columns: Sequence[str]) -> str:
-    arrays = ", ".join(f"CAST(:{c} AS {_array_type(table, c)})" for c in columns)
-    return f"unnest({arrays}) AS given({', '.join(columns)})"
+    """The rows, sent as one JSON array in `:rows`, as a relation named `given`."""
+    record = ", ".join(f"{c} {_record_type(table, c)}" for c in columns)
+    return f"json_to_recordset(CAST(:rows AS json)) AS given({record})"
 
 
 def insert_ignoring_conflicts(
@@ -109,7 +115,7 @@ def insert_ignoring_conflicts(
         f"SELECT {', '.join(columns)} FROM {_source(table, columns)} "
         f"ON CONFLICT DO NOTHING RETURNING {returning}"
     )
-    params = {c: _array(table, c, rows) for c in columns}
+    params = {"rows": _rows_param(rows)}
     return list(session.execute(text(sql), params).scalars())
 
 
@@ -137,7 +143,7 @@ def update_by_id(
     if forward_only is not None:
         current = f"{table.name}.{forward_only}"
         sql += f" AND ({current} IS NULL OR {current} < given.{forward_only})"
-    params: dict[str, Any] = {c: _array(table, c, rows) for c in columns}
+    params: dict[str, Any] = {"rows": _rows_param(rows)}
     params["workspace_id"] = workspace_id
     session.execute(text(sql), params)
 
@@ -272,9 +278,9 @@ def insert_rows(
     # Identifiers are checked against the table; values are bound.
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT * FROM {_source(table, columns)}{suffix}"
+        f"SELECT {', '.join(columns)} FROM {_source(table, columns)}{suffix}"
     )
-    result = session.execute(text(sql), {c: _array(table, c, rows) for c in columns})
+    result = session.execute(text(sql), {"rows": _rows_param(rows)})
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -312,10 +318,10 @@ def upsert(
     # Identifiers are checked against the table; values are bound.
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT * FROM {_source(table, columns)} "
+        f"SELECT {', '.join(columns)} FROM {_source(table, columns)} "
         f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {', '.join(assignments)}"
     )
-    params: dict[str, Any] = {c: _array(table, c, rows) for c in columns}
+    params: dict[str, Any] = {"rows": _rows_param(rows)}
     params.update({f"const_{c}": value for c, value in constants.items()})
     session.execute(text(sql), params)
 
