@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from siyu.connectors.wecom.connection import connect
@@ -69,7 +69,7 @@ def siyu_server(app: FastAPI) -> Iterator[ThreadedServer]:
     server.stop()
 
 
-def create_code(api: TestClient, staff: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+def create_code(api: httpx.Client, staff: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"name": "门店海报", "channel": "线下门店", "staff": staff, **fields}
     response = api.post("/api/v1/live-codes", json=body)
     assert response.status_code == 201, response.text
