@@ -7,8 +7,10 @@ the chunk's orders. A crashed import resumes after its last committed chunk.
 """
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,7 @@ from siyu.models import ImportRun
 DEFAULT_CHUNK_ROWS = 20_000
 Progress = Callable[[int, int | None], None]
 Checkpoint = Callable[[], None]
+T = TypeVar("T")
 
 
 def errors_path_for(run: ImportRun) -> Path:
@@ -58,6 +61,43 @@ def chunks(
         last_number = number
     if groups:
         yield list(groups.values()), last_number
+
+
+@dataclass(frozen=True)
+class ParsedChunk:
+    orders: list[OrderRecord]
+    errors: list[RowError]
+    failed: int  # rows of orders not imported
+    last_number: int  # spreadsheet row number of the chunk's last row
+
+
+def parsed_chunks(
+    source: Iterator[tuple[list[list[NumberedRow]], int]], parser: RowParser
+) -> Iterator[ParsedChunk]:
+    """Each chunk's orders, and the errors of the orders that could not be built."""
+    for groups, last_number in source:
+        orders: list[OrderRecord] = []
+        errors: list[RowError] = []
+        failed = 0
+        for group in groups:
+            order, problems = parser.parse(group)
+            if order is None:
+                errors.extend(problems)
+                failed += len(group)
+            else:
+                orders.append(order)
+        yield ParsedChunk(orders, errors, failed, last_number)
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items, each next one produced in a worker thread while the caller handles the
+    current one: reading and parsing a chunk overlaps the database writing the previous
+    one (the driver releases the GIL while it waits)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="import-read-ahead") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 def csv_encoding(run: ImportRun) -> str | None:
@@ -135,29 +175,24 @@ def _import(
     )
     with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file:
         rows = table.iter_numbered(skip=run.processed_rows)
-        for groups, last_number in chunks(rows, parser, chunk_rows):
-            orders: list[OrderRecord] = []
-            errors: list[RowError] = []
-            failed = 0
-            for group in groups:
-                order, problems = parser.parse(group)
-                if order is None:
-                    errors.extend(problems)
-                    failed += len(group)
-                else:
-                    orders.append(order)
+        for chunk in read_ahead(parsed_chunks(chunks(rows, parser, chunk_rows), parser)):
             result = upsert_orders(
-                session, run.workspace_id, orders, source=source, actor=actor, import_run_id=run.id
+                session,
+                run.workspace_id,
+                chunk.orders,
+                source=source,
+                actor=actor,
+                import_run_id=run.id,
             )
-            error_file.write(errors)
+            error_file.write(chunk.errors)
             run.imported += result.imported
             run.updated += result.updated
-            run.failed += failed
-            run.processed_rows = last_number - table.header_row
+            run.failed += chunk.failed
+            run.processed_rows = chunk.last_number - table.header_row
             run.error_bytes = error_file.size
             progress(run.processed_rows, max(run.total_rows, run.processed_rows))
             checkpoint()
-            statistics.wrote(len(orders))
+            statistics.wrote(len(chunk.orders))
     run.status = "succeeded"
     run.total_rows = run.processed_rows
     run.finished_at = utcnow()
