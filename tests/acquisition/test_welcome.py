@@ -236,7 +236,9 @@ def test_daily_cap_hands_the_code_to_the_backup(
 
     assert wecom_sim.state.contact_ways[code["config_id"]].user == [corp.userids[2]]
     staff = api.get(f"/api/v1/live-codes/{code['id']}").json()["staff"]
+    listed = api.get("/api/v1/live-codes").json()[0]["staff"]
     assert [(s["on_duty"], s["adds_today"]) for s in staff] == [(False, 1), (True, 0)]
+    assert listed == staff
 
 
 @pytest.mark.usefixtures("receiving")

@@ -123,6 +123,15 @@ class AcquisitionRepository:
         )
         return {staff_id: int(count) for staff_id, count in rows}
 
+    def adds_per_code_and_staff(self, since: datetime) -> dict[tuple[int, int], int]:
+        """(code id, staff id) -> adds since `since`, for every code at once."""
+        rows = self.session.execute(
+            select(LiveCodeAdd.live_code_id, LiveCodeAdd.staff_id, func.count())
+            .where(LiveCodeAdd.workspace_id == self.workspace_id, LiveCodeAdd.added_at >= since)
+            .group_by(LiveCodeAdd.live_code_id, LiveCodeAdd.staff_id)
+        )
+        return {(code_id, staff_id): int(count) for code_id, staff_id, count in rows}
+
     def add_counts(self, since: datetime) -> dict[int, tuple[int, int]]:
         """Code id -> (adds since `since`, all adds)."""
         today = func.sum(case((LiveCodeAdd.added_at >= since, 1), else_=0))

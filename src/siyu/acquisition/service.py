@@ -102,8 +102,19 @@ def list_codes(session: Session, workspace_id: int, status: str | None = None) -
     members = repo.members([c.id for c in codes])
     staff_ids = sorted({m.staff_id for rows in members.values() for m in rows})
     names = staff_service.staff_names(session, workspace_id, staff_ids)
-    counts = repo.add_counts(roster.start_of_day(roster.local_now(session, workspace_id)))
-    return [_out(code, members[code.id], names, counts.get(code.id, (0, 0)), {}) for code in codes]
+    today = roster.start_of_day(roster.local_now(session, workspace_id))
+    counts = repo.add_counts(today)
+    per_staff = repo.adds_per_code_and_staff(today)
+    return [
+        _out(
+            code,
+            members[code.id],
+            names,
+            counts.get(code.id, (0, 0)),
+            {staff: n for (code_id, staff), n in per_staff.items() if code_id == code.id},
+        )
+        for code in codes
+    ]
 
 
 def code_out(session: Session, workspace_id: int, code_id: int) -> LiveCodeOut:
