@@ -437,3 +437,27 @@ def test_welcome_jobs_of_a_customer_deleted_meanwhile_end_quietly(
         (service.AFTER_ADD_JOB, "succeeded", "{'add': 'gone'}"),
     }
     assert wecom_sim.state.welcome_messages == []
+
+
+def test_add_without_a_welcome_code_is_skipped_saying_why(
+    api: TestClient, corp: Corp, engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    code = create_code(api, [{"staff_id": corp.staff_ids[0]}], welcome={"text": "欢迎"})
+    customer = api.post("/api/v1/customers", json={"name": "钱先生"}).json()["customer"]["id"]
+
+    with unit_of_work(engine) as session:
+        service.handle_new_contact(
+            session,
+            workspace_id=workspace.id,
+            customer_id=customer,
+            staff_id=corp.staff_ids[0],
+            external_userid="wmNOCODE",
+            state=code["state"],
+            welcome_code=None,
+        )
+
+    [add] = _adds(api, code)
+    assert add["welcome_status"] == "skipped"
+    assert "no welcome code" in add["welcome_error"]
+    with unit_of_work(engine) as session:
+        assert session.scalars(select(Job).where(Job.name == service.SEND_WELCOME_JOB)).all() == []
