@@ -17,8 +17,10 @@ from siyu.kit.pagination import SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.models import (
     Customer,
+    CustomerGroupMember,
     CustomerTag,
     Event,
+    FollowLoss,
     FollowRelation,
     FollowUp,
     Identity,
@@ -27,17 +29,31 @@ from siyu.models import (
     Staff,
     Tag,
     TagChange,
+    WecomTransfer,
 )
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
 # Tables whose rows have their own id and no uniqueness involving the customer: they move whole.
-_MOVED_BY_ID: dict[str, type[Identity | TagChange | Event | Order | FollowUp]] = {
+_Moved = (
+    Identity
+    | TagChange
+    | Event
+    | Order
+    | FollowUp
+    | FollowLoss
+    | CustomerGroupMember
+    | WecomTransfer
+)
+_MOVED_BY_ID: dict[str, type[_Moved]] = {
     "identity": Identity,
     "tag_change": TagChange,
     "event": Event,
     "customer_order": Order,
     "follow_up": FollowUp,
+    "follow_loss": FollowLoss,
+    "customer_group_member": CustomerGroupMember,
+    "wecom_transfer": WecomTransfer,
 }
 # Every table with a customer_id column that a merge handles; tests check none is missing.
 HANDLED_TABLES = frozenset({*_MOVED_BY_ID, "follow_relation", "customer_tag"})
@@ -335,7 +351,7 @@ def live_customer(session: Session, workspace_id: int, customer: Customer) -> Cu
 
 def _move_rows(
     session: Session,
-    model: type[Identity | TagChange | Event | Order | FollowUp | FollowRelation],
+    model: type[_Moved | FollowRelation],
     workspace_id: int,
     from_id: int,
     to_id: int,
@@ -353,7 +369,7 @@ def _move_rows(
 
 def _reassign(
     session: Session,
-    model: type[Identity | TagChange | Event | Order | FollowUp | FollowRelation],
+    model: type[_Moved | FollowRelation],
     workspace_id: int,
     ids: list[int],
     from_id: int,
