@@ -1,6 +1,7 @@
 """Handover (在职继承): limits enforced before calling, results polled until final, and
 Siyu's relations following the customer to the takeover member."""
 
+import asyncio
 import math
 from collections.abc import Callable
 from datetime import timedelta
@@ -9,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import handover, sync_jobs
+from siyu.connectors.wecom import handlers, handover, sync_jobs
+from siyu.connectors.wecom.events import CallbackEvent
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.kit.time import utcnow
 from siyu.models import FollowLoss, Job, WecomTransfer
@@ -147,3 +149,51 @@ def test_handover_api_queues_transfers_and_lists_them(
 
     listed = api.get("/api/v1/wecom/handovers", params={"handover_userid": giver}).json()
     assert [(t["external_userid"], t["status"]) for t in listed] == [(external_userid, "waiting")]
+
+
+def test_a_refused_transfer_ends_on_its_transfer_fail_callback(
+    wecom_sim: WecomSim, db: Session, workspace: WorkspaceFixture, run_jobs: Callable[[], int]
+) -> None:
+    _synced(db, workspace.id, wecom_sim, run_jobs)
+    with wecom_sim.state.lock:
+        giver, external_userid = sorted(wecom_sim.state.follows)[0]
+        taker = next(
+            u
+            for u in sorted(wecom_sim.state.members)
+            if u != giver and (u, external_userid) not in wecom_sim.state.follows
+        )
+    handover.request_transfers(
+        db,
+        workspace.id,
+        kind="onjob",
+        handover_userid=giver,
+        takeover_userid=taker,
+        external_userids=[external_userid],
+    )
+    db.commit()
+    run_jobs()
+    decided = {"external_userid": external_userid, "outcome": 3}
+    wecom_sim.control.post("/transfers/decide", json=decided).raise_for_status()
+    wecom_sim.control.post("/clock/advance", json={"seconds": 25 * 3600}).raise_for_status()
+    wecom_sim.control.post("/transfers/settle").raise_for_status()
+    event = CallbackEvent(
+        event="change_external_contact",
+        change_type="transfer_fail",
+        create_time=utcnow(),
+        fields={
+            "UserID": taker,
+            "ExternalUserID": external_userid,
+            "FailReason": "customer_refused",
+        },
+    )
+
+    asyncio.run(_deliver(db, workspace.id, event))
+
+    [transfer] = _transfers(db, workspace.id)
+    assert transfer.status == "customer_refused"
+    assert siyu_snapshot(db, workspace.id) == sim_snapshot(wecom_sim)
+
+
+async def _deliver(db: Session, workspace_id: int, event: CallbackEvent) -> None:
+    await handlers.transfer_failed(db, workspace_id, event)
+    db.commit()

@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import sync
+from siyu.connectors.wecom import handover, sync
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
@@ -146,8 +146,21 @@ async def contact_added(session: Session, workspace_id: int, event: CallbackEven
 
 
 @handles(CONTACT, "edit_external_contact")
-@handles(CONTACT, "transfer_fail")
 async def contact_changed(session: Session, workspace_id: int, event: CallbackEvent) -> None:
+    async with client_for(session, workspace_id) as client:
+        await _reread_contact(session, workspace_id, client, event, ended_by="unknown")
+
+
+@handles(CONTACT, "transfer_fail")
+async def transfer_failed(session: Session, workspace_id: int, event: CallbackEvent) -> None:
+    """A handover failed (customer refused, or the takeover member is at the limit)."""
+    handover.transfer_failed(
+        session,
+        workspace_id,
+        takeover_userid=event.fields.get("UserID", ""),
+        external_userid=event.fields.get("ExternalUserID", ""),
+        reason=event.fields.get("FailReason", ""),
+    )
     async with client_for(session, workspace_id) as client:
         await _reread_contact(session, workspace_id, client, event, ended_by="unknown")
 

@@ -229,3 +229,26 @@ def recent_transfers(
         stmt = stmt.where(WecomTransfer.handover_userid == handover_userid)
     stmt = stmt.order_by(WecomTransfer.requested_at.desc(), WecomTransfer.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+FAIL_REASONS = {"customer_refused": "customer_refused", "customer_limit_exceed": "takeover_limit"}
+
+
+def transfer_failed(
+    session: Session, workspace_id: int, *, takeover_userid: str, external_userid: str, reason: str
+) -> int:
+    """A transfer_fail callback: the waiting transfers of this customer to this member end."""
+    waiting = session.scalars(
+        select(WecomTransfer).where(
+            WecomTransfer.workspace_id == workspace_id,
+            WecomTransfer.takeover_userid == takeover_userid,
+            WecomTransfer.external_userid == external_userid,
+            WecomTransfer.status == "waiting",
+        )
+    ).all()
+    for transfer in waiting:
+        transfer.status = FAIL_REASONS.get(reason, "failed")
+        transfer.reason = reason[:200] or None
+        transfer.finished_at = utcnow()
+    session.flush()
+    return len(waiting)
