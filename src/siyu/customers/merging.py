@@ -24,6 +24,7 @@ from siyu.models import (
     FollowRelation,
     FollowUp,
     Identity,
+    LiveCodeAdd,
     MergeRecord,
     Order,
     Staff,
@@ -44,6 +45,7 @@ _Moved = (
     | FollowLoss
     | CustomerGroupMember
     | WecomTransfer
+    | LiveCodeAdd
 )
 _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "identity": Identity,
@@ -54,6 +56,7 @@ _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "follow_loss": FollowLoss,
     "customer_group_member": CustomerGroupMember,
     "wecom_transfer": WecomTransfer,
+    "live_code_add": LiveCodeAdd,
 }
 # Every table with a customer_id column that a merge handles; tests check none is missing.
 HANDLED_TABLES = frozenset({*_MOVED_BY_ID, "follow_relation", "customer_tag"})
