@@ -1499,23 +1499,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/wecom/sync/runs/{run_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Sync Run */
-        get: operations["sync_run_api_v1_wecom_sync_runs__run_id__get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/wecom/lost-customers": {
         parameters: {
             query?: never;
@@ -1530,6 +1513,30 @@ export interface paths {
         get: operations["lost_customers_api_v1_wecom_lost_customers_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/handovers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Handovers
+         * @description Transfers, newest first, with their status.
+         */
+        get: operations["handovers_api_v1_wecom_handovers_get"];
+        put?: never;
+        /**
+         * Start Handover
+         * @description Hand customers to another staff member (在职/离职继承); refused ones say why.
+         */
+        post: operations["start_handover_api_v1_wecom_handovers_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2606,6 +2613,20 @@ export interface components {
          * @enum {string}
          */
         Gender: "male" | "female" | "unknown";
+        /** HandoverIn */
+        HandoverIn: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "onjob" | "resigned";
+            /** Handover Userid */
+            handover_userid: string;
+            /** Takeover Userid */
+            takeover_userid: string;
+            /** External Userids */
+            external_userids: string[];
+        };
         /** ImageAttachment */
         ImageAttachment: {
             /** Media Id */
@@ -4042,6 +4063,36 @@ export interface components {
             group_name: string;
             /** Customers */
             customers: number;
+        };
+        /** TransferOut */
+        TransferOut: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Handover Userid */
+            handover_userid: string;
+            /** Takeover Userid */
+            takeover_userid: string;
+            /** External Userid */
+            external_userid: string;
+            /** Customer Id */
+            customer_id: number | null;
+            /** Status */
+            status: string;
+            /** Errcode */
+            errcode: number | null;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Takeover Time */
+            takeover_time: string | null;
+            /** Finished At */
+            finished_at: string | null;
         };
         /** TrendDay */
         TrendDay: {
@@ -11005,13 +11056,19 @@ export interface operations {
             };
         };
     };
-    sync_run_api_v1_wecom_sync_runs__run_id__get: {
+    lost_customers_api_v1_wecom_lost_customers_get: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                run_id: number;
+            query?: {
+                staff_id?: number | null;
+                department_id?: number | null;
+                deleted_by?: ("customer" | "staff" | "unknown") | null;
+                since?: string | null;
+                until?: string | null;
+                cursor?: string | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -11022,7 +11079,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SyncRunOut"];
+                    "application/json": components["schemas"]["PageOut_LostCustomerOut_"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
@@ -11063,15 +11120,10 @@ export interface operations {
             };
         };
     };
-    lost_customers_api_v1_wecom_lost_customers_get: {
+    handovers_api_v1_wecom_handovers_get: {
         parameters: {
             query?: {
-                staff_id?: number | null;
-                department_id?: number | null;
-                deleted_by?: ("customer" | "staff" | "unknown") | null;
-                since?: string | null;
-                until?: string | null;
-                cursor?: string | null;
+                handover_userid?: string | null;
                 limit?: number;
             };
             header?: never;
@@ -11086,7 +11138,67 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageOut_LostCustomerOut_"];
+                    "application/json": components["schemas"]["TransferOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_handover_api_v1_wecom_handovers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferOut"][];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
