@@ -83,6 +83,14 @@ class ExistingOrder:
 
 
 @dataclass(frozen=True)
+class CustomerStatsDelta:
+    order_count: int
+    total_paid_fen: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+@dataclass(frozen=True)
 class OrderFilters:
     platform: str | None = None
     status: str | None = None
@@ -255,6 +263,75 @@ class CommerceRepository:
             )
 
     # -- customer stats -----------------------------------------------------------
+
+    def add_to_customer_stats(self, added: dict[int, CustomerStatsDelta]) -> None:
+        """Add new orders' figures to the customers' stats (only orders new to them)."""
+        if not added:
+            return
+        now = utcnow()
+        rows: list[dict[str, Any]] = [
+            {
+                "id": customer_id,
+                "orders": delta.order_count,
+                "paid": delta.total_paid_fen,
+                "first": delta.first_order_at,
+                "last": delta.last_order_at,
+            }
+            for customer_id, delta in sorted(added.items())
+        ]
+        assignments = """
+            order_count = order_count + {orders},
+            total_paid_fen = total_paid_fen + {paid},
+            first_order_at = CASE WHEN {first} IS NOT NULL
+                AND (first_order_at IS NULL OR {first} < first_order_at)
+                THEN {first} ELSE first_order_at END,
+            last_order_at = CASE WHEN {last} IS NOT NULL
+                AND (last_order_at IS NULL OR {last} > last_order_at)
+                THEN {last} ELSE last_order_at END,
+            updated_at = {now}
+        """
+        if self.dialect == "postgresql":
+            set_ = assignments.format(
+                orders="given.orders",
+                paid="given.paid",
+                first="given.first",
+                last="given.last",
+                now=":now",
+            )
+            self.session.execute(
+                text(
+                    f"UPDATE customer SET {set_} "  # noqa: S608 - no user text in the SQL
+                    "FROM json_to_recordset(CAST(:rows AS json)) AS given(id bigint, "
+                    "orders bigint, paid bigint, first timestamptz, last timestamptz) "
+                    "WHERE customer.workspace_id = :workspace_id AND customer.id = given.id"
+                ).bindparams(bindparam("now", type_=UTCDateTime())),
+                {
+                    "rows": json.dumps(rows, default=datetime.isoformat),
+                    "workspace_id": self.workspace_id,
+                    "now": now,
+                },
+            )
+            return
+        set_ = assignments.format(
+            orders=":orders", paid=":paid", first=":first", last=":last", now=":now"
+        )
+        stamp = bulk.sqlite_datetime(now)
+        self.session.connection().exec_driver_sql(
+            f"UPDATE customer SET {set_} "  # noqa: S608 - no user text in the SQL
+            "WHERE workspace_id = :workspace_id AND id = :id",
+            [
+                {
+                    "id": customer_id,
+                    "orders": delta.order_count,
+                    "paid": delta.total_paid_fen,
+                    "first": bulk.sqlite_datetime(delta.first_order_at),
+                    "last": bulk.sqlite_datetime(delta.last_order_at),
+                    "now": stamp,
+                    "workspace_id": self.workspace_id,
+                }
+                for customer_id, delta in added.items()
+            ],
+        )
 
     def refresh_customer_stats(self, customer_ids: Sequence[int]) -> None:
         """Set the customers' order stats from their orders in one UPDATE per 2,000 ids.

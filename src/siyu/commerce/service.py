@@ -9,7 +9,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu.commerce.repository import CommerceRepository, ExistingOrder, OrderFilters
+from siyu.commerce.repository import (
+    COUNTED_STATUSES,
+    PAID_STATUSES,
+    CommerceRepository,
+    CustomerStatsDelta,
+    ExistingOrder,
+    OrderFilters,
+)
 from siyu.commerce.schemas import (
     OrderDetailOut,
     OrderIn,
@@ -136,10 +143,47 @@ def upsert_orders(
     # Refunds recorded through the API survive an import of the platform's view.
     repo.recompute_refunded([ids[key] for key in existing])
 
-    touched = {c for c in customers if c is not None}
-    touched.update(e.customer_id for e in existing.values() if e.customer_id is not None)
-    recompute_customer_stats(session, workspace_id, sorted(touched))
+    _update_stats(session, repo, batch, customers, existing)
     return UpsertResult(imported=len(batch) - len(existing), updated=len(existing), order_ids=ids)
+
+
+def _update_stats(
+    session: Session,
+    repo: CommerceRepository,
+    batch: Sequence[OrderRecord],
+    customers: Sequence[int | None],
+    existing: dict[tuple[str, str], ExistingOrder],
+) -> None:
+    """Customers with changed orders are recomputed; customers that only gained new
+    orders get those orders added to their stats (no rescan of their order history)."""
+    recompute = {e.customer_id for e in existing.values() if e.customer_id is not None}
+    recompute.update(
+        customer
+        for order, customer in zip(batch, customers, strict=True)
+        if customer is not None and (order.platform, order.platform_order_id) in existing
+    )
+    added: dict[int, CustomerStatsDelta] = {}
+    for order, customer in zip(batch, customers, strict=True):
+        if customer is None or customer in recompute:
+            continue
+        status = _final_status(order)
+        counted = status in COUNTED_STATUSES
+        paid = order.paid_fen - order.refunded_fen if status in PAID_STATUSES else 0
+        at = order.ordered_at if counted else None
+        before = added.get(customer)
+        if before is None:
+            added[customer] = CustomerStatsDelta(int(counted), paid, at, at)
+            continue
+        first, last = before.first_order_at, before.last_order_at
+        if at is not None:
+            first = at if first is None or at < first else first
+            last = at if last is None or at > last else last
+        added[customer] = CustomerStatsDelta(
+            before.order_count + counted, before.total_paid_fen + paid, first, last
+        )
+    repo.add_to_customer_stats(added)
+    expire_customers(session, repo.workspace_id, added)
+    recompute_customer_stats(session, repo.workspace_id, sorted(recompute))
 
 
 def upsert_orders_out(
