@@ -92,7 +92,7 @@ def upsert_orders(
     Orders are keyed by (platform, platform_order_id); within a batch the last one wins.
     Buyers resolve through OneID, items are replaced when the order brings items, the
     refund the platform reports is kept as a refund row, and the touched customers'
-    stats are recomputed.
+    stats are brought up to date.
     """
     records = (o.to_record() if isinstance(o, OrderIn) else o for o in orders)
     batch = list({(o.platform, o.platform_order_id): o for o in records}.values())
