@@ -13,6 +13,8 @@ class FollowRelation(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "customer_id", "staff_id"),
         Index(None, "workspace_id", "staff_id", "status"),
+        # Customers lost in a window (analytics): relations by status and last change.
+        Index(None, "workspace_id", "status", "updated_at"),
     )
 
     customer_id: Mapped[int] = mapped_column(
