@@ -1,8 +1,7 @@
 """create_app(): middleware, error handlers, routers."""
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +19,7 @@ from siyu.connectors.wecom.callbacks import router as wecom_callback_router
 from siyu.console.serving import mount_console
 from siyu.db.session import get_engine
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
-from siyu.observability import HTTP_LATENCY, HTTP_REQUESTS
+from siyu.observability import MetricsMiddleware
 from siyu.worker.runner import WorkerPool
 from siyu.workspace.throttle import LoginThrottle
 
@@ -147,17 +146,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
-    @app.middleware("http")
-    async def metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(MetricsMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
