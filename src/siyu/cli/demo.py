@@ -15,6 +15,7 @@ from siyu.demo import data
 from siyu.exceptions import SiyuError
 
 if TYPE_CHECKING:
+    from siyu.connectors.wecom_sim.server import SimServer
     from siyu.demo.loader import DemoLoad
 
 STEP_LABELS = {
@@ -51,13 +52,30 @@ def demo(
     if not serve:
         return
     from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+    from siyu.demo.wecom import SIM_HOST, SIM_PORT, start_simulator  # noqa: PLC0415
 
+    callback_url = f"{base_url}/wecom/callback/{data.WORKSPACE_SLUG}"
+    simulator: SimServer | None = None
+    try:
+        simulator = start_simulator(engine, loaded.workspace_id, callback_url)
+        console.print(
+            f"WeCom simulator (模拟企业微信) on {simulator.base_url} — "
+            "live codes, scans and welcome messages run against it"
+        )
+    except OSError as exc:
+        err_console.print(
+            f"[yellow]WeCom simulator not started:[/yellow] {SIM_HOST}:{SIM_PORT} is taken ({exc})"
+        )
     # The demo serves in demo mode: the login page offers the demo sign-in.
     demo_settings = settings.model_copy(update={"mode": Mode.DEMO})
     application = create_app(demo_settings, engine=engine, run_worker=True)
-    uvicorn.run(
-        application, host=host or settings.host, port=port or settings.port, log_level="info"
-    )
+    try:
+        uvicorn.run(
+            application, host=host or settings.host, port=port or settings.port, log_level="info"
+        )
+    finally:
+        if simulator is not None:
+            simulator.stop()
 
 
 def _load_with_progress(engine: Engine, customers: int) -> "DemoLoad":
