@@ -91,17 +91,22 @@ def string_list(params: Params, name: str) -> list[str]:
     return value
 
 
+def decode_cursor(cursor: str) -> int:
+    """The offset an opaque cursor stands for (0 for none)."""
+    if not cursor:
+        return 0
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(40058, "invalid cursor") from exc
+    if not decoded.startswith(_CURSOR_PREFIX) or not decoded[len(_CURSOR_PREFIX) :].isdigit():
+        raise ApiError(40058, "invalid cursor")
+    return int(decoded[len(_CURSOR_PREFIX) :])
+
+
 def page(items: list[Any], cursor: str, limit: int) -> tuple[list[Any], str]:
     """Slice by an opaque cursor; the next cursor is empty on the last page."""
-    start = 0
-    if cursor:
-        try:
-            decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(40058, "invalid cursor") from exc
-        if not decoded.startswith(_CURSOR_PREFIX) or not decoded[len(_CURSOR_PREFIX) :].isdigit():
-            raise ApiError(40058, "invalid cursor")
-        start = int(decoded[len(_CURSOR_PREFIX) :])
+    start = decode_cursor(cursor)
     chunk = items[start : start + limit]
     end = start + len(chunk)
     return chunk, (encode_cursor(end) if end < len(items) else "")

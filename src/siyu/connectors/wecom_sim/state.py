@@ -6,7 +6,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from siyu.connectors.wecom_sim.config import SimConfig
 
@@ -78,6 +78,42 @@ class FollowInfo:
     # The customer deleted the member but the relation is still listed
     # (SimConfig.customer_delete_keeps_relation); messages no longer reach the customer.
     deleted_by_customer: bool = False
+
+
+class FollowTable(dict[tuple[str, str], FollowInfo]):
+    """Relations keyed by (userid, external_userid), indexed by member and by customer so
+    per-member paging stays cheap at 100,000 relations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_member: dict[str, dict[str, FollowInfo]] = {}
+        self.by_contact: dict[str, dict[str, FollowInfo]] = {}
+
+    def __setitem__(self, key: tuple[str, str], follow: FollowInfo) -> None:
+        super().__setitem__(key, follow)
+        userid, external_userid = key
+        self.by_member.setdefault(userid, {})[external_userid] = follow
+        self.by_contact.setdefault(external_userid, {})[userid] = follow
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        userid, external_userid = key
+        self.by_member.get(userid, {}).pop(external_userid, None)
+        self.by_contact.get(external_userid, {}).pop(userid, None)
+
+    def pop(self, key: tuple[str, str], *default: Any) -> Any:
+        if key in self:
+            follow = self[key]
+            del self[key]
+            return follow
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_member.clear()
+        self.by_contact.clear()
 
 
 @dataclass
@@ -273,7 +309,7 @@ class SimState:
             self.departments: dict[int, Department] = {}
             self.members: dict[str, Member] = {}
             self.contacts: dict[str, ExternalContact] = {}
-            self.follows: dict[tuple[str, str], FollowInfo] = {}
+            self.follows = FollowTable()
             self.tag_groups: dict[str, TagGroup] = {}
             self.tags: dict[str, Tag] = {}
             self.contact_ways: dict[str, ContactWay] = {}
@@ -361,10 +397,10 @@ class SimState:
 
     # helpers used by the APIs and the control API ------------------------------------
     def follows_of_contact(self, external_userid: str) -> list[FollowInfo]:
-        return [f for (_, ext), f in self.follows.items() if ext == external_userid]
+        return list(self.follows.by_contact.get(external_userid, {}).values())
 
     def follows_of_member(self, userid: str) -> list[FollowInfo]:
-        return [f for (uid, _), f in self.follows.items() if uid == userid]
+        return list(self.follows.by_member.get(userid, {}).values())
 
     def department_subtree(self, root: int) -> set[int]:
         ids = {root}

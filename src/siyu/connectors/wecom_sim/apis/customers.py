@@ -7,6 +7,8 @@ from siyu.connectors.wecom_sim.registry import (
     CONTACT,
     Params,
     api,
+    decode_cursor,
+    encode_cursor,
     integer,
     optional_text,
     page,
@@ -127,6 +129,31 @@ def customer_get(state: SimState, params: Params) -> dict[str, Any]:
     return body
 
 
+def _member_page(
+    state: SimState, userids: list[str], start: int, limit: int
+) -> tuple[list[FollowInfo], str]:
+    """The members' relations in order (member, add time), `limit` from offset `start`;
+    only the members the page touches are sorted."""
+    rows: list[FollowInfo] = []
+    skip = start
+    total = 0
+    for userid in userids:
+        count = len(state.follows.by_member.get(userid, {}))
+        total += count
+        if len(rows) >= limit:
+            continue
+        if skip >= count:
+            skip -= count
+            continue
+        ordered = sorted(
+            state.follows_of_member(userid), key=lambda f: (f.createtime, f.external_userid)
+        )
+        rows.extend(ordered[skip : skip + limit - len(rows)])
+        skip = 0
+    end = start + len(rows)
+    return rows, (encode_cursor(end) if end < total else "")
+
+
 @api("externalcontact/batch/get_by_user", "POST", CONTACT, list_field="external_contact_list")
 def batch_get_by_user(state: SimState, params: Params) -> dict[str, Any]:
     userids = string_list(params, "userid_list")
@@ -138,14 +165,9 @@ def batch_get_by_user(state: SimState, params: Params) -> dict[str, Any]:
         contact_member(state, userid)
     limit = integer(params, "limit", 50)
     limit = 50 if limit <= 0 else min(limit, 100)
-    rows = [
-        follow
-        for userid in dict.fromkeys(userids)
-        for follow in sorted(
-            state.follows_of_member(userid), key=lambda f: (f.createtime, f.external_userid)
-        )
-    ]
-    chunk, next_cursor = page(rows, str(params.get("cursor") or ""), limit)
+    chunk, next_cursor = _member_page(
+        state, list(dict.fromkeys(userids)), decode_cursor(str(params.get("cursor") or "")), limit
+    )
     return {
         "external_contact_list": [
             {
