@@ -116,6 +116,7 @@ def create_app(
             pool = WorkerPool(
                 db_engine,
                 concurrency=settings.worker_concurrency,
+                realtime_concurrency=settings.worker_realtime_concurrency,
                 lease_seconds=settings.job_lease_seconds,
                 poll_seconds=settings.worker_poll_seconds,
             )

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     worker_in_process: bool = True
     worker_concurrency: int = Field(default=2, ge=1)
+    # Runners for the realtime lane (callbacks, welcome messages), so a slow WeCom call
+    # does not hold up a welcome message that must go out within 20 seconds.
+    worker_realtime_concurrency: int = Field(default=2, ge=1)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
 

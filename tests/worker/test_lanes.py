@@ -110,3 +110,28 @@ def test_realtime_job_runs_while_the_default_lane_is_busy_with_a_long_job(
         RELEASE_LONG_JOB.set()
         pool.stop()
     assert _wait_for_status(engine, long_id, "succeeded").result == {"released": True}
+
+
+def test_a_slow_realtime_job_does_not_hold_up_the_next_one(
+    engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    """A welcome message must not wait behind a callback stuck on a slow WeCom call."""
+    RELEASE_LONG_JOB.clear()
+    LONG_JOB_STARTED.clear()
+    slow_id = _enqueue(engine, "tests.lanes.long", workspace.id, lane="realtime")
+    pool = WorkerPool(
+        engine, concurrency=1, lease_seconds=60, poll_seconds=0.05, realtime_concurrency=2
+    )
+    pool.start()
+    try:
+        assert LONG_JOB_STARTED.wait(30), "no realtime runner started the slow job"
+        quick_id = _enqueue(engine, "tests.lanes.quick", workspace.id, lane="realtime")
+
+        quick = _wait_for_status(engine, quick_id, "succeeded")
+
+        assert quick.result == {"long_job_still_running": True}
+        assert _job(engine, slow_id).status == "running"
+    finally:
+        RELEASE_LONG_JOB.set()
+        pool.stop()
+    assert _wait_for_status(engine, slow_id, "succeeded").result == {"released": True}

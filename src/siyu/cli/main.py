@@ -139,7 +139,7 @@ def serve(
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[
-        int | None, typer.Option(help="default-lane runner threads (plus one realtime-lane)")
+        int | None, typer.Option(help="default-lane runner threads (the realtime lane has its own)")
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -150,6 +150,7 @@ def worker_command(
     pool = WorkerPool(
         engine,
         concurrency=concurrency or settings.worker_concurrency,
+        realtime_concurrency=settings.worker_realtime_concurrency,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.worker_poll_seconds,
     )

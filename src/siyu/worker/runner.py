@@ -276,16 +276,25 @@ class Runner:
 
 
 class WorkerPool:
-    """N default-lane runner threads plus one realtime-lane runner sharing one engine.
+    """Default-lane and realtime-lane runner threads sharing one engine.
 
     Only the first runner enqueues schedules.
     """
 
     def __init__(
-        self, engine: Engine, *, concurrency: int, lease_seconds: int, poll_seconds: float
+        self,
+        engine: Engine,
+        *,
+        concurrency: int,
+        lease_seconds: int,
+        poll_seconds: float,
+        realtime_concurrency: int = 1,
     ) -> None:
         self.runners = [Runner(engine, lease_seconds=lease_seconds) for _ in range(concurrency)]
-        self.runners.append(Runner(engine, lease_seconds=lease_seconds, lane=REALTIME_LANE))
+        self.runners += [
+            Runner(engine, lease_seconds=lease_seconds, lane=REALTIME_LANE)
+            for _ in range(realtime_concurrency)
+        ]
         self.poll_seconds = poll_seconds
         self.threads: list[threading.Thread] = []
 
