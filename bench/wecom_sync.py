@@ -27,10 +27,22 @@ from siyu.connectors.wecom_sim import SimConfig, SimServer
 from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.session import session_factory, unit_of_work
+from siyu.kit.ratelimit import Limit
 from siyu.workspace import service as workspace_service
 
 DEFAULT_URL = f"sqlite:///{DATA_DIR / 'wecom_sync.db'}"
 PER_HOUR = 150_000
+BURST = 10
+PACED = (
+    "externalcontact/batch/get_by_user",
+    "externalcontact/groupchat/list",
+    "externalcontact/groupchat/get",
+    "externalcontact/get_corp_tag_list",
+    "externalcontact/get_follow_user_list",
+    "department/list",
+    "user/list",
+    "user/list_id",
+)
 
 
 def minimum_seconds(calls: dict[str, int], per_minute: int) -> float:
@@ -75,6 +87,11 @@ def one_run(url: str, staff: int, contacts: int, per_minute: int) -> tuple[float
 
         async def work() -> None:
             async with client_for(session, workspace_id) as client:
+                # Pace every API at the simulator's limit: a burst of BURST, then the rest of
+                # the minute's quota spread evenly, so no 60-second window exceeds it.
+                client.limits = {
+                    path: Limit(rate=(per_minute - BURST) / 60, capacity=BURST) for path in PACED
+                }
                 await sync.Syncer(
                     session, run, client, commit=session.commit, progress=lambda _d, _t: None
                 ).execute()
