@@ -78,6 +78,15 @@ def test_a_burst_of_45009_is_backed_off_and_the_call_succeeds(wecom_sim: WecomSi
     assert {d.id for d in result.department} == set(wecom_sim.state.departments)
 
 
+def test_rate_limiting_is_waited_out_longer_than_other_failures(wecom_sim: WecomSim) -> None:
+    """WeCom's limits are per minute: six refusals in a row still end in a success."""
+    faults(wecom_sim, burst_45009=6, burst_path="department/list")
+
+    result = call(wecom_sim, lambda w: w.department_list())
+
+    assert {d.id for d in result.department} == set(wecom_sim.state.departments)
+
+
 def test_rate_limiting_that_does_not_stop_becomes_a_typed_error(wecom_sim: WecomSim) -> None:
     faults(wecom_sim, burst_45009=50, burst_path="department/list")
 

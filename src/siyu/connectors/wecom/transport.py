@@ -35,6 +35,9 @@ DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 # bucket of 5,000 refilled at 38.8/s stays under both (≤ 7,330/min, ≤ 145,000/hour).
 DEFAULT_LIMIT = Limit(rate=140_000 / 3600, capacity=5_000)
 MAX_RETRIES = 4
+# 45009/45033 count calls per minute: with the 30 s cap these pauses (0.5 s doubling, about
+# 60 s in all at the default backoff) outlast one window instead of giving up inside it.
+RATE_LIMIT_RETRIES = 7
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +174,10 @@ class WecomTransport:
                             self.tokens.invalidate(self._key, token)
                             refreshed = True
                             continue
-                        retry = errcode in RATE_LIMIT_CODES or (errcode == -1 and read)
-                        if not retry or attempt >= MAX_RETRIES:
+                        rate_limited = errcode in RATE_LIMIT_CODES
+                        retry = rate_limited or (errcode == -1 and read)
+                        retries = RATE_LIMIT_RETRIES if rate_limited else MAX_RETRIES
+                        if not retry or attempt >= retries:
                             raise error_for(errcode, errmsg)
                         attempt += 1
                         await self._pause(attempt)
