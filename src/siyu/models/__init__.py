@@ -2,14 +2,18 @@
 
 from siyu.models.api_key import ApiKey
 from siyu.models.audit_entry import AuditEntry
+from siyu.models.changed_customer import ChangedCustomer
+from siyu.models.clv_model import ClvModel
 from siyu.models.console_session import ConsoleSession
 from siyu.models.custom_field import CustomField
 from siyu.models.customer import Customer
+from siyu.models.customer_feature import CustomerFeature
 from siyu.models.customer_group import CustomerGroup
 from siyu.models.customer_group_member import CustomerGroupMember
 from siyu.models.customer_tag import CustomerTag
 from siyu.models.department import Department
 from siyu.models.event import Event
+from siyu.models.event_counter import EventCounter
 from siyu.models.event_type import EventType
 from siyu.models.follow_loss import FollowLoss
 from siyu.models.follow_relation import FollowRelation
@@ -23,13 +27,21 @@ from siyu.models.live_code_add import LiveCodeAdd
 from siyu.models.live_code_staff import LiveCodeStaff
 from siyu.models.membership import Membership
 from siyu.models.merge_record import MergeRecord
+from siyu.models.opt_out import OptOut
 from siyu.models.order import Order
 from siyu.models.order_item import OrderItem
 from siyu.models.product import Product
 from siyu.models.rate_bucket import RateBucket
 from siyu.models.refund import Refund
 from siyu.models.schedule import Schedule
+from siyu.models.segment import Segment
+from siyu.models.segment_change import SegmentChange
+from siyu.models.segment_member import SegmentMember
+from siyu.models.segment_size import SegmentSize
+from siyu.models.segment_snapshot import SegmentSnapshot
+from siyu.models.segment_snapshot_member import SegmentSnapshotMember
 from siyu.models.staff import Staff
+from siyu.models.stage_change import StageChange
 from siyu.models.tag import Tag
 from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
@@ -44,14 +56,18 @@ from siyu.models.workspace import Workspace
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "ChangedCustomer",
+    "ClvModel",
     "ConsoleSession",
     "CustomField",
     "Customer",
+    "CustomerFeature",
     "CustomerGroup",
     "CustomerGroupMember",
     "CustomerTag",
     "Department",
     "Event",
+    "EventCounter",
     "EventType",
     "FollowLoss",
     "FollowRelation",
@@ -65,13 +81,21 @@ __all__ = [
     "LiveCodeStaff",
     "Membership",
     "MergeRecord",
+    "OptOut",
     "Order",
     "OrderItem",
     "Product",
     "RateBucket",
     "Refund",
     "Schedule",
+    "Segment",
+    "SegmentChange",
+    "SegmentMember",
+    "SegmentSize",
+    "SegmentSnapshot",
+    "SegmentSnapshotMember",
     "Staff",
+    "StageChange",
     "Tag",
     "TagChange",
     "TagGroup",

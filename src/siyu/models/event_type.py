@@ -16,3 +16,5 @@ class EventType(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100))
     properties_schema: Mapped[dict[str, Any]] = mapped_column(JSONDoc(), default=dict)
+    # Properties whose values get their own daily counters (EventCounter.dimension).
+    counted_properties: Mapped[list[str]] = mapped_column(JSONDoc(), default=list)

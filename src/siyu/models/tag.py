@@ -14,3 +14,6 @@ class Tag(IdMixin, WorkspaceMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     sort_order: Mapped[int] = mapped_column(default=0)
     wecom_tag_id: Mapped[str | None] = mapped_column(String(64))
+    # Customers carrying the tag: kept by the tag writes, recounted hourly to absorb what
+    # other paths change (customer deletion, merges), so lists and dashboards never count.
+    customer_count: Mapped[int] = mapped_column(default=0, server_default="0")
