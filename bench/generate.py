@@ -53,6 +53,7 @@ from siyu.db import migrate
 from siyu.db.engine import build_engine
 from siyu.db.session import unit_of_work
 from siyu.demo import data
+from siyu.tags import service as tags_service
 from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
 
@@ -438,7 +439,11 @@ def event_body(rng: random.Random) -> tuple[str, str]:
         case "page_view":
             properties = {"page": rng.choice(data.PAGES), "referrer": rng.choice(data.REFERRERS)}
         case "product_view":
-            properties = {"sku": product.sku, "product_name": product.name}
+            properties = {
+                "sku": product.sku,
+                "product_name": product.name,
+                "category": product.category,
+            }
         case "add_to_cart":
             properties = {"sku": product.sku, "quantity": rng.randint(1, 3)}
         case "coupon_received":
@@ -530,9 +535,21 @@ def write_reference_rows(ctx: Context) -> None:
     ctx.product_rows = [(r[0], r[3], r[4], r[6]) for r in product_rows]
     w.write(
         "event_type",
-        cols("id workspace_id name display_name properties_schema created_at updated_at"),
+        cols(
+            "id workspace_id name display_name properties_schema counted_properties"
+            " created_at updated_at"
+        ),
         [
-            (i, ws, spec.name, spec.display_name, json.dumps(schema_of(spec.properties)), now, now)
+            (
+                i,
+                ws,
+                spec.name,
+                spec.display_name,
+                json.dumps(schema_of(spec.properties)),
+                json.dumps(list(spec.counted)),
+                now,
+                now,
+            )
             for i, spec in zip(
                 ctx.ids("event_type", len(data.EVENT_TYPES)), data.EVENT_TYPES, strict=True
             )
@@ -618,6 +635,8 @@ def generate(url: str, size_name: str, seed: int) -> Dataset:
             remaining -= len(records)
             progress.advance(task, len(records))
     writer.finish()
+    with unit_of_work(engine) as session:  # the rows bypassed the tag counts the services keep
+        tags_service.recount_tags(session, workspace_id)
     elapsed = time.perf_counter() - started
     engine.dispose()
     truth_path = DATA_DIR / f"truth-{size_name}-{url_tag(url)}.jsonl"

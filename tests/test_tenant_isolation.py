@@ -49,6 +49,8 @@ from siyu.models import (
     OrderItem,
     Product,
     Refund,
+    Segment,
+    SegmentMember,
     Staff,
     Tag,
     TagChange,
@@ -96,6 +98,7 @@ PARAM_KINDS: dict[str, str] = {
     "user_id": "user",
     "api_key_id": "api_key",
     "code_id": "live_code",
+    "segment_id": "segment",
 }
 # Parameters whose meaning depends on the route: (path prefix, name) -> kind.
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
@@ -322,8 +325,19 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         welcome_text=f"{mark}-欢迎",
         on_duty_staff_ids=[staff.id],
     )
-    session.add_all([item, refund, live_code])
+    segment = Segment(
+        workspace_id=workspace_id,
+        name=f"{mark}-静态名单",
+        kind="static",
+        depends_on=[],
+        status="ready",
+        member_count=1,
+    )
+    session.add_all([item, refund, live_code, segment])
     session.flush()
+    session.add(
+        SegmentMember(workspace_id=workspace_id, segment_id=segment.id, customer_id=customer.id)
+    )
     session.add(
         LiveCodeAdd(
             workspace_id=workspace_id,
@@ -361,6 +375,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "user": user.id,
         "api_key": api_key.id,
         "live_code": live_code.id,
+        "segment": segment.id,
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,

@@ -3,7 +3,10 @@
 from fastapi import APIRouter
 
 from siyu.acquisition.endpoints import router as acquisition_router
+from siyu.analytics.clv_endpoints import router as clv_router
+from siyu.analytics.dashboard_endpoints import router as dashboards_router
 from siyu.analytics.endpoints import router as analytics_router
+from siyu.analytics.rfm_endpoints import router as rfm_router
 from siyu.commerce.endpoints import router as commerce_router
 from siyu.connectors.wecom.check_endpoints import router as wecom_check_router
 from siyu.connectors.wecom.endpoints import router as wecom_router
@@ -12,6 +15,7 @@ from siyu.console.endpoints import router as console_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
 from siyu.events.endpoints import router as events_router
+from siyu.segments.endpoints import router as segments_router
 from siyu.staff.endpoints import router as staff_router
 from siyu.tags.endpoints import router as tags_router
 from siyu.tasks.endpoints import router as tasks_router
@@ -30,6 +34,10 @@ api_router.include_router(staff_router)
 api_router.include_router(jobs_router)
 api_router.include_router(commerce_router)
 api_router.include_router(analytics_router)
+api_router.include_router(rfm_router)
+api_router.include_router(clv_router)
+api_router.include_router(dashboards_router)
+api_router.include_router(segments_router)
 api_router.include_router(acquisition_router)
 api_router.include_router(console_router)
 api_router.include_router(wecom_router)

@@ -17,10 +17,11 @@ from siyu.api import api_router
 from siyu.config import Settings, get_settings
 from siyu.connectors.wecom.callbacks import router as wecom_callback_router
 from siyu.console.serving import mount_console
-from siyu.db.session import get_engine
+from siyu.db.session import get_engine, unit_of_work
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
 from siyu.observability import MetricsMiddleware
 from siyu.worker.runner import WorkerPool
+from siyu.worker.schedules import ensure_installation_schedules
 from siyu.workspace.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool = None
         if start_worker:
+            with unit_of_work(db_engine) as session:
+                ensure_installation_schedules(session, settings)
             pool = WorkerPool(
                 db_engine,
                 concurrency=settings.worker_concurrency,

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
+    # Generated export files and uploaded import files (with their error reports) are
+    # deleted after these many days by the daily housekeeping job.
+    export_retention_days: int = Field(default=7, ge=1)
+    upload_retention_days: int = Field(default=30, ge=1)
+
     worker_in_process: bool = True
     worker_concurrency: int = Field(default=2, ge=1)
     # Runners for the realtime lane (callbacks, welcome messages), so a slow WeCom call

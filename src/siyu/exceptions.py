@@ -43,6 +43,13 @@ class NotFound(SiyuError):
         super().__init__(f"{what} not found", details)
 
 
+class Gone(SiyuError):
+    """It existed and was deliberately removed (e.g. a file past its retention)."""
+
+    status_code = 410
+    code = "gone"
+
+
 class Conflict(SiyuError):
     status_code = 409
     code = "conflict"

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from siyu.analytics import service
 from siyu.models import Customer, CustomerTag, FollowRelation, Order, Staff, Tag, TagGroup
+from siyu.tags import service as tags_service
 from siyu.workspace.principal import Principal
 from siyu.workspace.roles import Role
 from tests.conftest import MakeWorkspace, WorkspaceFixture
@@ -129,6 +130,7 @@ def seed(db: Session, workspace_id: int) -> Seeded:
                 )
             )
     db.flush()
+    tags_service.recount_tags(db, workspace_id)  # rows written past the tags service
     return Seeded(a.id, b.id, {name: customer.id for name, customer in c.items()})
 
 

@@ -35,6 +35,26 @@ def api_order(order_id: str, **fields: object) -> dict[str, object]:
     }
 
 
+def test_import_wizard_offers_the_order_fields_and_platforms_the_importer_knows(
+    api: TestClient,
+) -> None:
+    shown = api.get("/api/v1/imports/orders/fields")
+
+    assert shown.status_code == 200
+    fields = shown.json()["fields"]
+    assert [f["name"] for f in fields][:3] == ["order_id", "status", "ordered_at"]
+    assert {f["name"] for f in fields if f["required"]} == {
+        "order_id",
+        "status",
+        "ordered_at",
+        "paid",
+    }
+    assert {"name": "paid", "label": "实付金额", "required": True} in fields
+    platforms = {p["name"]: p["label"] for p in shown.json()["platforms"]}
+    assert platforms["pdd"] == "拼多多"
+    assert "generic" in platforms
+
+
 def test_import_wizard_uploads_detects_previews_runs_and_reports_errors(
     api: TestClient, run_jobs: RunJobs, tmp_path: Path
 ) -> None:

@@ -128,6 +128,28 @@ def test_tag_reorder_persists_after_reload(signed_in: Page, served: Served) -> N
     shot(page, "h7-05-tags-reordered")
 
 
+def test_tags_and_groups_are_reordered_by_drag_and_drop(signed_in: Page, served: Served) -> None:
+    page = signed_in
+    group, (first, second, third) = _new_group(page, served, ["甲", "乙", "丙"])
+    page.goto(f"{served.url}/tags")
+    card = page.get_by_test_id(f"tag-group-{group}")
+    card.get_by_test_id(f"tag-row-{third}").drag_to(card.get_by_test_id(f"tag-row-{first}"))
+    expect(card.locator(".tag-row").first).to_contain_text(third)
+    groups = page.locator(".groups > .t-card")
+    card.drag_to(groups.first, source_position={"x": 24, "y": 12})  # by its title bar
+    expect(groups.first).to_have_attribute("data-testid", f"tag-group-{group}")
+
+    page.reload()
+    rows = page.get_by_test_id(f"tag-group-{group}").locator(".tag-row")
+    expect(rows.nth(0)).to_contain_text(third)
+    expect(rows.nth(1)).to_contain_text(first)
+    expect(rows.nth(2)).to_contain_text(second)
+    expect(page.locator(".groups > .t-card").first).to_have_attribute(
+        "data-testid", f"tag-group-{group}"
+    )
+    shot(page, "h7-05b-tags-dragged")
+
+
 def test_bulk_tag_on_the_whole_filter_confirms_the_count_and_runs_as_a_job(
     signed_in: Page, served: Served
 ) -> None:

@@ -452,3 +452,42 @@ def test_unmerge_skips_kept_rows_whose_tag_or_staff_member_is_gone(
     db.expire_all()
     assert owned_by(db, CustomerTag, w.merged.id) == 1
     assert owned_by(db, FollowRelation, w.merged.id) == 1
+
+
+def test_merge_keeps_every_opt_out_of_both_records_and_unmerge_puts_them_back(
+    db: Session, workspace: WorkspaceFixture
+) -> None:
+    survivor = Customer(workspace_id=workspace.id, name="王芳")
+    merged = Customer(workspace_id=workspace.id, name="王芳")
+    db.add_all([survivor, merged])
+    db.flush()
+    db.add_all(
+        [
+            siyu.models.OptOut(
+                workspace_id=workspace.id, customer_id=survivor.id, channel="email", source="t"
+            ),
+            siyu.models.OptOut(
+                workspace_id=workspace.id, customer_id=merged.id, channel="email", source="t"
+            ),
+            siyu.models.OptOut(
+                workspace_id=workspace.id, customer_id=merged.id, channel="sms", source="t"
+            ),
+        ]
+    )
+    db.flush()
+
+    def channels(customer_id: int) -> set[str]:
+        return set(
+            db.scalars(
+                select(siyu.models.OptOut.channel).where(
+                    siyu.models.OptOut.customer_id == customer_id
+                )
+            )
+        )
+
+    record = merging.merge(db, workspace.id, survivor.id, merged.id, reason="x", actor="t")
+    assert channels(survivor.id) == {"email", "sms"}
+
+    merging.unmerge(db, workspace.id, record.id, actor="t")
+    assert channels(survivor.id) == {"email"}
+    assert channels(merged.id) == {"email", "sms"}

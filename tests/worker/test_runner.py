@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -20,7 +21,7 @@ from siyu.worker import runner as runner_module
 from siyu.worker.context import JobContext
 from siyu.worker.queue import enqueue
 from siyu.worker.registry import job
-from siyu.worker.runner import Runner, backoff_delay
+from siyu.worker.runner import Runner, backoff_delay, next_cron_time
 from tests.conftest import WorkspaceFixture
 
 # Test jobs write EventType rows named after their job: a real table with a unique key.
@@ -465,3 +466,49 @@ def test_concurrent_runners_run_every_job_exactly_once(
         assert len([w for w, n in ran.items() if n > 0]) > 1, "the work was shared"
     finally:
         EXECUTIONS.clear()
+
+
+def test_cron_names_the_wall_clock_of_the_given_zone() -> None:
+    after = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
+
+    assert next_cron_time("0 3 * * *", after) == datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    assert next_cron_time("0 3 * * *", after, ZoneInfo("Asia/Shanghai")) == datetime(
+        2026, 11, 24, 19, 0, tzinfo=UTC
+    )
+
+
+def test_cron_keeps_local_time_across_a_daylight_saving_change() -> None:
+    new_york = ZoneInfo("America/New_York")
+    before_change = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)  # EDT, UTC-4
+
+    first = next_cron_time("0 9 * * *", before_change, new_york)
+    after_change = next_cron_time("0 9 * * *", datetime(2026, 11, 2, 0, 0, tzinfo=UTC), new_york)
+
+    assert first == datetime(2026, 10, 31, 13, 0, tzinfo=UTC)
+    assert after_change == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # EST, UTC-5
+
+
+def test_a_workspace_schedule_runs_at_the_workspace_local_time(
+    engine: Engine, workspace: WorkspaceFixture, clock: Clock
+) -> None:
+    with unit_of_work(engine) as session:
+        session.add(
+            Schedule(
+                workspace_id=workspace.id,
+                key=f"tests-daily-{workspace.id}",
+                cron="0 3 * * *",
+                job_name="tests.worker.scheduled",
+                payload={},
+                next_run_at=utcnow() - timedelta(seconds=1),
+            )
+        )
+
+    assert Runner(engine, worker_id="a").enqueue_due_schedules() == 1
+
+    with Session(engine) as session:
+        schedule = session.scalars(
+            select(Schedule).where(Schedule.key == f"tests-daily-{workspace.id}")
+        ).one()
+        local = schedule.next_run_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.hour, local.minute) == (3, 0)
+    assert schedule.next_run_at - clock() <= timedelta(days=1)

@@ -63,6 +63,31 @@ export const router = createRouter({
           meta: { titleKey: 'nav.liveCodes' },
         },
         {
+          path: 'segments',
+          name: 'segments',
+          component: () => import('@/segments/SegmentsPage.vue'),
+          meta: { titleKey: 'nav.segments' },
+        },
+        {
+          path: 'segments/new',
+          name: 'segment-new',
+          component: () => import('@/segments/SegmentBuilderPage.vue'),
+          meta: { titleKey: 'segments.new', minRole: 'operator' },
+        },
+        {
+          path: 'segments/:id(\\d+)',
+          name: 'segment-edit',
+          component: () => import('@/segments/SegmentBuilderPage.vue'),
+          props: (route) => ({ id: Number(route.params.id) }),
+          meta: { titleKey: 'segments.edit', minRole: 'operator' },
+        },
+        {
+          path: 'insights',
+          name: 'insights',
+          component: () => import('@/analytics/InsightsPage.vue'),
+          meta: { titleKey: 'nav.insights' },
+        },
+        {
           path: 'imports/orders',
           name: 'orders-import',
           component: () => import('@/commerce/OrdersImportPage.vue'),

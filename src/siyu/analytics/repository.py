@@ -157,7 +157,22 @@ class AnalyticsRepository:
         return [int(value) for value in row]
 
     def top_tags(self, limit: int) -> list[tuple[int, str, str, int]]:
-        """(tag id, tag name, group name, customers) for the tags on the most customers."""
+        """(tag id, tag name, group name, customers) for the tags on the most customers.
+
+        The whole workspace reads the tags' kept counts; a staff member's few customers
+        are counted live.
+        """
+        if not self.scope.restricted:
+            kept = (
+                select(Tag.id, Tag.name, TagGroup.name, Tag.customer_count)
+                .join(TagGroup, TagGroup.id == Tag.group_id)
+                .where(Tag.workspace_id == self.scope.workspace_id, Tag.customer_count > 0)
+                .order_by(Tag.customer_count.desc(), Tag.id)
+                .limit(limit)
+            )
+            return [
+                (tag_id, name, group, n) for tag_id, name, group, n in self.session.execute(kept)
+            ]
         count = func.count().label("customers")
         counted = (
             self._in_scope(

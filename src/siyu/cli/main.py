@@ -12,6 +12,7 @@ import siyu.cli.customers  # noqa: F401 - adds `siyu import customers` to import
 from siyu.cli import wecom_sync as _wecom_sync  # noqa: F401 - adds `siyu wecom sync`
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.cli.demo import demo
+from siyu.cli.features import features_app
 from siyu.cli.imports import import_app
 from siyu.cli.staff import staff_app
 from siyu.cli.wecom import wecom_app
@@ -21,6 +22,7 @@ from siyu.db import migrate
 from siyu.db.session import unit_of_work
 from siyu.exceptions import SiyuError
 from siyu.worker.runner import WorkerPool
+from siyu.worker.schedules import ensure_installation_schedules
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 from siyu.workspace.roles import Role
@@ -31,6 +33,7 @@ workspace_app = typer.Typer(help="workspaces (tenants)", no_args_is_help=True)
 user_app = typer.Typer(help="console users", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(features_app, name="features")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
@@ -147,6 +150,8 @@ def worker_command(
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     engine = open_engine(database_url)
+    with unit_of_work(engine) as session:
+        ensure_installation_schedules(session, settings)
     pool = WorkerPool(
         engine,
         concurrency=concurrency or settings.worker_concurrency,

@@ -12,6 +12,7 @@ from siyu.commerce.schemas import (
     ImportOut,
     ImportPreviewOut,
     OrderDetailOut,
+    OrderImportFieldsOut,
     OrderOut,
     OrdersIn,
     RefundIn,
@@ -69,6 +70,12 @@ def get_order(order_id: int, session: DbSession, principal: Viewer) -> OrderDeta
 @router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
 def add_refund(order_id: int, body: RefundIn, session: DbSession, principal: Operator) -> RefundOut:
     return RefundOut.model_validate(service.add_refund(session, principal, order_id, body))
+
+
+@router.get("/imports/orders/fields", response_model=OrderImportFieldsOut)
+def order_import_fields(_principal: Operator) -> OrderImportFieldsOut:
+    """The order fields a file column can be mapped to, and the platforms an import can be for."""
+    return OrderImportFieldsOut.current()
 
 
 @router.post("/imports/orders", response_model=ImportPreviewOut, status_code=201)

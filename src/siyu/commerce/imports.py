@@ -17,7 +17,7 @@ from siyu.commerce.repository import CommerceRepository
 from siyu.commerce.schemas import ImportMappingIn, ImportOut, ImportPreviewOut
 from siyu.connectors.commerce import Platform
 from siyu.connectors.commerce.detect import detect_platform, format_for
-from siyu.exceptions import Conflict, NotFound, SiyuError, ValidationFailed
+from siyu.exceptions import Conflict, Gone, NotFound, SiyuError, ValidationFailed
 from siyu.kit.tabular import ErrorFile, Table, open_table, preview
 from siyu.kit.uploads import COPY_BLOCK, store_upload
 from siyu.models import ImportRun, Job
@@ -228,5 +228,10 @@ def error_report(session: Session, principal: Principal, import_id: int) -> Erro
     )
     filename = f"import-{run.id}-errors.csv"
     if not run.errors_path or not Path(run.errors_path).exists():
+        if run.failed and run.finished_at is not None:
+            raise Gone(
+                "the error file was deleted by housekeeping (SIYU_UPLOAD_RETENTION_DAYS)",
+                {"import_id": run.id, "finished_at": run.finished_at.isoformat()},
+            )
         return ErrorReport(None, None, filename)
     return ErrorReport(Path(run.errors_path), run.error_bytes or None, filename)

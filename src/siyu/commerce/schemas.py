@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from siyu.connectors.commerce import OrderStatus, Platform
+from siyu.connectors.commerce import PLATFORM_LABELS, TARGET_FIELDS, OrderStatus, Platform
 from siyu.kit.time import to_utc
 
 # Naive times are Asia/Shanghai, as the platforms export them; stored in UTC.
@@ -227,3 +227,31 @@ class ImportPreviewOut(ImportOut):
     detected_platform: str | None
     suggested_mapping: dict[str, str]
     preview: list[list[str]]
+
+
+class ImportTargetOut(BaseModel):
+    name: str
+    label: str
+    required: bool
+
+
+class ImportPlatformOut(BaseModel):
+    name: Platform
+    label: str
+
+
+class OrderImportFieldsOut(BaseModel):
+    """What the import wizard's mapping step offers: order fields in display order, platforms."""
+
+    fields: list[ImportTargetOut]
+    platforms: list[ImportPlatformOut]
+
+    @classmethod
+    def current(cls) -> "OrderImportFieldsOut":
+        return cls(
+            fields=[
+                ImportTargetOut(name=f.name, label=f.label, required=f.required)
+                for f in TARGET_FIELDS
+            ],
+            platforms=[ImportPlatformOut(name=p, label=PLATFORM_LABELS[p]) for p in Platform],
+        )

@@ -30,6 +30,7 @@ from siyu.commerce.schemas import (
     UpsertResult,
 )
 from siyu.connectors.commerce import PLATFORM_LABELS, OrderStatus, Platform
+from siyu.customers import changes
 from siyu.customers import service as customers_service
 from siyu.customers.identities import IdentityKind, IdentityRef, mask, normalize
 from siyu.customers.oneid import resolve_many
@@ -184,6 +185,7 @@ def _update_stats(
     repo.add_to_customer_stats(added)
     expire_customers(session, repo.workspace_id, added)
     recompute_customer_stats(session, repo.workspace_id, sorted(recompute))
+    changes.mark_changed(session, repo.workspace_id, added)
 
 
 def upsert_orders_out(
@@ -273,6 +275,7 @@ def recompute_customer_stats(
         return
     CommerceRepository(session, workspace_id).refresh_customer_stats(customer_ids)
     expire_customers(session, workspace_id, customer_ids)
+    changes.mark_changed(session, workspace_id, customer_ids)
 
 
 def timeline_entries(

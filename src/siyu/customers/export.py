@@ -9,7 +9,7 @@ data directory, to be downloaded when the job is done.
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -112,6 +112,16 @@ def _encode(rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def header_bytes() -> bytes:
+    """The CSV's first bytes: a BOM (so Excel reads UTF-8) and the Chinese header row."""
+    return codecs.BOM_UTF8 + _encode([[label for _, label in COLUMNS]])
+
+
+def encode_items(items: Sequence[CustomerListItem], zone: ZoneInfo) -> bytes:
+    """CSV lines of customers, in the columns of the customers export."""
+    return _encode([[_cell(item, name, zone) for name, _ in COLUMNS] for item in items])
+
+
 def count_customers(session: Session, principal: Principal, filters: dict[str, Any]) -> int:
     """How many customers the list shows with these filters (validated as the list does)."""
     service.list_customers(session, principal, service.CustomerQuery(**filters, limit=1))
@@ -159,16 +169,14 @@ def _csv_pages(
     with sessions() as session:
         timezone = workspace_service.get_workspace(session, principal.workspace_id).timezone
     zone = ZoneInfo(timezone)
-    names = [name for name, _ in COLUMNS]
-    yield 0, codecs.BOM_UTF8 + _encode([[label for _, label in COLUMNS]])
+    yield 0, header_bytes()
     cursor: str | None = None
     while True:
         with sessions() as session:
             page = service.list_customers(
                 session, principal, service.CustomerQuery(**filters, cursor=cursor, limit=MAX_LIMIT)
             )
-        rows = [[_cell(item, name, zone) for name in names] for item in page.items]
-        yield len(rows), _encode(rows)
+        yield len(page.items), encode_items(page.items, zone)
         cursor = page.next_cursor
         if cursor is None:
             return

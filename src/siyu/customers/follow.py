@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from siyu.customers import changes as changed_customers
 from siyu.customers.repository import CustomerRepository
 from siyu.customers.schemas import (
     CustomerListItem,
@@ -69,6 +70,7 @@ def upsert_follow_relation(
     relation.state = state
     relation.status = FollowStatus(status).value
     session.flush()
+    changed_customers.mark_changed(session, workspace_id, [customer_id])
     return relation, created
 
 
@@ -119,6 +121,7 @@ def update_follow_relation(
             raise ValidationFailed("status", "must not be null")
         setattr(relation, name, value.value if isinstance(value, FollowStatus) else value)
     session.flush()
+    changed_customers.mark_changed(session, principal.workspace_id, [relation.customer_id])
     repo = CustomerRepository(session)
     return _out(relation, repo.staff_name(principal.workspace_id, relation.staff_id))
 
@@ -127,6 +130,7 @@ def delete_follow_relation(session: Session, principal: Principal, relation_id: 
     relation = _relation_in_scope(session, principal, relation_id)
     session.delete(relation)
     session.flush()
+    changed_customers.mark_changed(session, principal.workspace_id, [relation.customer_id])
 
 
 def followed_counts(session: Session, workspace_id: int, staff_ids: list[int]) -> dict[int, int]:

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from siyu.customers import changes
 from siyu.customers.repository import CustomerRepository, Scope
+from siyu.events import counters
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import SortSpec, paginate
 from siyu.kit.time import utcnow
@@ -26,8 +28,10 @@ from siyu.models import (
     Identity,
     LiveCodeAdd,
     MergeRecord,
+    OptOut,
     Order,
     Staff,
+    StageChange,
     Tag,
     TagChange,
     WecomTransfer,
@@ -46,6 +50,7 @@ _Moved = (
     | CustomerGroupMember
     | WecomTransfer
     | LiveCodeAdd
+    | StageChange
 )
 _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "identity": Identity,
@@ -57,9 +62,19 @@ _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "customer_group_member": CustomerGroupMember,
     "wecom_transfer": WecomTransfer,
     "live_code_add": LiveCodeAdd,
+    "stage_change": StageChange,
 }
+# Rows computed from the moved ones (features, event counters, segment membership): their
+# owners rebuild them for both customers. Frozen history (segment changes and snapshots)
+# stays with the record it was taken of.
+DERIVED_TABLES = frozenset(
+    {"customer_feature", "event_counter", "segment_member", "changed_customer"}
+)
+HISTORY_TABLES = frozenset({"segment_change", "segment_snapshot_member"})
 # Every table with a customer_id column that a merge handles; tests check none is missing.
-HANDLED_TABLES = frozenset({*_MOVED_BY_ID, "follow_relation", "customer_tag"})
+HANDLED_TABLES = frozenset(
+    {*_MOVED_BY_ID, "follow_relation", "customer_tag", "opt_out"} | DERIVED_TABLES | HISTORY_TABLES
+)
 # Profile fields a merge copies from the merged customer when the survivor's is empty.
 _PROFILE_FIELDS = (
     "name",
@@ -119,10 +134,12 @@ def merge(
     moved["customer_tag"], moved["customer_tag_dropped"] = _move_tags(
         session, workspace_id, merged.id, survivor.id
     )
+    moved["opt_out"] = _move_opt_outs(session, workspace_id, merged.id, survivor.id)
     moved["filled"], moved["filled_custom_fields"] = _fill_profile(survivor, merged)
     merged.merged_into_id = survivor.id
     recompute_stats(session, workspace_id, survivor)
     recompute_stats(session, workspace_id, merged)
+    _derived_changed(session, workspace_id, [survivor.id, merged.id])
     record = MergeRecord(
         workspace_id=workspace_id,
         survivor_id=survivor.id,
@@ -163,6 +180,7 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
         survivor.id,
         merged.id,
     )
+    _reassign(session, OptOut, workspace_id, moved.get("opt_out", []), survivor.id, merged.id)
     # A kept row whose staff member or tag was deleted since has nothing to come back to.
     dropped_relations = moved.get("follow_relation_dropped", [])
     staff_left = _existing(session, Staff, workspace_id, [r["staff_id"] for r in dropped_relations])
@@ -194,6 +212,9 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
         )
     dropped_tags = moved.get("customer_tag_dropped", [])
     tags_left = _existing(session, Tag, workspace_id, [r["tag_id"] for r in dropped_tags])
+    _shift_tag_counts(
+        session, workspace_id, [r["tag_id"] for r in dropped_tags if r["tag_id"] in tags_left], 1
+    )
     for row in dropped_tags:
         if row["tag_id"] not in tags_left:
             continue
@@ -215,6 +236,7 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
     _expire_moved(session)
     recompute_stats(session, workspace_id, survivor)
     recompute_stats(session, workspace_id, merged)
+    _derived_changed(session, workspace_id, [survivor.id, merged.id])
     session.flush()
     return merged
 
@@ -352,6 +374,27 @@ def live_customer(session: Session, workspace_id: int, customer: Customer) -> Cu
     return customer
 
 
+def _move_opt_outs(session: Session, workspace_id: int, from_id: int, to_id: int) -> list[int]:
+    """Opt-outs the survivor lacks move over; one it has already stays with the merged record,
+    so the person stays opted out and unmerge has nothing to restore."""
+    survivor_channels = select(OptOut.channel).where(
+        OptOut.workspace_id == workspace_id, OptOut.customer_id == to_id
+    )
+    ids = list(
+        session.scalars(
+            select(OptOut.id)
+            .where(
+                OptOut.workspace_id == workspace_id,
+                OptOut.customer_id == from_id,
+                OptOut.channel.not_in(survivor_channels),
+            )
+            .order_by(OptOut.id)
+        )
+    )
+    _reassign(session, OptOut, workspace_id, ids, from_id, to_id)
+    return ids
+
+
 def _move_rows(
     session: Session,
     model: type[_Moved | FollowRelation],
@@ -372,7 +415,7 @@ def _move_rows(
 
 def _reassign(
     session: Session,
-    model: type[_Moved | FollowRelation],
+    model: type[_Moved | FollowRelation | OptOut],
     workspace_id: int,
     ids: list[int],
     from_id: int,
@@ -445,6 +488,25 @@ def _follow_snapshot(relation: FollowRelation) -> dict[str, Any]:
     return snapshot
 
 
+def _derived_changed(session: Session, workspace_id: int, customer_ids: list[int]) -> None:
+    """Rows computed from what moved are recomputed: event counters now, the rest (features,
+    segment membership) by their owners once the customers are marked changed."""
+    session.flush()
+    counters.rebuild_for(session, workspace_id, customer_ids)
+    changes.mark_changed(session, workspace_id, customer_ids)
+
+
+def _shift_tag_counts(session: Session, workspace_id: int, tag_ids: list[int], by: int) -> None:
+    """Keep the tags' customer counts: a merge drops the duplicate of a tag both carried."""
+    if tag_ids:
+        session.execute(
+            update(Tag)
+            .where(Tag.workspace_id == workspace_id, Tag.id.in_(tag_ids))
+            .values(customer_count=Tag.customer_count + by)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _move_tags(
     session: Session, workspace_id: int, from_id: int, to_id: int
 ) -> tuple[list[int], list[dict[str, Any]]]:
@@ -483,6 +545,9 @@ def _move_tags(
                 CustomerTag.tag_id.in_([row["tag_id"] for row in dropped]),
             )
             .execution_options(synchronize_session="fetch")
+        )
+        _shift_tag_counts(
+            session, workspace_id, [r.tag_id for r in rows if r.tag_id in survivor_tags], -1
         )
     if moving:
         session.execute(

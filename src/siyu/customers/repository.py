@@ -118,6 +118,14 @@ class CustomerRepository:
         """A live customer the scope may see."""
         return self.session.scalar(self._scoped(scope).where(Customer.id == customer_id))
 
+    def visible(self, scope: Scope, ids: Sequence[int]) -> list[Customer]:
+        """The live customers among `ids` the scope may see, in id order."""
+        return list(
+            self.session.scalars(
+                self._scoped(scope).where(Customer.id.in_(ids)).order_by(Customer.id)
+            )
+        )
+
     def survivor_of(self, workspace_id: int, customer_id: int) -> int | None:
         """For a merged customer, the live customer it now belongs to."""
         current = customer_id

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from siyu.customers import custom_fields, identities, merging, oneid
+from siyu.customers import changes as changed_customers
+from siyu.customers import custom_fields, identities, merging, oneid, stages
 from siyu.customers.custom_fields import FieldType
 from siyu.customers.identities import IdentityKind, IdentityRef
 from siyu.customers.repository import (
@@ -182,6 +183,15 @@ def get_customer(session: Session, principal: Principal, customer_id: int) -> Cu
     if survivor is not None and repo.get(scope, survivor) is not None:
         raise NotFound("customer", {"merged_into_id": survivor})
     raise NotFound("customer")
+
+
+def listed_customers(
+    session: Session, principal: Principal, ids: Sequence[int]
+) -> list[CustomerListItem]:
+    """List items of the given customers the principal may see (PII masked by role)."""
+    customers = CustomerRepository(session).visible(Scope.of(principal), ids)
+    masked = masks_pii(principal)
+    return [_listed(customer, masked=masked) for customer in customers]
 
 
 def require_customer_ids(session: Session, workspace_id: int, ids: Sequence[int]) -> list[int]:
@@ -361,8 +371,13 @@ def create_customer(
         customer = Customer(workspace_id=workspace_id, custom_fields={})
         session.add(customer)
         created, merged = True, []
+    stage_before = None if created else customer.lifecycle_stage
     _apply(customer, cleaned, only_missing=not created)
     session.flush()
+    stages.record(
+        session, workspace_id, customer.id, stage_before, customer.lifecycle_stage, source=source
+    )
+    changed_customers.mark_changed(session, workspace_id, [customer.id])
     result = CustomerCreated(
         customer=customer_out(customer, masked=False),
         created=created,
@@ -377,7 +392,17 @@ def update_profile(
     """Change profile fields and custom field values; errors name the field."""
     customer = get_customer(session, principal, customer_id)
     cleaned = _clean_profile(session, principal.workspace_id, changes)
+    stage_before = customer.lifecycle_stage
     _apply(customer, cleaned, only_missing=False)
+    stages.record(
+        session,
+        principal.workspace_id,
+        customer.id,
+        stage_before,
+        customer.lifecycle_stage,
+        source="manual",
+    )
+    changed_customers.mark_changed(session, principal.workspace_id, [customer.id])
     session.flush()
     return customer
 

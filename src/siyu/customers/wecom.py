@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.customers import oneid
+from siyu.customers import changes, oneid
 from siyu.customers.identities import IdentityKind, normalize
 from siyu.customers.schemas import FollowStatus, Gender
 from siyu.kit.pagination import SortSpec, paginate
@@ -204,6 +204,7 @@ def upsert_wecom_follows(
     if rows:
         session.execute(insert(FollowRelationTag), rows)
     tag_counts = refresh_customer_wecom_tags(session, workspace_id, customers)
+    changes.mark_changed(session, workspace_id, customers)
     return counts | {"tags_added": tag_counts["added"], "tags_removed": tag_counts["removed"]}
 
 
@@ -327,6 +328,7 @@ def end_follow(
     session.flush()
     enqueue(session, LOSS_ALERT_JOB, {"loss_id": loss.id}, workspace_id=relation.workspace_id)
     refresh_customer_wecom_tags(session, relation.workspace_id, [relation.customer_id])
+    changes.mark_changed(session, relation.workspace_id, [relation.customer_id])
     return loss
 
 

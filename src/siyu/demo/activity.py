@@ -130,6 +130,7 @@ def register_event_types(session: Session, loaded: Loaded) -> None:
                     "properties": {k: {"type": t} for k, t in spec.properties.items()},
                     "required": sorted(spec.properties),
                 },
+                counted_properties=list(spec.counted),
             ),
         )
 
@@ -140,7 +141,11 @@ def event_properties(rng: random.Random, name: str) -> dict[str, Any]:
     coupon, value = rng.choice(data.COUPONS)
     by_name: dict[str, dict[str, Any]] = {
         "page_view": {"page": rng.choice(data.PAGES), "referrer": rng.choice(data.REFERRERS)},
-        "product_view": {"sku": product.sku, "product_name": product.name},
+        "product_view": {
+            "sku": product.sku,
+            "product_name": product.name,
+            "category": product.category,
+        },
         "add_to_cart": {"sku": product.sku, "quantity": rng.randint(1, 3)},
         "coupon_received": {"coupon": coupon, "value_fen": value},
         "article_read": {"title": rng.choice(data.ARTICLES)},

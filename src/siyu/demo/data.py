@@ -215,11 +215,19 @@ class EventTypeSpec:
     display_name: str
     properties: dict[str, str]  # property name -> JSON Schema type
     weight: int
+    # Properties with their own daily counters, for "viewed category X ≥ 3 times" segments.
+    counted: tuple[str, ...] = ()
 
 
 EVENT_TYPES: tuple[EventTypeSpec, ...] = (
     EventTypeSpec("page_view", "浏览页面", {"page": "string", "referrer": "string"}, 30),
-    EventTypeSpec("product_view", "浏览商品", {"sku": "string", "product_name": "string"}, 25),
+    EventTypeSpec(
+        "product_view",
+        "浏览商品",
+        {"sku": "string", "product_name": "string", "category": "string"},
+        25,
+        counted=("category",),
+    ),
     EventTypeSpec("add_to_cart", "加入购物车", {"sku": "string", "quantity": "integer"}, 8),
     EventTypeSpec("coupon_received", "领取优惠券", {"coupon": "string", "value_fen": "integer"}, 8),
     EventTypeSpec("article_read", "阅读文章", {"title": "string"}, 10),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from siyu.db.session import unit_of_work
 from siyu.demo import data
 from siyu.demo.activity import load_events, load_orders
+from siyu.demo.insights import load_segments
 from siyu.demo.people import (
     Loaded,
     Progress,
@@ -93,6 +94,7 @@ def load_demo(
         load_tags(session, loaded, rng, report)
         load_orders(session, loaded, rng, report)
         load_events(session, loaded, rng, report)
+        load_segments(session, loaded)
         workspace.settings = {
             **(workspace.settings or {}),
             "demo": {"version": DEMO_VERSION, "seed": seed, "customers": customers},

@@ -20,11 +20,13 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 from sqlalchemy.orm import Session
 
+from siyu.events import counters
 from siyu.events.repository import EventRepository
 from siyu.events.schemas import EventSettings, EventTypeIn, EventTypeUpdate, UnknownTypes
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import SortSpec, paginate
 from siyu.models import EventType
+from siyu.worker.queue import enqueue
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
@@ -32,6 +34,7 @@ SETTINGS_KEY = "events"
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
 NAME_RULE = "use 1–64 letters, digits, '_', '.', ':' or '-', starting with a letter"
+PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 DRAFT7_URIS = frozenset(
     {"http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema"}
 )
@@ -164,10 +167,20 @@ def create_type(session: Session, principal: Principal, data: EventTypeIn) -> Ev
         name=name,
         display_name=data.display_name or name,
         properties_schema=schema,
+        counted_properties=_counted(data.counted_properties),
     )
     session.add(event_type)
     session.flush()
     return event_type
+
+
+def _counted(names: list[str]) -> list[str]:
+    for index, name in enumerate(names):
+        if not PROPERTY_NAME.fullmatch(name):
+            raise ValidationFailed(
+                f"counted_properties[{index}]", "must be a property name (letters, digits, _)"
+            )
+    return sorted(set(names))
 
 
 def put_type(session: Session, principal: Principal, name: str, data: EventTypeUpdate) -> EventType:
@@ -179,7 +192,12 @@ def put_type(session: Session, principal: Principal, name: str, data: EventTypeU
         return create_type(
             session,
             principal,
-            EventTypeIn(name=name, display_name=data.display_name, properties_schema=schema),
+            EventTypeIn(
+                name=name,
+                display_name=data.display_name,
+                properties_schema=schema,
+                counted_properties=data.counted_properties,
+            ),
         )
     if event_type.properties_schema != schema:
         workspace_service.audit(
@@ -192,6 +210,15 @@ def put_type(session: Session, principal: Principal, name: str, data: EventTypeU
         )
     event_type.display_name = data.display_name or name
     event_type.properties_schema = schema
+    counted = _counted(data.counted_properties)
+    if counted != list(event_type.counted_properties or []):
+        event_type.counted_properties = counted
+        enqueue(
+            session,
+            counters.RECOUNT_JOB,
+            {"event_type": name},
+            workspace_id=principal.workspace_id,
+        )
     session.flush()
     return event_type
 

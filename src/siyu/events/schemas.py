@@ -262,6 +262,12 @@ class EventTypeIn(BaseModel):
     properties_schema: dict[str, Any] = Field(
         default_factory=dict, description="JSON Schema (draft-07) the properties must satisfy"
     )
+    counted_properties: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="properties counted per value and day, so segments can ask "
+        '"viewed category X at least 3 times in 30 days" fast',
+    )
 
 
 class EventTypeUpdate(BaseModel):
@@ -269,6 +275,12 @@ class EventTypeUpdate(BaseModel):
 
     display_name: str | None = Field(default=None, max_length=100)
     properties_schema: dict[str, Any] = Field(default_factory=dict)
+    counted_properties: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="properties counted per value and day, so segments can ask "
+        '"viewed category X at least 3 times in 30 days" fast',
+    )
 
 
 class EventTypeOut(BaseModel):
@@ -277,6 +289,7 @@ class EventTypeOut(BaseModel):
     name: str
     display_name: str
     properties_schema: dict[str, Any]
+    counted_properties: list[str]
     created_at: datetime
     updated_at: datetime
 

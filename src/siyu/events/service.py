@@ -21,9 +21,10 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from siyu.customers import identities, oneid
+from siyu.customers import changes, identities, oneid
 from siyu.customers import service as customers_service
 from siyu.customers.stats import touch_last_active
+from siyu.events import counters
 from siyu.events.registry import property_error, unknown_types_policy, validator_for
 from siyu.events.repository import EventRepository
 from siyu.events.schemas import (
@@ -154,6 +155,16 @@ def ingest(
             # Stored by a concurrent request between our SELECT and our INSERT.
             results[c.index] = EventResult(c.index, c.event.id, "duplicate")
     touch_last_active(session, workspace_id, last_active)
+    counters.record(
+        session,
+        workspace_id,
+        [
+            (c.customer_id, c.event.type, c.event.occurred_at, c.event.properties)
+            for c in stored
+            if c.customer_id is not None and c.event.id in inserted
+        ],
+    )
+    changes.mark_changed(session, workspace_id, last_active)
     return IngestResult([r for r in results if r is not None])
 
 

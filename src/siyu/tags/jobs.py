@@ -8,6 +8,7 @@ from siyu.tags.schemas import CustomerFilter
 from siyu.worker.context import JobContext
 from siyu.worker.queue import get_job
 from siyu.worker.registry import job
+from siyu.worker.schedules import RECOUNT_TAGS_JOB
 
 CHUNK_SIZE = 500
 
@@ -59,3 +60,15 @@ def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         ctx.progress(processed, total)
         ctx.checkpoint()
     return {"changed": changed, "processed": processed}
+
+
+@job(RECOUNT_TAGS_JOB)
+def recount(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
+    """Correct every workspace's kept tag counts (or one workspace's)."""
+    workspaces = (
+        [ctx.workspace_id]
+        if ctx.workspace_id is not None
+        else service.workspaces_with_tags(ctx.session)
+    )
+    corrected = sum(service.recount_tags(ctx.session, workspace_id) for workspace_id in workspaces)
+    return {"workspaces": len(workspaces), "tags_corrected": corrected}

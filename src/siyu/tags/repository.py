@@ -1,10 +1,11 @@
 """Queries of the tags domain; every one is filtered by the workspace."""
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, literal, select, update
+from sqlalchemy import Select, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.types import UTCDateTime
@@ -18,6 +19,11 @@ CHUNK = 500
 def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def workspaces_with_tags(session: Session) -> list[int]:
+    """Every workspace that has tags (installation-wide housekeeping)."""
+    return list(session.scalars(select(Tag.workspace_id).distinct()))
 
 
 class TagRepository:
@@ -128,25 +134,44 @@ class TagRepository:
         )
         return 0 if highest is None else highest + 1
 
-    def customer_counts(self) -> dict[int, int]:
-        rows = self.session.execute(
-            select(CustomerTag.tag_id, func.count())
-            .where(CustomerTag.workspace_id == self.workspace_id)
-            .group_by(CustomerTag.tag_id)
-        )
-        return dict(rows.all())
-
     def top_tags(self, limit: int) -> list[tuple[int, str, int]]:
-        count = func.count().label("n")
         rows = self.session.execute(
-            select(Tag.id, Tag.name, count)
-            .join(CustomerTag, CustomerTag.tag_id == Tag.id)
-            .where(Tag.workspace_id == self.workspace_id)
-            .group_by(Tag.id, Tag.name)
-            .order_by(count.desc(), Tag.id)
+            select(Tag.id, Tag.name, Tag.customer_count)
+            .where(Tag.workspace_id == self.workspace_id, Tag.customer_count > 0)
+            .order_by(Tag.customer_count.desc(), Tag.id)
             .limit(limit)
         )
         return [(tag_id, name, n) for tag_id, name, n in rows]
+
+    def adjust_counts(self, deltas: Mapping[int, int]) -> None:
+        """Move each tag's customer_count by its delta (one statement)."""
+        moved = {tag_id: delta for tag_id, delta in deltas.items() if delta}
+        if not moved:
+            return
+        self.session.execute(
+            update(Tag)
+            .where(Tag.workspace_id == self.workspace_id, Tag.id.in_(list(moved)))
+            .values(customer_count=Tag.customer_count + case(moved, value=Tag.id, else_=0))
+            .execution_options(synchronize_session="fetch")
+        )
+
+    def recount(self, tag_ids: Sequence[int] | None = None) -> int:
+        """Set customer_count from the assignments (all tags, or the given ones); returns
+        how many tags were off."""
+        counted = (
+            select(func.count())
+            .where(CustomerTag.workspace_id == self.workspace_id, CustomerTag.tag_id == Tag.id)
+            .scalar_subquery()
+        )
+        stmt = update(Tag).where(
+            Tag.workspace_id == self.workspace_id, Tag.customer_count != counted
+        )
+        if tag_ids is not None:
+            stmt = stmt.where(Tag.id.in_(list(tag_ids)))
+        result = self.session.execute(
+            stmt.values(customer_count=counted).execution_options(synchronize_session="fetch")
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- assignments ------------------------------------------------------------
 
@@ -165,6 +190,7 @@ class TagRepository:
     def insert_assignments(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.session.execute(insert(CustomerTag), rows)
+            self.adjust_counts(Counter(row["tag_id"] for row in rows))
 
     def insert_changes(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -174,14 +200,17 @@ class TagRepository:
         by_tag: dict[int, list[int]] = {}
         for customer_id, tag_id in pairs:
             by_tag.setdefault(tag_id, []).append(customer_id)
+        removed: dict[int, int] = {}
         for tag_id, customer_ids in by_tag.items():
-            self.session.execute(
+            result = self.session.execute(
                 delete(CustomerTag).where(
                     CustomerTag.workspace_id == self.workspace_id,
                     CustomerTag.tag_id == tag_id,
                     CustomerTag.customer_id.in_(customer_ids),
                 )
             )
+            removed[tag_id] = -int(result.rowcount)  # type: ignore[attr-defined]
+        self.adjust_counts(removed)
 
     def unassign_everyone(
         self, tag_id: int, label: str, *, source: str, actor: str, at: datetime
@@ -216,6 +245,12 @@ class TagRepository:
             delete(CustomerTag).where(
                 CustomerTag.workspace_id == self.workspace_id, CustomerTag.tag_id == tag_id
             )
+        )
+        self.session.execute(
+            update(Tag)
+            .where(Tag.workspace_id == self.workspace_id, Tag.id == tag_id)
+            .values(customer_count=0)
+            .execution_options(synchronize_session="fetch")
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

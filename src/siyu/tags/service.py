@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import siyu.customers.service as customers_service
+from siyu.customers import changes
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.kit.timeline import TimelineCursor, TimelineEntry
 from siyu.models import CustomerTag, Tag, TagChange, TagGroup
+from siyu.tags import repository
 from siyu.tags.repository import TagRepository, chunks
 from siyu.tags.schemas import (
     CustomerTagOut,
@@ -55,16 +57,12 @@ def _unique(ids: Sequence[int], field: str) -> list[int]:
 
 
 def list_groups(session: Session, workspace_id: int) -> list[TagGroupOut]:
-    """Every group with its tags and how many customers carry each tag (three queries)."""
+    """Every group with its tags and how many customers carry each tag (two queries)."""
     repo = TagRepository(session, workspace_id)
     groups = repo.groups()
-    counts = repo.customer_counts()
     tags_by_group: dict[int, list[TagOut]] = {}
     for tag in repo.tags():
-        out = TagOut.model_validate(tag).model_copy(
-            update={"customer_count": counts.get(tag.id, 0)}
-        )
-        tags_by_group.setdefault(tag.group_id, []).append(out)
+        tags_by_group.setdefault(tag.group_id, []).append(TagOut.model_validate(tag))
     return [
         TagGroupOut.model_validate(group).model_copy(
             update={"tags": tags_by_group.get(group.id, [])}
@@ -210,11 +208,7 @@ def reorder_tags(
         raise NotFound("tag", {"ids": sorted(missing)})
     ordered = ids + [i for i in current if i not in set(ids)]
     repo.set_tag_orders({tag_id: position for position, tag_id in enumerate(ordered)})
-    counts = repo.customer_counts()
-    return [
-        TagOut.model_validate(t).model_copy(update={"customer_count": counts.get(t.id, 0)})
-        for t in repo.tags(group.id)
-    ]
+    return [TagOut.model_validate(t) for t in repo.tags(group.id)]
 
 
 def delete_tag(session: Session, principal: Principal, tag_id: int) -> None:
@@ -335,6 +329,7 @@ def add_tags(
         )
         added += len(new)
         _mark_in_wecom(session, workspace_id, source, [c for c, _ in new], tags, add=True)
+        changes.mark_changed(session, workspace_id, (c for c, _ in new))
     return added
 
 
@@ -375,6 +370,7 @@ def remove_tags(
                 for c, t in gone
             ]
         )
+        changes.mark_changed(session, workspace_id, (c for c, _ in gone))
         removed += len(gone)
         _mark_in_wecom(session, workspace_id, source, [c for c, _ in gone], tags, add=False)
     return removed
@@ -470,6 +466,15 @@ def timeline_entries(
         )
         for change in changes
     ]
+
+
+def recount_tags(session: Session, workspace_id: int, tag_ids: Sequence[int] | None = None) -> int:
+    """Recount the kept customer counts from the assignments; returns how many were off."""
+    return TagRepository(session, workspace_id).recount(tag_ids)
+
+
+def workspaces_with_tags(session: Session) -> list[int]:
+    return repository.workspaces_with_tags(session)
 
 
 def top_tags(session: Session, workspace_id: int, limit: int) -> list[tuple[int, str, int]]:

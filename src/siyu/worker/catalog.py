@@ -9,6 +9,11 @@ JOB_MODULES = (
     "siyu.connectors.wecom.jobs",
     "siyu.connectors.wecom.sync_jobs",
     "siyu.acquisition.jobs",
+    "siyu.workspace.jobs",
+    "siyu.segments.jobs",
+    "siyu.events.jobs",
+    "siyu.analytics.feature_jobs",
+    "siyu.analytics.clv_jobs",
 )
 
 

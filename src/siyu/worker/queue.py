@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.models import Job
+from siyu.worker import catalog
 from siyu.worker.registry import JobSpec, get_spec
 
 DEFAULT_LANE = "default"
@@ -81,6 +82,11 @@ def _checked_spec(name: str, lane: str) -> JobSpec:
         msg = f"unknown lane {lane!r}"
         raise ValueError(msg)
     spec = get_spec(name)
+    if spec is None:
+        # A domain may queue another domain's job by name; every worker process loads all
+        # handlers, and so does this one the first time it needs one it has not imported.
+        catalog.load_job_handlers()
+        spec = get_spec(name)
     if spec is None:
         msg = f"unknown job {name!r}"
         raise ValueError(msg)

@@ -15,8 +15,9 @@ import threading
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from sqlalchemy import Engine, and_, or_, select, update
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.session import session_factory
 from siyu.kit.time import utcnow
-from siyu.models import Job, Schedule
+from siyu.models import Job, Schedule, Workspace
 from siyu.worker.catalog import load_job_handlers
 from siyu.worker.context import JobContext
 from siyu.worker.queue import DEFAULT_LANE, REALTIME_LANE
@@ -41,8 +42,13 @@ def backoff_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS))
 
 
-def next_cron_time(cron: str, after: datetime) -> datetime:
-    return croniter(cron, after).get_next(datetime)
+def next_cron_time(cron: str, after: datetime, zone: tzinfo = UTC) -> datetime:
+    """The next time after `after` that `cron` names on the wall clock of `zone`, in UTC.
+
+    A workspace's "0 3 * * *" means three in the morning where the workspace is.
+    """
+    wall = croniter(cron, after.astimezone(zone)).get_next(datetime)
+    return wall.astimezone(UTC)
 
 
 class LeaseLost(Exception):
@@ -217,14 +223,17 @@ class Runner:
         now = utcnow()
         enqueued = 0
         with self.sessions() as session, session.begin():
-            due = session.scalars(
-                select(Schedule).where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
+            due = session.execute(
+                select(Schedule, Workspace.timezone)
+                .outerjoin(Workspace, Workspace.id == Schedule.workspace_id)
+                .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
             ).all()
-            for schedule in due:
+            for schedule, timezone in due:
+                zone = ZoneInfo(timezone) if timezone else UTC
                 moved = session.execute(
                     update(Schedule)
                     .where(Schedule.id == schedule.id, Schedule.next_run_at == schedule.next_run_at)
-                    .values(next_run_at=next_cron_time(schedule.cron, now))
+                    .values(next_run_at=next_cron_time(schedule.cron, now, zone))
                     .execution_options(synchronize_session=False)
                 )
                 if moved.rowcount != 1:  # type: ignore[attr-defined]

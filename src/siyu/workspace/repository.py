@@ -19,6 +19,9 @@ class WorkspaceRepository:
     def workspace_by_slug(self, slug: str) -> Workspace | None:
         return self.session.scalar(select(Workspace).where(Workspace.slug == slug))
 
+    def workspaces(self) -> list[Workspace]:
+        return list(self.session.scalars(select(Workspace).order_by(Workspace.id)))
+
     def workspace(self, workspace_id: int) -> Workspace | None:
         return self.session.get(Workspace, workspace_id)
 

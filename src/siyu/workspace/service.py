@@ -47,6 +47,11 @@ def create_workspace(session: Session, *, slug: str, name: str) -> Workspace:
     return workspace
 
 
+def list_workspaces(session: Session) -> list[Workspace]:
+    """Every workspace of the installation (installation-wide housekeeping)."""
+    return WorkspaceRepository(session).workspaces()
+
+
 def get_workspace(session: Session, workspace_id: int) -> Workspace:
     workspace = WorkspaceRepository(session).workspace(workspace_id)
     if workspace is None:

@@ -1042,6 +1042,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/imports/orders/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Order Import Fields
+         * @description The order fields a file column can be mapped to, and the platforms an import can be for.
+         */
+        get: operations["order_import_fields_api_v1_imports_orders_fields_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports/orders": {
         parameters: {
             query?: never;
@@ -1161,6 +1181,454 @@ export interface paths {
         get: operations["overview_api_v1_analytics_overview_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/rfm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Rfm
+         * @description The eight RFM classes (customers, share, averages, GMV), the R×F score grid and the
+         *     cut points of the last scoring.
+         */
+        get: operations["get_rfm_api_v1_analytics_rfm_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/rfm/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Settings */
+        get: operations["get_settings_api_v1_analytics_rfm_settings_get"];
+        /**
+         * Put Settings
+         * @description Window (30, 90 or 365 days) and method (quintiles or averages); rescoring follows.
+         */
+        put: operations["put_settings_api_v1_analytics_rfm_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/rfm/recompute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute
+         * @description Recompute every customer's order windows and RFM scores now (a job; follow /jobs/{id}).
+         */
+        post: operations["recompute_api_v1_analytics_rfm_recompute_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/clv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Clv
+         * @description The latest fitted model (BG/NBD r, α, a, b; Gamma-Gamma p, q, γ; weeks), its quality
+         *     against the hold-out period, and customers by P(alive) and by predicted 365-day value.
+         */
+        get: operations["get_clv_api_v1_analytics_clv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/clv/fit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fit
+         * @description Fit the workspace's CLV model now, as a job: its status goes from fitting to ready
+         *     or failed.
+         */
+        post: operations["fit_api_v1_analytics_clv_fit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/clv/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Models */
+        get: operations["list_models_api_v1_analytics_clv_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/growth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Growth
+         * @description New, lost and net customers per day, grouped by channel, staff or live code.
+         */
+        get: operations["growth_api_v1_analytics_growth_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/lifecycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lifecycle
+         * @description Live customers by lifecycle stage.
+         */
+        get: operations["lifecycle_api_v1_analytics_lifecycle_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Funnel
+         * @description Customers who entered each stage in the period, and the conversion between steps.
+         */
+        get: operations["funnel_api_v1_analytics_funnel_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/cohorts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cohorts
+         * @description By first-order month: customers, retention (share ordering in month +k), repurchase
+         *     rate (2+ orders) and GMV.
+         */
+        get: operations["cohorts_api_v1_analytics_cohorts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/platforms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Platforms
+         * @description GMV, orders and buyers by platform; customers by identity kind.
+         */
+        get: operations["platforms_api_v1_analytics_platforms_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/growth-formula": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Growth Formula
+         * @description 业务增长 = 用户增长 × 活跃 × 转化 × 客单价: both periods and each factor's share of
+         *     the GMV change (default comparison: the period just before).
+         */
+        get: operations["growth_formula_api_v1_analytics_growth_formula_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Segments
+         * @description Every segment with its size, build state and the last 30 days' size trend.
+         */
+        get: operations["list_segments_api_v1_segments_get"];
+        put?: never;
+        /**
+         * Create Segment
+         * @description A dynamic segment is built in the background (status pending → ready).
+         */
+        post: operations["create_segment_api_v1_segments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview
+         * @description Count the customers a rule holds for now, while it is being edited; stores nothing.
+         */
+        post: operations["preview_api_v1_segments_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Segment */
+        get: operations["get_segment_api_v1_segments__segment_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Segment */
+        delete: operations["delete_segment_api_v1_segments__segment_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Segment */
+        patch: operations["update_segment_api_v1_segments__segment_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/sample": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sample
+         * @description The first members, as the customer list shows them (masked for viewers).
+         */
+        get: operations["sample_api_v1_segments__segment_id__sample_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes
+         * @description Customers who entered or left, newest first (journeys start from these).
+         */
+        get: operations["changes_api_v1_segments__segment_id__changes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Members
+         * @description The members as CSV (UTF-8 with BOM); recorded in the audit log.
+         */
+        get: operations["export_members_api_v1_segments__segment_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Snapshots */
+        get: operations["list_snapshots_api_v1_segments__segment_id__snapshots_get"];
+        put?: never;
+        /**
+         * Take Snapshot
+         * @description Freeze who is in the segment now, e.g. as the audience of a send.
+         */
+        post: operations["take_snapshot_api_v1_segments__segment_id__snapshots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Members
+         * @description Add customers to a static list.
+         */
+        post: operations["add_members_api_v1_segments__segment_id__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/members/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove Members
+         * @description Take customers off a static list.
+         */
+        post: operations["remove_members_api_v1_segments__segment_id__members_remove_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{segment_id}/members/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Members
+         * @description A one-column CSV of customer ids, mobiles or WeCom external user ids (named by its
+         *     header row); every row is reported as matched, unknown or invalid.
+         */
+        post: operations["upload_members_api_v1_segments__segment_id__members_upload_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1646,6 +2114,17 @@ export interface components {
              */
             created_at: string;
         };
+        /** BandOut */
+        BandOut: {
+            /** Label */
+            label: string;
+            /** Low */
+            low: number;
+            /** High */
+            high: number | null;
+            /** Customers */
+            customers: number;
+        };
         /**
          * BatchAction
          * @enum {string}
@@ -1681,6 +2160,11 @@ export interface components {
              * File
              * @description CSV or XLSX: 姓名,账号,手机,邮箱,部门,职位
              */
+            file: string;
+        };
+        /** Body_upload_members_api_v1_segments__segment_id__members_upload_post */
+        Body_upload_members_api_v1_segments__segment_id__members_upload_post: {
+            /** File */
             file: string;
         };
         /** Body_upload_orders_api_v1_imports_orders_post */
@@ -1761,6 +2245,20 @@ export interface components {
             /** Last Received At */
             last_received_at: string | null;
         };
+        /** ChangeOut */
+        ChangeOut: {
+            /** Id */
+            id: number;
+            /** Customer Id */
+            customer_id: number;
+            /** Change */
+            change: string;
+            /**
+             * Changed At
+             * Format: date-time
+             */
+            changed_at: string;
+        };
         /** CheckResult */
         CheckResult: {
             /** Name */
@@ -1785,11 +2283,65 @@ export interface components {
             /** Errcode */
             errcode?: number | null;
         };
+        /** ClvModelOut */
+        ClvModelOut: {
+            /** Id */
+            id: number;
+            /** Status */
+            status: string;
+            /** Calibration End */
+            calibration_end: unknown;
+            /** Holdout Days */
+            holdout_days: number | null;
+            /** Customers */
+            customers: number;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Quality */
+            quality: {
+                [key: string]: unknown;
+            };
+            /** Fitted At */
+            fitted_at: string | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** ClvOut */
+        ClvOut: {
+            model: components["schemas"]["ClvModelOut"] | null;
+            latest_attempt: components["schemas"]["ClvModelOut"] | null;
+            /** Alive Bands */
+            alive_bands: components["schemas"]["BandOut"][];
+            /** Value Bands */
+            value_bands: components["schemas"]["BandOut"][];
+            /** Predicted Value Fen */
+            predicted_value_fen: number;
+        };
         /**
          * CodeType
          * @enum {string}
          */
         CodeType: "single" | "multi";
+        /** CohortRow */
+        CohortRow: {
+            /** Month */
+            month: string;
+            /** Customers */
+            customers: number;
+            /** Repurchase Rate */
+            repurchase_rate: number;
+            /** Gmv Fen */
+            gmv_fen: number;
+            /** Retention */
+            retention: (number | null)[];
+        };
         /**
          * ConnectionIn
          * @description Secrets are write-only: send one to set or replace it, leave it out to keep it.
@@ -1869,6 +2421,13 @@ export interface components {
             mode: string;
             /** @description the demo workspace's sign-in, only in demo mode */
             demo_login?: components["schemas"]["DemoLogin"] | null;
+        };
+        /** Contribution */
+        Contribution: {
+            /** Factor */
+            factor: string;
+            /** Contribution Fen */
+            contribution_fen: number;
         };
         /** CustomFieldCreate */
         CustomFieldCreate: {
@@ -2451,6 +3010,11 @@ export interface components {
             properties_schema?: {
                 [key: string]: unknown;
             };
+            /**
+             * Counted Properties
+             * @description properties counted per value and day, so segments can ask "viewed category X at least 3 times in 30 days" fast
+             */
+            counted_properties?: string[];
         };
         /** EventTypeOut */
         EventTypeOut: {
@@ -2462,6 +3026,8 @@ export interface components {
             properties_schema: {
                 [key: string]: unknown;
             };
+            /** Counted Properties */
+            counted_properties: string[];
             /**
              * Created At
              * Format: date-time
@@ -2481,6 +3047,11 @@ export interface components {
             properties_schema?: {
                 [key: string]: unknown;
             };
+            /**
+             * Counted Properties
+             * @description properties counted per value and day, so segments can ask "viewed category X at least 3 times in 30 days" fast
+             */
+            counted_properties?: string[];
         };
         /**
          * ExportQueued
@@ -2493,6 +3064,23 @@ export interface components {
             rows: number;
             /** Download Url */
             download_url: string;
+        };
+        /** Factors */
+        Factors: {
+            /** Users */
+            users: number;
+            /** Active */
+            active: number;
+            /** Buyers */
+            buyers: number;
+            /** Gmv Fen */
+            gmv_fen: number;
+            /** Activity */
+            activity: number;
+            /** Conversion */
+            conversion: number;
+            /** Value Fen */
+            value_fen: number;
         };
         /** FieldErrorOut */
         FieldErrorOut: {
@@ -2513,6 +3101,14 @@ export interface components {
         FileAttachment: {
             /** Media Id */
             media_id: string;
+        };
+        /** FitIn */
+        FitIn: {
+            /**
+             * Holdout Days
+             * @default 90
+             */
+            holdout_days: number;
         };
         /** FollowRelationCreate */
         FollowRelationCreate: {
@@ -2608,11 +3204,55 @@ export interface components {
              */
             created_at: string;
         };
+        /** FormulaOut */
+        FormulaOut: {
+            current: components["schemas"]["Factors"];
+            previous: components["schemas"]["Factors"];
+            /** Change Fen */
+            change_fen: number;
+            /** Contributions */
+            contributions: components["schemas"]["Contribution"][];
+        };
+        /** FunnelStep */
+        FunnelStep: {
+            /** Stage */
+            stage: string;
+            /** Entered */
+            entered: number;
+            /** Conversion From Previous */
+            conversion_from_previous: number | null;
+        };
         /**
          * Gender
          * @enum {string}
          */
         Gender: "male" | "female" | "unknown";
+        /** GrowthOut */
+        GrowthOut: {
+            /** Days */
+            days: string[];
+            /** By */
+            by: string;
+            /** Series */
+            series: components["schemas"]["GrowthSeries"][];
+            /** Total New */
+            total_new: number;
+            /** Total Lost */
+            total_lost: number;
+            /** Total Net */
+            total_net: number;
+        };
+        /** GrowthSeries */
+        GrowthSeries: {
+            /** Group */
+            group: string;
+            /** New */
+            new: number[];
+            /** Lost */
+            lost: number[];
+            /** Net */
+            net: number[];
+        };
         /** HandoverIn */
         HandoverIn: {
             /**
@@ -2626,6 +3266,13 @@ export interface components {
             takeover_userid: string;
             /** External Userids */
             external_userids: string[];
+        };
+        /** IdentityPlatformRow */
+        IdentityPlatformRow: {
+            /** Kind */
+            kind: string;
+            /** Customers */
+            customers: number;
         };
         /** ImageAttachment */
         ImageAttachment: {
@@ -2696,6 +3343,12 @@ export interface components {
             created_at: string;
             /** Finished At */
             finished_at: string | null;
+        };
+        /** ImportPlatformOut */
+        ImportPlatformOut: {
+            name: components["schemas"]["Platform"];
+            /** Label */
+            label: string;
         };
         /** ImportPreviewOut */
         ImportPreviewOut: {
@@ -2802,6 +3455,15 @@ export interface components {
              */
             has_errors: boolean;
         };
+        /** ImportTargetOut */
+        ImportTargetOut: {
+            /** Name */
+            name: string;
+            /** Label */
+            label: string;
+            /** Required */
+            required: boolean;
+        };
         /**
          * IngestIn
          * @example {
@@ -2896,6 +3558,40 @@ export interface components {
             desc?: string | null;
             /** Url */
             url: string;
+        };
+        /** ListRowOut */
+        ListRowOut: {
+            /** Row */
+            row: number;
+            /** Value */
+            value: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "matched" | "unknown" | "invalid";
+            /** Customer Id */
+            customer_id?: number | null;
+            /** Reason */
+            reason?: string | null;
+        };
+        /**
+         * ListUploadOut
+         * @description Per-row report of a static list upload; matched rows are added, nothing else is.
+         */
+        ListUploadOut: {
+            /** Matched */
+            matched: number;
+            /** Unknown */
+            unknown: number;
+            /** Invalid */
+            invalid: number;
+            /** Added */
+            added: number;
+            /** Member Count */
+            member_count: number;
+            /** Rows */
+            rows: components["schemas"]["ListRowOut"][];
         };
         /** LiveCodeAddOut */
         LiveCodeAddOut: {
@@ -3246,6 +3942,26 @@ export interface components {
             /** Is Active */
             is_active?: boolean | null;
         };
+        /** MembersIn */
+        MembersIn: {
+            /** Customer Ids */
+            customer_ids: number[];
+        };
+        /** MembersOut */
+        MembersOut: {
+            /**
+             * Added
+             * @default 0
+             */
+            added: number;
+            /**
+             * Removed
+             * @default 0
+             */
+            removed: number;
+            /** Member Count */
+            member_count: number;
+        };
         /** MergeIn */
         MergeIn: {
             /**
@@ -3336,6 +4052,16 @@ export interface components {
             items: components["schemas"]["OrderItemOut"][];
             /** Refunds */
             refunds: components["schemas"]["RefundOut"][];
+        };
+        /**
+         * OrderImportFieldsOut
+         * @description What the import wizard's mapping step offers: order fields in display order, platforms.
+         */
+        OrderImportFieldsOut: {
+            /** Fields */
+            fields: components["schemas"]["ImportTargetOut"][];
+            /** Platforms */
+            platforms: components["schemas"]["ImportPlatformOut"][];
         };
         /** OrderItemIn */
         OrderItemIn: {
@@ -3511,6 +4237,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** PageOut[ChangeOut] */
+        PageOut_ChangeOut_: {
+            /** Items */
+            items: components["schemas"]["ChangeOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** PageOut[CustomerListItem] */
         PageOut_CustomerListItem_: {
             /** Items */
@@ -3606,6 +4339,17 @@ export interface components {
          * @enum {string}
          */
         Platform: "tmall" | "taobao" | "jd" | "pdd" | "youzan" | "douyin" | "generic";
+        /** PlatformRow */
+        PlatformRow: {
+            /** Platform */
+            platform: string;
+            /** Orders */
+            orders: number;
+            /** Buyers */
+            buyers: number;
+            /** Gmv Fen */
+            gmv_fen: number;
+        };
         /** PlatformSales */
         PlatformSales: {
             /** Platform */
@@ -3614,6 +4358,13 @@ export interface components {
             orders: number;
             /** Gmv Fen */
             gmv_fen: number;
+        };
+        /** PlatformsOut */
+        PlatformsOut: {
+            /** Sales */
+            sales: components["schemas"]["PlatformRow"][];
+            /** Identities */
+            identities: components["schemas"]["IdentityPlatformRow"][];
         };
         /** PreflightReport */
         PreflightReport: {
@@ -3626,6 +4377,38 @@ export interface components {
             checked_at: string;
             /** Checks */
             checks: components["schemas"]["CheckResult"][];
+        };
+        /** PreviewIn */
+        PreviewIn: {
+            /**
+             * Rule
+             * @description A rule tree. Groups: {"all": [...]}, {"any": [...]}, {"not": node}.
+             *     Conditions carry a "type": profile, tag, identity, follow, orders, rfm, clv, event, stage,
+             *     group, segment, subscription (see the segments guide for each one's fields and operators).
+             *     Relative windows count calendar days in the workspace time zone, today included. Errors
+             *     name the JSON path of the bad node, e.g. rule.all[2].op.
+             */
+            rule: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sample Size
+             * @description also list this many matches
+             * @default 0
+             */
+            sample_size: number;
+        };
+        /** PreviewOut */
+        PreviewOut: {
+            /** Count */
+            count: number;
+            /** Took Ms */
+            took_ms: number;
+            /**
+             * Sample
+             * @default []
+             */
+            sample: components["schemas"]["CustomerListItem"][];
         };
         /**
          * ProfileChanges
@@ -3660,6 +4443,11 @@ export interface components {
             custom_fields?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** QueuedOut */
+        QueuedOut: {
+            /** Job Id */
+            job_id: number;
         };
         /** RefundIn */
         RefundIn: {
@@ -3730,6 +4518,51 @@ export interface components {
             /** Rate */
             rate: number | null;
         };
+        /** RfmClassOut */
+        RfmClassOut: {
+            /** Rfm Class */
+            rfm_class: string;
+            /** Label */
+            label: string;
+            /** Customers */
+            customers: number;
+            /** Share */
+            share: number;
+            /** Avg Recency Days */
+            avg_recency_days: number | null;
+            /** Avg Frequency */
+            avg_frequency: number | null;
+            /** Avg Monetary Fen */
+            avg_monetary_fen: number | null;
+            /** Gmv Fen */
+            gmv_fen: number;
+        };
+        /** RfmOut */
+        RfmOut: {
+            settings: components["schemas"]["RfmSettings"];
+            thresholds: components["schemas"]["Thresholds"] | null;
+            /** Classes */
+            classes: components["schemas"]["RfmClassOut"][];
+            /** Grid */
+            grid: number[][];
+            /** Scored Customers */
+            scored_customers: number;
+        };
+        /** RfmSettings */
+        RfmSettings: {
+            /**
+             * Window Days
+             * @default 365
+             * @enum {integer}
+             */
+            window_days: 30 | 90 | 365;
+            /**
+             * Method
+             * @default quintiles
+             * @enum {string}
+             */
+            method: "quintiles" | "averages";
+        };
         /**
          * Role
          * @enum {string}
@@ -3740,6 +4573,92 @@ export interface components {
          * @enum {string}
          */
         Rotation: "round_robin" | "random" | "least_load";
+        /** SegmentIn */
+        SegmentIn: {
+            /** Name */
+            name: string;
+            /** Description */
+            description?: string | null;
+            /**
+             * Kind
+             * @default dynamic
+             * @enum {string}
+             */
+            kind: "dynamic" | "static";
+            /**
+             * Rule
+             * @description A rule tree. Groups: {"all": [...]}, {"any": [...]}, {"not": node}.
+             *     Conditions carry a "type": profile, tag, identity, follow, orders, rfm, clv, event, stage,
+             *     group, segment, subscription (see the segments guide for each one's fields and operators).
+             *     Relative windows count calendar days in the workspace time zone, today included. Errors
+             *     name the JSON path of the bad node, e.g. rule.all[2].op.
+             */
+            rule?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** SegmentOut */
+        SegmentOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string | null;
+            /** Kind */
+            kind: string;
+            /** Rule */
+            rule: {
+                [key: string]: unknown;
+            } | null;
+            /** Depends On */
+            depends_on: number[];
+            /** Status */
+            status: string;
+            /** Member Count */
+            member_count: number;
+            /** Built At */
+            built_at: string | null;
+            /** Build Ms */
+            build_ms: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Size Trend
+             * @default []
+             */
+            size_trend: components["schemas"]["SizePoint"][];
+        };
+        /** SegmentUpdate */
+        SegmentUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Rule
+             * @description A rule tree. Groups: {"all": [...]}, {"any": [...]}, {"not": node}.
+             *     Conditions carry a "type": profile, tag, identity, follow, orders, rfm, clv, event, stage,
+             *     group, segment, subscription (see the segments guide for each one's fields and operators).
+             *     Relative windows count calendar days in the workspace time zone, today included. Errors
+             *     name the JSON path of the bad node, e.g. rule.all[2].op.
+             */
+            rule?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /**
          * ShiftIn
          * @description Working hours on some weekdays (1 = Monday … 7 = Sunday); each range is [start, end).
@@ -3776,6 +4695,45 @@ export interface components {
              * @default false
              */
             pending: boolean;
+        };
+        /** SizePoint */
+        SizePoint: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Member Count */
+            member_count: number;
+        };
+        /** SnapshotIn */
+        SnapshotIn: {
+            /** Purpose */
+            purpose?: string | null;
+        };
+        /** SnapshotOut */
+        SnapshotOut: {
+            /** Id */
+            id: number;
+            /** Segment Id */
+            segment_id: number | null;
+            /** Segment Name */
+            segment_name: string;
+            /** Rule */
+            rule: {
+                [key: string]: unknown;
+            } | null;
+            /** Member Count */
+            member_count: number;
+            /**
+             * Taken At
+             * Format: date-time
+             */
+            taken_at: string;
+            /** Taken By */
+            taken_by: string | null;
+            /** Purpose */
+            purpose: string | null;
         };
         /** StaffImportOut */
         StaffImportOut: {
@@ -3900,6 +4858,15 @@ export interface components {
          * @enum {string}
          */
         StaffStatus: "active" | "inactive" | "disabled" | "resigned";
+        /** StageCount */
+        StageCount: {
+            /** Stage */
+            stage: string;
+            /** Customers */
+            customers: number;
+            /** Share */
+            share: number;
+        };
         /** SwitchWorkspaceIn */
         SwitchWorkspaceIn: {
             /** Slug */
@@ -4027,6 +4994,40 @@ export interface components {
              * @description move the tag to another group
              */
             group_id?: number | null;
+        };
+        /**
+         * Thresholds
+         * @description Cut points (ascending) and averages the last scoring used.
+         */
+        Thresholds: {
+            /** Recency Days */
+            recency_days?: number[];
+            /** Frequency */
+            frequency?: number[];
+            /** Monetary Fen */
+            monetary_fen?: number[];
+            /**
+             * Average Recency Days
+             * @default 0
+             */
+            average_recency_days: number;
+            /**
+             * Average Frequency
+             * @default 0
+             */
+            average_frequency: number;
+            /**
+             * Average Monetary Fen
+             * @default 0
+             */
+            average_monetary_fen: number;
+            /**
+             * Customers
+             * @default 0
+             */
+            customers: number;
+            /** Computed At */
+            computed_at?: string | null;
         };
         /** TimelineEntryOut */
         TimelineEntryOut: {
@@ -9416,6 +10417,62 @@ export interface operations {
             };
         };
     };
+    order_import_fields_api_v1_imports_orders_fields_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderImportFieldsOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     upload_orders_api_v1_imports_orders_post: {
         parameters: {
             query?: never;
@@ -9788,6 +10845,1625 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_rfm_api_v1_analytics_rfm_get: {
+        parameters: {
+            query?: {
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RfmOut"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_settings_api_v1_analytics_rfm_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RfmSettings"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_settings_api_v1_analytics_rfm_settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RfmSettings"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RfmSettings"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    recompute_api_v1_analytics_rfm_recompute_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuedOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_clv_api_v1_analytics_clv_get: {
+        parameters: {
+            query?: {
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClvOut"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    fit_api_v1_analytics_clv_fit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FitIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClvModelOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_models_api_v1_analytics_clv_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClvModelOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    growth_api_v1_analytics_growth_get: {
+        parameters: {
+            query?: {
+                /** @description first local day; default 30 days ago */
+                from?: string | null;
+                /** @description last local day; default today */
+                to?: string | null;
+                by?: "none" | "channel" | "staff" | "live_code";
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrowthOut"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    lifecycle_api_v1_analytics_lifecycle_get: {
+        parameters: {
+            query?: {
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StageCount"][];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    funnel_api_v1_analytics_funnel_get: {
+        parameters: {
+            query: {
+                /** @description stages in funnel order, comma separated */
+                stages: string;
+                /** @description first local day; default 30 days ago */
+                from?: string | null;
+                /** @description last local day; default today */
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunnelStep"][];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cohorts_api_v1_analytics_cohorts_get: {
+        parameters: {
+            query?: {
+                months?: number;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CohortRow"][];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    platforms_api_v1_analytics_platforms_get: {
+        parameters: {
+            query?: {
+                /** @description first local day; default 30 days ago */
+                from?: string | null;
+                /** @description last local day; default today */
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlatformsOut"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    growth_formula_api_v1_analytics_growth_formula_get: {
+        parameters: {
+            query?: {
+                /** @description first local day; default 30 days ago */
+                from?: string | null;
+                /** @description last local day; default today */
+                to?: string | null;
+                compare_from?: string | null;
+                compare_to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FormulaOut"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_segments_api_v1_segments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_segment_api_v1_segments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    preview_api_v1_segments_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_segment_api_v1_segments__segment_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_segment_api_v1_segments__segment_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_segment_api_v1_segments__segment_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    sample_api_v1_segments__segment_id__sample_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerListItem"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    changes_api_v1_segments__segment_id__changes_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_ChangeOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    export_members_api_v1_segments__segment_id__export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the members as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_snapshots_api_v1_segments__segment_id__snapshots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    take_snapshot_api_v1_segments__segment_id__snapshots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnapshotIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_members_api_v1_segments__segment_id__members_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembersIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembersOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    remove_members_api_v1_segments__segment_id__members_remove_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembersIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembersOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    upload_members_api_v1_segments__segment_id__members_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_members_api_v1_segments__segment_id__members_upload_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListUploadOut"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { moved } from './ordering'
+import { moved, movedTo } from './ordering'
 
 describe('moving a tag or group', () => {
   it('swaps with the neighbour above or below', () => {
@@ -12,5 +12,18 @@ describe('moving a tag or group', () => {
     expect(moved(items, 0, -1)).toBeNull()
     expect(moved(items, 2, 1)).toBeNull()
     expect(items).toEqual([1, 2, 3])
+  })
+})
+
+describe('dragging a tag or group to another place', () => {
+  it('moves the dragged item to the drop position, down or up', () => {
+    expect(movedTo(['a', 'b', 'c', 'd'], 0, 2)).toEqual(['b', 'c', 'a', 'd'])
+    expect(movedTo(['a', 'b', 'c', 'd'], 3, 1)).toEqual(['a', 'd', 'b', 'c'])
+  })
+
+  it('does nothing when dropped on itself or outside the list', () => {
+    expect(movedTo([1, 2], 1, 1)).toBeNull()
+    expect(movedTo([1, 2], 0, 5)).toBeNull()
+    expect(movedTo([1, 2], -1, 0)).toBeNull()
   })
 })

@@ -7,3 +7,12 @@ export function moved<T>(items: readonly T[], index: number, delta: -1 | 1): T[]
   next.splice(target, 0, item as T)
   return next
 }
+
+/** The list with the item at `from` moved to position `to` (drag and drop); null if nothing moves. */
+export function movedTo<T>(items: readonly T[], from: number, to: number): T[] | null {
+  if (from === to || from < 0 || to < 0 || from >= items.length || to >= items.length) return null
+  const next = [...items]
+  const [item] = next.splice(from, 1)
+  next.splice(to, 0, item as T)
+  return next
+}

@@ -1,0 +1,158 @@
+"""Segment freshness: from an event arriving to the dynamic segment's membership changing.
+
+    .venv/bin/python -m bench.segment_freshness [--database-url URL] [--seconds 20] [--rate 1000]
+
+Makes a fresh workspace with 20,000 customers and a dynamic segment "did bench_signal
+within 1 day", starts `siyu serve` (no worker) and one `siyu worker` in subprocesses, then
+posts `--rate` events per second for `--seconds` through POST /api/v1/events/batch: page
+views of random customers, and in every batch one bench_signal of a customer who never
+sent one. Latency = the time the segment recorded that customer as entered
+(segment_change.changed_at) minus the time its batch was posted. Prints p50, p95 and max,
+and the event rate reached. Target: p95 ≤ 5 s at 1,000 events/s.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, select
+
+from bench.common import (
+    DEFAULT_DATABASE_URL,
+    database_label,
+    free_port,
+    median,
+    percentile,
+    start_server,
+)
+from bench.ingest_events import prepare_workspace
+from siyu.db import migrate
+from siyu.db.engine import build_engine
+from siyu.db.session import unit_of_work
+from siyu.models import SegmentChange
+from siyu.segments import service
+from siyu.segments.schemas import SegmentIn
+from siyu.workspace.principal import Principal
+
+BATCH = 250
+
+
+def start_worker(url: str) -> subprocess.Popen[bytes]:
+    siyu = Path(sys.executable).with_name("siyu")
+    env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WORKER_POLL_SECONDS": "0.2"}
+    return subprocess.Popen(  # noqa: S603 - our own CLI
+        [str(siyu), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _wait_for_entries(engine: Engine, segment_id: int, expected: int) -> dict[int, float]:
+    """customer id -> when the segment recorded it as entered (unix seconds)."""
+    deadline = time.time() + 120
+    entered: dict[int, float] = {}
+    while time.time() < deadline and len(entered) < expected:
+        with unit_of_work(engine, write=False) as session:
+            rows = session.execute(
+                select(SegmentChange.customer_id, SegmentChange.changed_at).where(
+                    SegmentChange.segment_id == segment_id, SegmentChange.change == "entered"
+                )
+            ).all()
+        entered = {customer: at.timestamp() for customer, at in rows}
+        time.sleep(0.5)
+    return entered
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--rate", type=int, default=1000)
+    args = parser.parse_args()
+    engine = build_engine(args.database_url)
+    migrate.upgrade(engine)
+    prepared = prepare_workspace(args.database_url, 20_000)
+    principal = Principal.system(prepared.workspace_id)
+    with unit_of_work(engine) as session:
+        segment = service.create_segment(
+            session,
+            principal,
+            SegmentIn(
+                name="bench-fresh",
+                rule={"type": "event", "event_type": "bench_signal", "op": "did", "within_days": 1},
+            ),
+        )
+    with unit_of_work(engine) as session:
+        service.build_segment(session, prepared.workspace_id, segment.id)
+
+    port = free_port()
+    server = start_server(args.database_url, port)
+    worker = start_worker(args.database_url)
+    mobiles = prepared.mobiles
+    sent_at: dict[int, float] = {}
+    lock = threading.Lock()
+    run = uuid.uuid4().hex[:6]
+    batches_per_second = max(1, args.rate // BATCH)
+    try:
+        started = time.time()
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {prepared.api_key}"},
+            timeout=60,
+        ) as client:
+            n = 0
+            for second in range(args.seconds):
+                tick = started + second
+                for b in range(batches_per_second):
+                    signal = mobiles[(second * batches_per_second + b) % len(mobiles)]
+                    now = datetime.now(UTC).isoformat()
+                    events = [
+                        {
+                            "id": f"f-{run}-{n + i}",
+                            "type": "page_view",
+                            "occurred_at": now,
+                            "customer": {"mobile": mobiles[(n + i) * 7 % len(mobiles)]},
+                            "properties": {"page": "/home"},
+                        }
+                        for i in range(BATCH - 1)
+                    ]
+                    events.append(
+                        {
+                            "id": f"s-{run}-{n}",
+                            "type": "bench_signal",
+                            "occurred_at": now,
+                            "customer": {"mobile": signal},
+                        }
+                    )
+                    n += BATCH
+                    posted = time.time()
+                    client.post("/api/v1/events/batch", json={"events": events}).raise_for_status()
+                    with lock:
+                        sent_at.setdefault(prepared.customer_of[signal], posted)
+                time.sleep(max(0.0, tick + 1 - time.time()))
+            sending = time.time() - started
+        entered = _wait_for_entries(engine, segment.id, len(sent_at))
+    finally:
+        server.terminate()
+        worker.terminate()
+        server.wait(30)
+        worker.wait(30)
+    latencies = [entered[c] - sent_at[c] for c in sent_at if c in entered]
+    missing = len(sent_at) - len(latencies)
+    print(
+        f"segment freshness on {database_label(args.database_url)}: {n:,} events in"
+        f" {sending:.1f} s = {n / sending:,.0f} events/s; {len(sent_at)} signals"
+    )
+    print(
+        f"event → membership: p50 {median(latencies):.2f} s, p95 {percentile(latencies, 95):.2f} s,"
+        f" max {max(latencies):.2f} s; {missing} never entered (target p95 ≤ 5 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Segments: audiences as rule trees compiled to SQL, with stored membership."""

@@ -1,0 +1,475 @@
+"""Compile a rule tree into one SQL query of customer ids (SQLAlchemy Core, both dialects).
+
+Every condition becomes the set of customer ids it holds for, read from the narrowest
+indexed table (tag assignments, feature rows, event counters…); groups become set algebra:
+all → INTERSECT, any → UNION, not → EXCEPT. The live-customer table is only scanned where
+a condition is about the profile itself or a negation needs "everyone else".
+
+Relative windows are calendar days in the workspace's time zone: "within the last 30
+days" is today and the 29 days before it, from local midnight.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Float,
+    Select,
+    String,
+    case,
+    cast,
+    except_,
+    func,
+    intersect,
+    literal,
+    or_,
+    select,
+    union,
+)
+
+from siyu.commerce.repository import COUNTED_STATUSES, PAID_STATUSES
+from siyu.events import counters
+from siyu.models import (
+    Customer,
+    CustomerFeature,
+    CustomerGroupMember,
+    CustomerTag,
+    Department,
+    Event,
+    EventCounter,
+    FollowRelation,
+    Identity,
+    LiveCode,
+    OptOut,
+    Order,
+    OrderItem,
+    Product,
+    SegmentMember,
+    Staff,
+)
+from siyu.segments.context import CompileContext
+from siyu.segments.nodes import (
+    AllOf,
+    AnyOf,
+    ClvCondition,
+    Condition,
+    EventCondition,
+    FollowCondition,
+    GroupCondition,
+    IdentityCondition,
+    Not,
+    OrdersCondition,
+    ProfileCondition,
+    PropertyFilter,
+    RfmCondition,
+    RuleNode,
+    SegmentCondition,
+    StageCondition,
+    SubscriptionCondition,
+    TagCondition,
+)
+from siyu.segments.profile_sql import profile_column, profile_predicate
+
+LOST_STATUSES = ("deleted_by_customer", "deleted_by_staff")
+FEATURE_WINDOWS = {30: "30d", 90: "90d", 365: "365d"}
+# A query of customer ids: one SELECT or a compound (INTERSECT/UNION/EXCEPT) of them.
+IdSet = Select[Any] | CompoundSelect[Any]
+
+
+# -- entry points ---------------------------------------------------------------------------
+
+
+def compile_rule(node: RuleNode, ctx: CompileContext) -> Select[Any]:
+    """The ids of the live customers the rule holds for, each once."""
+    return _live(ctx).where(Customer.id.in_(_compile(node, ctx)))
+
+
+def count_query(node: RuleNode, ctx: CompileContext) -> Select[Any]:
+    return select(func.count()).select_from(compile_rule(node, ctx).subquery())
+
+
+def restricted(node: RuleNode, ctx: CompileContext, customer_ids: IdSet) -> Select[Any]:
+    """The rule evaluated for just these customers (re-evaluating those that changed)."""
+    return compile_rule(node, ctx).where(Customer.id.in_(customer_ids))
+
+
+def _live(ctx: CompileContext) -> Select[Any]:
+    return select(Customer.id).where(
+        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_(None)
+    )
+
+
+# -- set algebra ------------------------------------------------------------------------------
+
+
+def _compile(node: RuleNode, ctx: CompileContext) -> IdSet:
+    if isinstance(node, AllOf):
+        return _all(node.children, ctx)
+    if isinstance(node, AnyOf):
+        return union(*(_compile(child, ctx) for child in node.children)).subquery().select()
+    if isinstance(node, Not):
+        return _everyone_but(_compile(node.child, ctx), ctx)
+    return _condition(node, ctx)
+
+
+def _all(children: tuple[RuleNode, ...], ctx: CompileContext) -> IdSet:
+    positive = [_compile(c, ctx) for c in children if not isinstance(c, Not)]
+    negative = [_compile(c.child, ctx) for c in children if isinstance(c, Not)]
+    base = positive[0] if len(positive) == 1 else None
+    if not positive:
+        base = _live(ctx)
+    elif base is None:
+        base = intersect(*positive).subquery().select()
+    if not negative:
+        return base
+    return except_(base, *negative).subquery().select()
+
+
+def _everyone_but(ids: IdSet, ctx: CompileContext) -> IdSet:
+    return except_(_live(ctx), ids).subquery().select()
+
+
+def _holds(ctx: CompileContext, positive: IdSet, *, negate: bool) -> IdSet:
+    return _everyone_but(positive, ctx) if negate else positive
+
+
+def _compare(column: ColumnElement[Any], op: str, value: tuple[Any, Any]) -> ColumnElement[bool]:
+    low, high = value
+    if op == "between":
+        return column.between(low, high)
+    return {  # type: ignore[no-any-return]
+        "eq": column == low,
+        "gte": column >= low,
+        "lte": column <= low,
+    }[op]
+
+
+def _zero_holds(op: str, value: tuple[float, float]) -> bool:
+    """Whether a customer with nothing (count 0, sum 0) satisfies the comparison."""
+    low, high = value
+    return {
+        "eq": low == 0,
+        "gte": low <= 0,
+        "lte": low >= 0,
+        "between": low <= 0 <= high,
+    }[op]
+
+
+def _negated_compare(column: ColumnElement[Any], op: str, value: tuple[Any, Any]) -> Any:
+    return ~_compare(column, op, value)
+
+
+# -- conditions -------------------------------------------------------------------------------
+
+
+def _condition(condition: Condition, ctx: CompileContext) -> IdSet:
+    compiler: Callable[[Any, CompileContext], IdSet] = _COMPILERS[type(condition)]
+    return compiler(condition, ctx)
+
+
+def _identity(condition: IdentityCondition, ctx: CompileContext) -> IdSet:
+    ids = select(Identity.customer_id).where(
+        Identity.workspace_id == ctx.workspace_id, Identity.kind == condition.kind
+    )
+    return _holds(ctx, ids, negate=condition.op == "has_not")
+
+
+def _clv(condition: ClvCondition, ctx: CompileContext) -> IdSet:
+    column = getattr(CustomerFeature, condition.metric)
+    return _feature(ctx, _compare(column, condition.op, condition.value))
+
+
+def _stage(condition: StageCondition, ctx: CompileContext) -> IdSet:
+    stage = Customer.lifecycle_stage.in_(condition.stages)
+    return _live(ctx).where(stage if condition.op == "in" else ~stage)
+
+
+def _group(condition: GroupCondition, ctx: CompileContext) -> IdSet:
+    members = select(CustomerGroupMember.customer_id).where(
+        CustomerGroupMember.workspace_id == ctx.workspace_id,
+        CustomerGroupMember.customer_id.is_not(None),
+        CustomerGroupMember.status == "active",
+    )
+    if condition.group_ids:
+        members = members.where(CustomerGroupMember.group_id.in_(condition.group_ids))
+    return _holds(ctx, members, negate=condition.op == "in_none")
+
+
+def _segment(condition: SegmentCondition, ctx: CompileContext) -> IdSet:
+    members = select(SegmentMember.customer_id).where(
+        SegmentMember.workspace_id == ctx.workspace_id,
+        SegmentMember.segment_id == condition.segment_id,
+    )
+    return _holds(ctx, members, negate=condition.op == "not_in")
+
+
+def _subscription(condition: SubscriptionCondition, ctx: CompileContext) -> IdSet:
+    opted = select(OptOut.customer_id).where(OptOut.workspace_id == ctx.workspace_id)
+    if condition.channel != "any":
+        opted = opted.where(OptOut.channel.in_((condition.channel, "all")))
+    return _holds(ctx, opted, negate=condition.op == "not_opted_out")
+
+
+def _feature(ctx: CompileContext, predicate: ColumnElement[bool]) -> Select[Any]:
+    return select(CustomerFeature.customer_id).where(
+        CustomerFeature.workspace_id == ctx.workspace_id, predicate
+    )
+
+
+# profile ---------------------------------------------------------------------------------
+
+
+def _profile(condition: ProfileCondition, ctx: CompileContext) -> Select[Any]:
+    if condition.kind == "custom":
+        msg = f"unresolved custom field {condition.field}: call resolve_rule first"
+        raise ValueError(msg)
+    column = profile_column(condition)
+    return _live(ctx).where(profile_predicate(condition, column, ctx))
+
+
+# tags ------------------------------------------------------------------------------------
+
+
+def _tag(condition: TagCondition, ctx: CompileContext) -> IdSet:
+    def carrying(tag_ids: tuple[int, ...]) -> Select[Any]:
+        stmt = select(CustomerTag.customer_id).where(
+            CustomerTag.workspace_id == ctx.workspace_id, CustomerTag.tag_id.in_(tag_ids)
+        )
+        if condition.source is not None:
+            stmt = stmt.where(CustomerTag.source == condition.source)
+        return stmt
+
+    if condition.op == "has_all" and len(condition.tag_ids) > 1:
+        return intersect(*(carrying((tag_id,)) for tag_id in condition.tag_ids)).subquery().select()
+    return _holds(ctx, carrying(condition.tag_ids), negate=condition.op == "has_none")
+
+
+# follow relations -------------------------------------------------------------------------
+
+
+def _follow(condition: FollowCondition, ctx: CompileContext) -> IdSet:
+    stmt = select(FollowRelation.customer_id).where(FollowRelation.workspace_id == ctx.workspace_id)
+    if condition.status == "active":
+        stmt = stmt.where(FollowRelation.status == "active")
+    elif condition.status == "lost":
+        stmt = stmt.where(FollowRelation.status.in_(LOST_STATUSES))
+    if condition.staff_ids:
+        stmt = stmt.where(FollowRelation.staff_id.in_(condition.staff_ids))
+    if condition.department_ids:
+        tree = (
+            select(Department.id)
+            .where(
+                Department.workspace_id == ctx.workspace_id,
+                Department.id.in_(condition.department_ids),
+            )
+            .cte("department_tree", recursive=True)
+        )
+        tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
+        staff = select(Staff.id).where(
+            Staff.workspace_id == ctx.workspace_id, Staff.department_id.in_(select(tree.c.id))
+        )
+        stmt = stmt.where(FollowRelation.staff_id.in_(staff))
+    states: list[ColumnElement[bool]] = []
+    if condition.states:
+        states.append(FollowRelation.state.in_(condition.states))
+    if condition.live_code_ids:
+        codes = select(LiveCode.state).where(
+            LiveCode.workspace_id == ctx.workspace_id, LiveCode.id.in_(condition.live_code_ids)
+        )
+        states.append(FollowRelation.state.in_(codes))
+    if states:
+        stmt = stmt.where(or_(*states))
+    if condition.added_within_days is not None:
+        stmt = stmt.where(FollowRelation.added_at >= ctx.window_start(condition.added_within_days))
+    return _holds(ctx, stmt, negate=condition.op == "has_not")
+
+
+# orders ----------------------------------------------------------------------------------
+
+
+def _orders(condition: OrdersCondition, ctx: CompileContext) -> IdSet:
+    value = (float(condition.value[0]), float(condition.value[1]))
+    # A customer without orders has count 0 and sum 0, but no average.
+    zero_holds = condition.metric != "avg_paid" and _zero_holds(condition.op, value)
+    filtered = condition.platforms or condition.product_ids or condition.categories
+    metric = _order_metric_from_stats(condition, ctx) if not filtered else None
+    if metric is not None:
+        table_ids, column = metric
+        if zero_holds:
+            failing = table_ids.where(_negated_compare(column, condition.op, condition.value))
+            return _everyone_but(failing, ctx)
+        return table_ids.where(_compare(column, condition.op, condition.value))
+    aggregate = _order_aggregate(condition, ctx)
+    if zero_holds:
+        return _everyone_but(
+            aggregate.having(
+                _negated_compare(_order_measure(condition), condition.op, condition.value)
+            ),
+            ctx,
+        )
+    return aggregate.having(_compare(_order_measure(condition), condition.op, condition.value))
+
+
+def _order_metric_from_stats(
+    condition: OrdersCondition, ctx: CompileContext
+) -> tuple[Select[Any], Any] | None:
+    """Kept per-customer stats answer unfiltered counts and sums without reading orders."""
+    if condition.within_days is None:
+        count, paid = Customer.order_count, Customer.total_paid_fen
+        ids = _live(ctx)
+    elif condition.within_days in FEATURE_WINDOWS:
+        suffix = FEATURE_WINDOWS[condition.within_days]
+        count = getattr(CustomerFeature, f"orders_{suffix}")
+        paid = getattr(CustomerFeature, f"paid_{suffix}_fen")
+        ids = select(CustomerFeature.customer_id).where(
+            CustomerFeature.workspace_id == ctx.workspace_id
+        )
+    else:
+        return None
+    if condition.metric == "count":
+        return ids, count
+    if condition.metric == "sum_paid":
+        return ids, paid
+    return ids.where(count > 0), cast(paid, Float) / count
+
+
+def _order_aggregate(condition: OrdersCondition, ctx: CompileContext) -> Select[Any]:
+    stmt = select(Order.customer_id).where(
+        Order.workspace_id == ctx.workspace_id,
+        Order.customer_id.is_not(None),
+        Order.status.in_(PAID_STATUSES),
+    )
+    if condition.within_days is not None:
+        stmt = stmt.where(Order.ordered_at >= ctx.window_start(condition.within_days))
+    if condition.platforms:
+        stmt = stmt.where(Order.platform.in_(condition.platforms))
+    if condition.product_ids or condition.categories:
+        items = select(OrderItem.order_id).where(OrderItem.workspace_id == ctx.workspace_id)
+        if condition.product_ids:
+            items = items.where(OrderItem.product_id.in_(condition.product_ids))
+        if condition.categories:
+            products = select(Product.id).where(
+                Product.workspace_id == ctx.workspace_id,
+                Product.category.in_(condition.categories),
+            )
+            items = items.where(OrderItem.product_id.in_(products))
+        stmt = stmt.where(Order.id.in_(items))
+    return stmt.group_by(Order.customer_id)
+
+
+def _order_measure(condition: OrdersCondition) -> ColumnElement[Any]:
+    count = func.sum(case((Order.status.in_(COUNTED_STATUSES), 1), else_=0))
+    paid = func.sum(Order.paid_fen - Order.refunded_fen)
+    if condition.metric == "count":
+        return count
+    if condition.metric == "sum_paid":
+        return paid
+    return cast(paid, Float) / func.nullif(count, 0)
+
+
+# RFM ---------------------------------------------------------------------------------------
+
+
+def _rfm(condition: RfmCondition, ctx: CompileContext) -> IdSet:
+    if condition.op == "class_in":
+        return _feature(ctx, CustomerFeature.rfm_class.in_(condition.classes))
+    column = getattr(CustomerFeature, f"rfm_{condition.score}")
+    return _feature(ctx, _compare(column, condition.op, condition.value))
+
+
+# events ------------------------------------------------------------------------------------
+
+
+def _event(condition: EventCondition, ctx: CompileContext) -> IdSet:
+    threshold = {
+        "did": 1,
+        "did_not": 1,
+        "at_least": condition.count,
+        "at_most": condition.count + 1,
+    }[condition.op]
+    negate = condition.op in ("did_not", "at_most")
+    counters = _counter_dimension(condition, ctx)
+    if counters is not None:
+        stmt = select(EventCounter.customer_id).where(
+            EventCounter.workspace_id == ctx.workspace_id,
+            EventCounter.event_type == condition.event_type,
+            EventCounter.dimension == counters,
+        )
+        if condition.within_days is not None:
+            first = ctx.today - timedelta(days=condition.within_days - 1)
+            stmt = stmt.where(EventCounter.day >= first)
+        stmt = stmt.group_by(EventCounter.customer_id)
+        if threshold > 1:
+            stmt = stmt.having(func.sum(EventCounter.count) >= threshold)
+        return _holds(ctx, stmt, negate=negate)
+    raw = select(Event.customer_id).where(
+        Event.workspace_id == ctx.workspace_id, Event.event_type == condition.event_type
+    )
+    if condition.within_days is not None:
+        raw = raw.where(Event.occurred_at >= ctx.window_start(condition.within_days))
+    for where in condition.where:
+        raw = raw.where(_property_predicate(where))
+    raw = raw.group_by(Event.customer_id)
+    if threshold > 1:
+        raw = raw.having(func.count() >= threshold)
+    return _holds(ctx, raw, negate=negate)
+
+
+def _counter_dimension(condition: EventCondition, ctx: CompileContext) -> str | None:
+    """The counter dimension that answers the condition, if one does."""
+    if not condition.where:
+        return ""
+    if len(condition.where) != 1:
+        return None
+    only = condition.where[0]
+    counted = ctx.counted.get(condition.event_type, frozenset())
+    if only.op != "eq" or only.property not in counted:
+        return None
+    return counters.dimension(only.property, only.value)
+
+
+def _property_predicate(where: PropertyFilter) -> ColumnElement[bool]:
+    element = Event.properties[where.property]
+    value = where.value
+    if where.op in ("gt", "gte", "lt", "lte"):
+        number = element.as_float()
+        return {  # type: ignore[no-any-return]
+            "gt": number > value,
+            "gte": number >= value,
+            "lt": number < value,
+            "lte": number <= value,
+        }[where.op]
+    if where.op == "in":
+        return or_(*(_equals(element, v) for v in value))
+    if where.op == "contains":
+        return element.as_string().contains(str(value), autoescape=True)  # type: ignore[no-any-return]
+    if where.op == "ne":
+        return ~_equals(element, value)
+    return _equals(element, value)
+
+
+def _equals(element: Any, value: object) -> ColumnElement[bool]:
+    if isinstance(value, bool):
+        return element.as_boolean() == value  # type: ignore[no-any-return]
+    if isinstance(value, int | float):
+        return element.as_float() == float(value)  # type: ignore[no-any-return]
+    return element.as_string() == cast(literal(value), String)  # type: ignore[no-any-return]
+
+
+_COMPILERS: dict[type, Callable[[Any, CompileContext], IdSet]] = {
+    ProfileCondition: _profile,
+    TagCondition: _tag,
+    IdentityCondition: _identity,
+    FollowCondition: _follow,
+    OrdersCondition: _orders,
+    RfmCondition: _rfm,
+    ClvCondition: _clv,
+    EventCondition: _event,
+    StageCondition: _stage,
+    GroupCondition: _group,
+    SegmentCondition: _segment,
+    SubscriptionCondition: _subscription,
+}
