@@ -12,6 +12,7 @@ from siyu.connectors.wecom.check_endpoints import router as wecom_check_router
 from siyu.connectors.wecom.endpoints import router as wecom_router
 from siyu.connectors.wecom.sync_endpoints import router as wecom_sync_router
 from siyu.console.endpoints import router as console_router
+from siyu.content.materials_endpoints import router as materials_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
 from siyu.events.endpoints import router as events_router
@@ -39,6 +40,7 @@ api_router.include_router(clv_router)
 api_router.include_router(dashboards_router)
 api_router.include_router(segments_router)
 api_router.include_router(acquisition_router)
+api_router.include_router(materials_router)
 api_router.include_router(console_router)
 api_router.include_router(wecom_router)
 api_router.include_router(wecom_check_router)

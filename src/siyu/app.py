@@ -17,6 +17,7 @@ from siyu.api import api_router
 from siyu.config import Settings, get_settings
 from siyu.connectors.wecom.callbacks import router as wecom_callback_router
 from siyu.console.serving import mount_console
+from siyu.content.storage import configure_store, store_from_settings
 from siyu.db.session import get_engine, unit_of_work
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
 from siyu.observability import MetricsMiddleware
@@ -141,6 +142,7 @@ def create_app(
     )
     app.state.engine = db_engine
     app.state.settings = settings
+    configure_store(store_from_settings(settings))
     app.state.login_throttle = LoginThrottle(
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_failure_window_seconds,

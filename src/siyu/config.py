@@ -3,6 +3,7 @@
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,17 @@ class Settings(BaseSettings):
     export_retention_days: int = Field(default=7, ge=1)
     upload_retention_days: int = Field(default=30, ge=1)
 
+    # Materials library files: on local disk under data_dir (default) or in an
+    # S3-compatible object store (AWS S3, MinIO, Tencent COS, Aliyun OSS…).
+    file_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = None
+    # A TTF/TTC/OTF font with Chinese glyphs for poster text; default: found by fontconfig.
+    poster_font: Path | None = None
+
     worker_in_process: bool = True
     worker_concurrency: int = Field(default=2, ge=1)
     # Runners for the realtime lane (callbacks, welcome messages), so a slow WeCom call
@@ -49,6 +61,13 @@ class Settings(BaseSettings):
     worker_realtime_concurrency: int = Field(default=2, ge=1)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.file_store == "s3" and not self.s3_bucket:
+            msg = "SIYU_S3_BUCKET is required when SIYU_FILE_STORE=s3"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "Settings":

@@ -25,6 +25,9 @@ from siyu.models.job import Job
 from siyu.models.live_code import LiveCode
 from siyu.models.live_code_add import LiveCodeAdd
 from siyu.models.live_code_staff import LiveCodeStaff
+from siyu.models.material import Material
+from siyu.models.material_group import MaterialGroup
+from siyu.models.material_tag import MaterialTag
 from siyu.models.membership import Membership
 from siyu.models.merge_record import MergeRecord
 from siyu.models.opt_out import OptOut
@@ -49,6 +52,7 @@ from siyu.models.user import User
 from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
+from siyu.models.wecom_media import WecomMedia
 from siyu.models.wecom_sync_run import WecomSyncRun
 from siyu.models.wecom_transfer import WecomTransfer
 from siyu.models.workspace import Workspace
@@ -79,6 +83,9 @@ __all__ = [
     "LiveCode",
     "LiveCodeAdd",
     "LiveCodeStaff",
+    "Material",
+    "MaterialGroup",
+    "MaterialTag",
     "Membership",
     "MergeRecord",
     "OptOut",
@@ -103,6 +110,7 @@ __all__ = [
     "WecomCallback",
     "WecomCallbackRefusal",
     "WecomConnection",
+    "WecomMedia",
     "WecomSyncRun",
     "WecomTransfer",
     "Workspace",

@@ -1,0 +1,1 @@
+"""Content: the materials library, poster templates, tracked links and share chains."""
