@@ -14,6 +14,7 @@ from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
 from siyu.cli.demo import demo
 from siyu.cli.features import features_app
 from siyu.cli.imports import import_app
+from siyu.cli.sms_sim import sms_sim
 from siyu.cli.staff import staff_app
 from siyu.cli.wecom import wecom_app
 from siyu.cli.wecom_sim import wecom_sim
@@ -42,6 +43,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(wecom_app, name="wecom")
 app.command("demo")(demo)
 app.command("wecom-sim")(wecom_sim)
+app.command("sms-sim")(sms_sim)
 
 
 def _fail(exc: SiyuError) -> None:
