@@ -14,6 +14,7 @@ JOB_MODULES = (
     "siyu.events.jobs",
     "siyu.analytics.feature_jobs",
     "siyu.analytics.clv_jobs",
+    "siyu.content.materials_jobs",
 )
 
 

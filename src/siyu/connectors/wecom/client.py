@@ -5,7 +5,9 @@ models of `siyu.connectors.wecom.schemas`; `iter_*` methods walk every page of a
 Tokens, the shared rate limit, retries and errors are `WecomTransport`'s (transport.py).
 """
 
+import mimetypes
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
@@ -45,6 +47,8 @@ from siyu.connectors.wecom.schemas import (
     ListContactWayRequest,
     ListContactWayResponse,
     MarkTagRequest,
+    MediaUploadImgResponse,
+    MediaUploadResponse,
     NewCorpTag,
     OwnerFilter,
     RemarkRequest,
@@ -521,3 +525,34 @@ class WecomClient(WecomTransport):
         ):
             for row in page.send_list:
                 yield row
+
+    # ---------------------------------------------------------------------- media
+
+    async def media_upload(
+        self, media_type: Literal["image", "voice", "video", "file"], filename: str, content: bytes
+    ) -> MediaUploadResponse:
+        """Upload a temporary media file (valid three days) as the multipart field `media`."""
+        kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        data = await self._send(
+            "POST",
+            "media/upload",
+            params={"type": media_type},
+            files={"media": (filename, content, kind)},
+            read=False,
+        )
+        return MediaUploadResponse.model_validate(data)
+
+    async def upload_media(
+        self, media_type: Literal["image", "voice", "video", "file"], filename: str, content: bytes
+    ) -> tuple[str, datetime]:
+        """`media_upload` as (media_id, created_at as an aware UTC datetime)."""
+        result = await self.media_upload(media_type, filename, content)
+        return result.media_id, datetime.fromtimestamp(int(result.created_at), UTC)
+
+    async def media_uploadimg(self, filename: str, content: bytes) -> MediaUploadImgResponse:
+        """Upload a JPG/PNG image (≤ 2 MB) for a permanent URL, e.g. a link's cover."""
+        kind = mimetypes.guess_type(filename)[0] or "image/jpeg"
+        data = await self._send(
+            "POST", "media/uploadimg", files={"media": (filename, content, kind)}, read=False
+        )
+        return MediaUploadImgResponse.model_validate(data)

@@ -646,3 +646,20 @@ class GroupMsgSendResult(WecomModel):
 
 class GroupMsgSendResultResponse(CursorPage):
     send_list: list[GroupMsgSendResult] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------------- media
+
+
+class MediaUploadResponse(WecomResponse):
+    """`media/upload`: a temporary media id, valid three days from `created_at`."""
+
+    type: str = ""
+    media_id: str
+    created_at: str = Field(description="Unix seconds, as a string")
+
+
+class MediaUploadImgResponse(WecomResponse):
+    """`media/uploadimg`: a permanent image URL (link covers, rich messages)."""
+
+    url: str

@@ -139,6 +139,7 @@ class WecomTransport:
         *,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         read: bool,
         with_token: bool = True,
     ) -> dict[str, Any]:
@@ -155,7 +156,9 @@ class WecomTransport:
                 query["access_token"] = token
             failure: str
             try:
-                response = await self._client().request(method, url, params=query, json=body)
+                response = await self._client().request(
+                    method, url, params=query, json=body, files=files
+                )
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {redact(str(exc))}"
             else:

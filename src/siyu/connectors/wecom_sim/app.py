@@ -103,7 +103,15 @@ def _token_kind(state: SimState, token: str | None) -> SecretKind:
 
 async def _params(request: Request, method: str) -> dict[str, Any]:
     params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "access_token"}
-    if method == "POST":
+    if method == "POST" and request.headers.get("content-type", "").startswith("multipart/"):
+        # media/upload and media/uploadimg: a file part arrives as (filename, type, bytes).
+        async with request.form() as form:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    params[name] = value
+                else:
+                    params[name] = (value.filename or "", value.content_type, await value.read())
+    elif method == "POST":
         raw = await request.body()
         try:
             body = json.loads(raw or b"{}")
