@@ -9,6 +9,7 @@ The route walk is generic: a new route whose path parameter the tables below can
 fails the test until it is added here, so every future route is covered.
 """
 
+import io
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,11 +22,13 @@ from argon2 import PasswordHasher, profiles
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
+from siyu.content.storage import LocalStore, content_key
 from siyu.customers import export
 from siyu.db.base import Base
 from siyu.db.dependencies import DbSession
@@ -44,6 +47,9 @@ from siyu.models import (
     Job,
     LiveCode,
     LiveCodeAdd,
+    Material,
+    MaterialGroup,
+    MaterialTag,
     MergeRecord,
     Order,
     OrderItem,
@@ -99,6 +105,8 @@ PARAM_KINDS: dict[str, str] = {
     "api_key_id": "api_key",
     "code_id": "live_code",
     "segment_id": "segment",
+    "material_id": "material",
+    "material_group_id": "material_group",
 }
 # Parameters whose meaning depends on the route: (path prefix, name) -> kind.
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
@@ -143,6 +151,13 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def seed_png() -> bytes:
+    """The image every seeded material stores (in the tenants fixture's file store)."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "#3366CC").save(out, format="PNG")
+    return out.getvalue()
 
 
 def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
@@ -351,6 +366,29 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         )
     )
     session.flush()
+    material_group = MaterialGroup(workspace_id=workspace_id, name=f"{mark}-素材分组")
+    session.add(material_group)
+    session.flush()
+    material = Material(
+        workspace_id=workspace_id,
+        kind="image",
+        title=f"{mark}-门店照片",
+        description=f"{mark}-描述",
+        group_id=material_group.id,
+        tags=[f"{mark}-标签"],
+        file_key=content_key(workspace_id, seed_png()),
+        filename=f"{mark}-store.png",
+        content_type="image/png",
+        size_bytes=len(seed_png()),
+        width=40,
+        height=30,
+    )
+    session.add(material)
+    session.flush()
+    session.add(
+        MaterialTag(workspace_id=workspace_id, material_id=material.id, name=f"{mark}-标签")
+    )
+    session.flush()
     return {
         "customer": customer.id,
         "identity": identity.id,
@@ -376,6 +414,8 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "api_key": api_key.id,
         "live_code": live_code.id,
         "segment": segment.id,
+        "material": material.id,
+        "material_group": material_group.id,
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,
@@ -632,6 +672,10 @@ def tenants(engine: Engine, make_workspace: MakeWorkspace, settings: Settings) -
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"ID\n{objects['customer']}\n", encoding="utf-8")
+    for workspace in (a, b):
+        LocalStore(settings.data_dir).put(
+            content_key(workspace.id, seed_png()), seed_png(), "image/png"
+        )
     return Tenants(a, a_objects, b, b_objects, [b_admin, b_objects["user"]])
 
 
