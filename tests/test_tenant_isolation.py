@@ -36,6 +36,8 @@ from siyu.db.session import unit_of_work
 from siyu.exceptions import Forbidden, NotFound
 from siyu.models import Customer as CustomerRow
 from siyu.models import (
+    CustomerGroup,
+    CustomerGroupMember,
     CustomerTag,
     CustomField,
     Department,
@@ -107,6 +109,7 @@ PARAM_KINDS: dict[str, str] = {
     "segment_id": "segment",
     "material_id": "material",
     "material_group_id": "material_group",
+    "customer_group_id": "customer_group",
 }
 # Parameters whose meaning depends on the route: (path prefix, name) -> kind.
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
@@ -348,8 +351,26 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         status="ready",
         member_count=1,
     )
-    session.add_all([item, refund, live_code, segment])
+    customer_group = CustomerGroup(
+        workspace_id=workspace_id,
+        chat_id=f"wr{mark}{tail}",
+        name=f"{mark}-会员群",
+        owner_userid=staff.wecom_userid,
+        owner_staff_id=staff.id,
+        member_count=1,
+    )
+    session.add_all([item, refund, live_code, segment, customer_group])
     session.flush()
+    session.add(
+        CustomerGroupMember(
+            workspace_id=workspace_id,
+            group_id=customer_group.id,
+            member_type="external",
+            member_id=identity.value,
+            customer_id=customer.id,
+            name=f"{mark}-张三",
+        )
+    )
     session.add(
         SegmentMember(workspace_id=workspace_id, segment_id=segment.id, customer_id=customer.id)
     )
@@ -416,6 +437,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "segment": segment.id,
         "material": material.id,
         "material_group": material_group.id,
+        "customer_group": customer_group.id,
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,

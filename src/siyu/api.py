@@ -10,6 +10,7 @@ from siyu.analytics.rfm_endpoints import router as rfm_router
 from siyu.commerce.endpoints import router as commerce_router
 from siyu.connectors.wecom.check_endpoints import router as wecom_check_router
 from siyu.connectors.wecom.endpoints import router as wecom_router
+from siyu.connectors.wecom.group_endpoints import router as wecom_group_router
 from siyu.connectors.wecom.sync_endpoints import router as wecom_sync_router
 from siyu.console.endpoints import router as console_router
 from siyu.content.materials_endpoints import router as materials_router
@@ -45,3 +46,4 @@ api_router.include_router(console_router)
 api_router.include_router(wecom_router)
 api_router.include_router(wecom_check_router)
 api_router.include_router(wecom_sync_router)
+api_router.include_router(wecom_group_router)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # deleted after these many days by the daily housekeeping job.
     export_retention_days: int = Field(default=7, ge=1)
     upload_retention_days: int = Field(default=30, ge=1)
+    # Processed WeCom callbacks (and refused-callback counts) are deleted after this long.
+    wecom_inbox_retention_days: int = Field(default=30, ge=1)
 
     # Materials library files: on local disk under data_dir (default) or in an
     # S3-compatible object store (AWS S3, MinIO, Tencent COS, Aliyun OSS…).

@@ -106,6 +106,30 @@ export const router = createRouter({
           meta: { titleKey: 'wecom.connection.title', minRole: 'admin' },
         },
         {
+          path: 'wecom/sync',
+          name: 'wecom-sync',
+          component: () => import('@/wecom/SyncPage.vue'),
+          meta: { titleKey: 'wecom.sync.title', minRole: 'operator' },
+        },
+        {
+          path: 'wecom/lost-customers',
+          name: 'wecom-lost',
+          component: () => import('@/wecom/LostCustomersPage.vue'),
+          meta: { titleKey: 'wecom.lost.title', minRole: 'operator' },
+        },
+        {
+          path: 'wecom/handover',
+          name: 'wecom-handover',
+          component: () => import('@/wecom/HandoverPage.vue'),
+          meta: { titleKey: 'wecom.handover.title', minRole: 'admin' },
+        },
+        {
+          path: 'wecom/groups',
+          name: 'wecom-groups',
+          component: () => import('@/wecom/GroupsPage.vue'),
+          meta: { titleKey: 'wecom.groups.title', minRole: 'operator' },
+        },
+        {
           path: 'settings/:section?',
           name: 'settings',
           component: () => import('@/settings/SettingsPage.vue'),

@@ -1,4 +1,5 @@
-"""Customers, follow relations, lost customers and customer groups as WeCom reports them.
+"""Customers, follow relations and lost customers as WeCom reports them (customer groups:
+`customers/groups.py`).
 
 The WeCom sync (connectors/wecom/sync.py) and its callback handlers call these with plain
 records; every function writes a page in a constant number of statements.
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.customers import changes, oneid
@@ -19,8 +20,6 @@ from siyu.kit.pagination import SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.models import (
     Customer,
-    CustomerGroup,
-    CustomerGroupMember,
     FollowLoss,
     FollowRelation,
     FollowRelationTag,
@@ -361,162 +360,6 @@ def end_unlisted_follows(
     return losses
 
 
-# -- customer groups ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WecomGroupMemberRecord:
-    member_id: str
-    member_type: str  # staff | external
-    name: str = ""
-    unionid: str | None = None
-    join_time: datetime | None = None
-    join_scene: int | None = None
-    invitor: str | None = None
-
-
-@dataclass(frozen=True)
-class WecomGroupRecord:
-    chat_id: str
-    name: str
-    owner_userid: str
-    owner_staff_id: int | None
-    created_at: datetime | None
-    notice: str
-    member_version: str
-    members: tuple[WecomGroupMemberRecord, ...]
-
-
-def upsert_wecom_groups(
-    session: Session, workspace_id: int, records: Sequence[WecomGroupRecord]
-) -> dict[str, int]:
-    """Upsert groups by chat id and make their active members exactly those WeCom lists
-    (members who left are kept, marked left). Returns counts."""
-    counts = {"created": 0, "updated": 0, "members_joined": 0, "members_left": 0}
-    if not records:
-        return counts
-    now = utcnow()
-    groups = {
-        g.chat_id: g
-        for g in session.scalars(
-            select(CustomerGroup).where(
-                CustomerGroup.workspace_id == workspace_id,
-                CustomerGroup.chat_id.in_([r.chat_id for r in records]),
-            )
-        )
-    }
-    for record in records:
-        group = groups.get(record.chat_id)
-        if group is None:
-            group = CustomerGroup(workspace_id=workspace_id, chat_id=record.chat_id)
-            session.add(group)
-            groups[record.chat_id] = group
-            counts["created"] += 1
-        elif (group.name, group.notice or "", group.status, group.member_count) != (
-            record.name,
-            record.notice,
-            "active",
-            len(record.members),
-        ):
-            counts["updated"] += 1
-        group.name = record.name[:200]
-        group.owner_userid = record.owner_userid
-        group.owner_staff_id = record.owner_staff_id
-        group.notice = record.notice or None
-        group.group_created_at = record.created_at
-        group.member_version = record.member_version or None
-        group.member_count = len(record.members)
-        group.status = "active"
-        group.synced_at = now
-    session.flush()
-    external = customer_ids_by_external_userid(
-        session,
-        workspace_id,
-        (m.member_id for r in records for m in r.members if m.member_type == "external"),
-    )
-    group_ids = [groups[r.chat_id].id for r in records]
-    current: dict[tuple[int, str], CustomerGroupMember] = {
-        (m.group_id, m.member_id): m
-        for m in session.scalars(
-            select(CustomerGroupMember).where(
-                CustomerGroupMember.workspace_id == workspace_id,
-                CustomerGroupMember.group_id.in_(group_ids),
-            )
-        )
-    }
-    listed: set[tuple[int, str]] = set()
-    for record in records:
-        group_id = groups[record.chat_id].id
-        for member in record.members:
-            key = (group_id, member.member_id)
-            listed.add(key)
-            row = current.get(key)
-            if row is None or row.status != "active":
-                counts["members_joined"] += 1
-            if row is None:
-                row = CustomerGroupMember(
-                    workspace_id=workspace_id, group_id=group_id, member_id=member.member_id
-                )
-                session.add(row)
-            row.member_type = member.member_type
-            row.customer_id = external.get(member.member_id)
-            row.name = member.name[:100] or None
-            row.join_time = member.join_time
-            row.join_scene = member.join_scene
-            row.invitor = member.invitor or None
-            row.status = "active"
-            row.left_at = None
-    for key, row in current.items():
-        if key not in listed and row.status == "active":
-            row.status = "left"
-            row.left_at = now
-            counts["members_left"] += 1
-    session.flush()
-    return counts
-
-
-def dismiss_wecom_group(session: Session, workspace_id: int, chat_id: str) -> bool:
-    """Mark a group dismissed and its members left; False when Siyu did not know it."""
-    group = session.scalar(
-        select(CustomerGroup).where(
-            CustomerGroup.workspace_id == workspace_id, CustomerGroup.chat_id == chat_id
-        )
-    )
-    if group is None:
-        return False
-    now = utcnow()
-    if group.status != "dismissed":
-        group.status = "dismissed"
-        group.member_count = 0
-        session.execute(
-            update(CustomerGroupMember)
-            .where(
-                CustomerGroupMember.workspace_id == workspace_id,
-                CustomerGroupMember.group_id == group.id,
-                CustomerGroupMember.status == "active",
-            )
-            .values(status="left", left_at=now)
-        )
-    session.flush()
-    return True
-
-
-def dismiss_unlisted_groups(session: Session, workspace_id: int, *, listed_before: datetime) -> int:
-    """After a complete group listing: active groups not seen since `listed_before` are gone."""
-    chat_ids = list(
-        session.scalars(
-            select(CustomerGroup.chat_id).where(
-                CustomerGroup.workspace_id == workspace_id,
-                CustomerGroup.status == "active",
-                (CustomerGroup.synced_at < listed_before) | CustomerGroup.synced_at.is_(None),
-            )
-        )
-    )
-    for chat_id in chat_ids:
-        dismiss_wecom_group(session, workspace_id, chat_id)
-    return len(chat_ids)
-
-
 # -- lost customers -------------------------------------------------------------------
 
 LOSS_ALERT_JOB = "wecom.alert_loss"
@@ -637,3 +480,33 @@ def change_relation_tags(
         ]
         if rows:
             session.execute(insert(FollowRelationTag), rows)
+
+
+@dataclass(frozen=True)
+class FollowedCustomer:
+    customer_id: int
+    name: str | None
+    external_userid: str
+    added_at: datetime
+
+
+def customers_followed_by(
+    session: Session, workspace_id: int, staff_id: int, *, limit: int
+) -> list[FollowedCustomer]:
+    """The WeCom customers a staff member actively follows, longest-followed first."""
+    rows = session.execute(
+        select(Customer.id, Customer.name, Identity.value, FollowRelation.added_at)
+        .join(FollowRelation, FollowRelation.customer_id == Customer.id)
+        .join(Identity, Identity.customer_id == Customer.id)
+        .where(
+            FollowRelation.workspace_id == workspace_id,
+            FollowRelation.staff_id == staff_id,
+            FollowRelation.status == FollowStatus.ACTIVE.value,
+            Customer.workspace_id == workspace_id,
+            Identity.workspace_id == workspace_id,
+            Identity.kind == IdentityKind.WECOM_EXTERNAL_USERID.value,
+        )
+        .order_by(FollowRelation.added_at, Customer.id)
+        .limit(limit)
+    )
+    return [FollowedCustomer(int(c), n, str(e), a) for c, n, e, a in rows]

@@ -197,3 +197,54 @@ def test_a_refused_transfer_ends_on_its_transfer_fail_callback(
 async def _deliver(db: Session, workspace_id: int, event: CallbackEvent) -> None:
     await handlers.transfer_failed(db, workspace_id, event)
     db.commit()
+
+
+def test_candidates_show_which_customers_wecom_would_refuse_and_why(
+    api: TestClient,
+    wecom_sim: WecomSim,
+    db: Session,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+) -> None:
+    wecom_sim.reset(staff=2, contacts=12, groups=0)
+    _synced(db, workspace.id, wecom_sim, run_jobs)
+    with wecom_sim.state.lock:
+        giver, taker = sorted(wecom_sim.state.members)
+    twice, busy, *free = _customers_of(wecom_sim, giver)
+    for status in ("done", "done"):
+        db.add(
+            WecomTransfer(
+                workspace_id=workspace.id,
+                kind="onjob",
+                handover_userid=giver,
+                takeover_userid=taker,
+                external_userid=twice,
+                status=status,
+            )
+        )
+    db.add(
+        WecomTransfer(
+            workspace_id=workspace.id,
+            kind="resigned",
+            handover_userid=giver,
+            takeover_userid=taker,
+            external_userid=busy,
+            status="waiting",
+        )
+    )
+    db.commit()
+
+    url = "/api/v1/wecom/handovers/candidates"
+    onjob = {
+        c["external_userid"]: c for c in api.get(url, params={"handover_userid": giver}).json()
+    }
+    assert set(onjob) == {twice, busy, *free}
+    assert (onjob[twice]["eligible"], onjob[twice]["recent_onjob"]) == (False, 2)
+    assert onjob[twice]["reason"] == handover.WINDOW_REASON
+    assert (onjob[busy]["eligible"], onjob[busy]["reason"]) == (False, handover.IN_PROGRESS_REASON)
+    assert all(onjob[e]["eligible"] and onjob[e]["reason"] is None for e in free)
+    assert all(c["customer_id"] for c in onjob.values())
+
+    resigned = api.get(url, params={"handover_userid": giver, "kind": "resigned"}).json()
+    assert {c["external_userid"] for c in resigned if c["eligible"]} == {twice, *free}
+    assert api.get(url, params={"handover_userid": "nobody"}).status_code == 404

@@ -17,6 +17,7 @@ from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
 from siyu.connectors.wecom.events import CallbackEvent, handles
+from siyu.customers import groups as customer_groups
 from siyu.customers import wecom as customers_wecom
 from siyu.customers.schemas import FollowStatus
 from siyu.models import Staff
@@ -227,14 +228,14 @@ async def group_changed(session: Session, workspace_id: int, event: CallbackEven
         except WecomApiError as exc:
             if exc.errcode not in CHAT_GONE:
                 raise
-            customers_wecom.dismiss_wecom_group(session, workspace_id, chat_id)
+            customer_groups.dismiss_wecom_group(session, workspace_id, chat_id)
 
 
 @handles(CHAT, "dismiss")
 async def group_dismissed(session: Session, workspace_id: int, event: CallbackEvent) -> None:
     chat_id = event.fields.get("ChatId", "")
     if chat_id:
-        customers_wecom.dismiss_wecom_group(session, workspace_id, chat_id)
+        customer_groups.dismiss_wecom_group(session, workspace_id, chat_id)
 
 
 # -- corp tags ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ a lost customer) and the customer is re-read so the takeover member's relation a
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Literal
@@ -20,7 +21,7 @@ from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.errors import WecomApiError
 from siyu.customers import wecom as customers_wecom
 from siyu.customers.schemas import FollowStatus
-from siyu.exceptions import ValidationFailed
+from siyu.exceptions import NotFound, ValidationFailed
 from siyu.kit.time import utcnow
 from siyu.models import WecomTransfer
 from siyu.staff import service as staff_service
@@ -85,6 +86,64 @@ def request_transfers(
     if pending:
         enqueue(session, START_JOB, {"ids": pending}, workspace_id=workspace_id)
     return transfers
+
+
+IN_PROGRESS_REASON = "已有进行中的继承 (a handover of this customer is in progress)"
+CANDIDATES_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A customer of the handover member, and whether WeCom would accept them now."""
+
+    customer_id: int
+    name: str | None
+    external_userid: str
+    added_at: datetime
+    recent_onjob: int  # on-job transfers of this customer in the last 90 days
+    eligible: bool
+    reason: str | None
+
+
+def candidates(
+    session: Session, workspace_id: int, *, kind: Kind, handover_userid: str
+) -> list[Candidate]:
+    """The customers `handover_userid` follows, each with why WeCom would refuse them now
+    (the 90-day limit of on-job transfers, or a transfer still pending or waiting)."""
+    staff = staff_service.staff_by_userid(session, workspace_id, handover_userid)
+    if staff is None:
+        raise NotFound("staff")
+    followed = customers_wecom.customers_followed_by(
+        session, workspace_id, staff.id, limit=CANDIDATES_LIMIT
+    )
+    userids = [f.external_userid for f in followed]
+    recent = _recent_onjob_counts(session, workspace_id, userids)
+    busy = set(
+        session.scalars(
+            select(WecomTransfer.external_userid).where(
+                WecomTransfer.workspace_id == workspace_id,
+                WecomTransfer.external_userid.in_(userids),
+                WecomTransfer.status.in_(("pending", "waiting")),
+            )
+        )
+    )
+    found = []
+    for f in followed:
+        over = kind == "onjob" and recent.get(f.external_userid, 0) >= ONJOB_PER_WINDOW
+        reason = IN_PROGRESS_REASON if f.external_userid in busy else None
+        reason = WINDOW_REASON if over else reason
+        found.append(
+            Candidate(
+                customer_id=f.customer_id,
+                name=f.name,
+                external_userid=f.external_userid,
+                added_at=f.added_at,
+                recent_onjob=recent.get(f.external_userid, 0),
+                eligible=reason is None,
+                reason=reason,
+            )
+        )
+    return found
 
 
 def _recent_onjob_counts(

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -143,3 +143,49 @@ def callbacks_query(workspace_id: int, status: str | None) -> Select[Any]:
     if status is not None:
         stmt = stmt.where(WecomCallback.status == status)
     return stmt
+
+
+# -- retention ------------------------------------------------------------------------
+
+DONE = ("processed", "ignored")
+
+
+def workspace_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Workspace.id).order_by(Workspace.id)))
+
+
+def old_callback_ids(
+    session: Session, workspace_id: int, *, received_before: datetime, limit: int
+) -> list[int]:
+    """Processed (or ignored) callbacks received before the cutoff; failed ones are kept."""
+    return list(
+        session.scalars(
+            select(WecomCallback.id)
+            .where(
+                WecomCallback.workspace_id == workspace_id,
+                WecomCallback.status.in_(DONE),
+                WecomCallback.received_at < received_before,
+            )
+            .order_by(WecomCallback.id)
+            .limit(limit)
+        )
+    )
+
+
+def delete_callbacks(session: Session, workspace_id: int, ids: list[int]) -> int:
+    result = session.execute(
+        delete(WecomCallback)
+        .where(WecomCallback.workspace_id == workspace_id, WecomCallback.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_refusals(session: Session, workspace_id: int, *, before: date) -> int:
+    """The refused-callback counts of days before `before`."""
+    result = session.execute(
+        delete(WecomCallbackRefusal)
+        .where(WecomCallbackRefusal.workspace_id == workspace_id, WecomCallbackRefusal.day < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
-"""The inbox job: hand one stored callback to its event handler (realtime lane)."""
+"""The inbox jobs: hand one stored callback to its event handler (realtime lane), and the
+daily sweep of processed callbacks past their retention."""
 
 import logging
 import traceback
+from datetime import timedelta
 from typing import Any
 
 from siyu.connectors.wecom import inbox
@@ -9,6 +11,7 @@ from siyu.connectors.wecom.events import EventParseError, handler_for, parse_eve
 from siyu.kit.time import utcnow
 from siyu.worker.context import JobContext
 from siyu.worker.registry import job
+from siyu.worker.schedules import WECOM_SWEEP_INBOX_JOB
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +65,30 @@ async def process_callback(ctx: JobContext, payload: dict[str, Any]) -> dict[str
     callback.error = None
     callback.processed_at = utcnow()
     return {"status": "processed", "event": event.event, "change_type": event.change_type}
+
+
+SWEEP_BATCH = 1000
+
+
+@job(WECOM_SWEEP_INBOX_JOB, max_attempts=3)
+def sweep_inbox(ctx: JobContext, payload: dict[str, Any]) -> dict[str, int]:
+    """Delete processed and ignored callbacks received more than `retention_days` ago, and
+    refused-callback counts of days before then, a batch per short transaction (the callback
+    endpoint keeps writing meanwhile). Failed callbacks stay until someone looks at them."""
+    days = int(payload.get("retention_days", 30))
+    cutoff = utcnow() - timedelta(days=days)
+    session = ctx.session
+    callbacks = refusals = 0
+    for workspace_id in inbox.workspace_ids(session):
+        while ids := inbox.old_callback_ids(
+            session, workspace_id, received_before=cutoff, limit=SWEEP_BATCH
+        ):
+            callbacks += inbox.delete_callbacks(session, workspace_id, ids)
+            ctx.checkpoint()
+        refusals += inbox.delete_refusals(session, workspace_id, before=cutoff.date())
+        ctx.checkpoint()
+    if callbacks or refusals:
+        log.info(
+            "WeCom inbox sweep removed %s callbacks and %s refusal counts", callbacks, refusals
+        )
+    return {"callbacks_removed": callbacks, "refusals_removed": refusals}

@@ -16,13 +16,10 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import schemas
 from siyu.connectors.wecom.client import WecomClient
+from siyu.customers import groups as customer_groups
 from siyu.customers import wecom as customers_wecom
-from siyu.customers.wecom import (
-    WecomContactRecord,
-    WecomFollowRecord,
-    WecomGroupMemberRecord,
-    WecomGroupRecord,
-)
+from siyu.customers.groups import WecomGroupMemberRecord, WecomGroupRecord
+from siyu.customers.wecom import WecomContactRecord, WecomFollowRecord
 from siyu.exceptions import Conflict, NotFound
 from siyu.kit.time import utcnow
 from siyu.models import WecomSyncRun
@@ -202,7 +199,7 @@ async def read_group(
 ) -> dict[str, int]:
     chat = (await client.externalcontact_groupchat_get(chat_id)).group_chat
     staff_ids = staff_service.staff_ids_by_userid(session, workspace_id, [chat.owner])
-    return customers_wecom.upsert_wecom_groups(
+    return customer_groups.upsert_wecom_groups(
         session, workspace_id, [group_record(chat, staff_ids)]
     )
 
@@ -379,7 +376,7 @@ class Syncer:
             for ref in page.group_chat_list:
                 chat = (await self.client.externalcontact_groupchat_get(ref.chat_id)).group_chat
                 records.append(group_record(chat, staff_ids))
-            counts = customers_wecom.upsert_wecom_groups(self.session, self.workspace_id, records)
+            counts = customer_groups.upsert_wecom_groups(self.session, self.workspace_id, records)
             self._count("groups", len(records), counts["created"] + counts["updated"])
             self._count(
                 "group_members",
@@ -405,7 +402,7 @@ class Syncer:
             listed_before=started,
         )
         self._count("relations", 0, len(losses))
-        dismissed = customers_wecom.dismiss_unlisted_groups(
+        dismissed = customer_groups.dismiss_unlisted_groups(
             self.session, self.workspace_id, listed_before=started
         )
         self._count("groups", 0, dismissed)

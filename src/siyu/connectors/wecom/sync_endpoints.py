@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import handover, sync, sync_jobs
 from siyu.connectors.wecom.sync_schemas import (
+    HandoverCandidateOut,
     HandoverIn,
     LostCustomerOut,
     SyncRunOut,
@@ -140,3 +141,17 @@ def handovers(
         session, principal.workspace_id, handover_userid=handover_userid, limit=limit
     )
     return [TransferOut.model_validate(t) for t in rows]
+
+
+@router.get("/handovers/candidates", response_model=list[HandoverCandidateOut])
+def handover_candidates(
+    session: DbSession,
+    principal: Admin,
+    handover_userid: str = Query(min_length=1, max_length=64),
+    kind: Literal["onjob", "resigned"] = "onjob",
+) -> list[HandoverCandidateOut]:
+    """The customers a member follows, each marked eligible or with why WeCom would refuse."""
+    rows = handover.candidates(
+        session, principal.workspace_id, kind=kind, handover_userid=handover_userid
+    )
+    return [HandoverCandidateOut.model_validate(c) for c in rows]

@@ -65,3 +65,15 @@ class TransferOut(BaseModel):
     requested_at: datetime
     takeover_time: datetime | None
     finished_at: datetime | None
+
+
+class HandoverCandidateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    customer_id: int
+    name: str | None
+    external_userid: str
+    added_at: datetime
+    recent_onjob: int  # on-job transfers of this customer in the last 90 days
+    eligible: bool
+    reason: str | None  # why WeCom would refuse the customer now
