@@ -63,6 +63,12 @@ export const router = createRouter({
           meta: { titleKey: 'nav.liveCodes' },
         },
         {
+          path: 'materials',
+          name: 'materials',
+          component: () => import('@/content/MaterialsPage.vue'),
+          meta: { titleKey: 'nav.materials' },
+        },
+        {
           path: 'segments',
           name: 'segments',
           component: () => import('@/segments/SegmentsPage.vue'),

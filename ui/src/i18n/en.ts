@@ -190,7 +190,7 @@ const en: typeof zhCN = {
   },
   language: { label: 'Language', 'zh-CN': '简体中文', en: 'English' },
   roles: { viewer: 'Viewer', staff: 'Staff', operator: 'Operator', admin: 'Admin', null: '' },
-  nav: { home: 'Home', customers: 'Customers', tags: 'Tags', ordersImport: 'Import orders', liveCodes: 'Live codes', segments: 'Segments', insights: 'Insights', logout: 'Sign out' },
+  nav: { home: 'Home', customers: 'Customers', tags: 'Tags', ordersImport: 'Import orders', liveCodes: 'Live codes', materials: 'Materials', segments: 'Segments', insights: 'Insights', logout: 'Sign out' },
   notFound: { title: 'Page not found', back: 'Back to customers' },
   login: {
     subtitle: 'Private-domain customer operations',
@@ -850,6 +850,28 @@ const en: typeof zhCN = {
       notCustomer: '(not a customer)',
     },
   },
-}
+  materials: {
+    allGroups: 'All materials',
+    allKinds: 'All',
+    newGroup: 'New group',
+    groupName: 'Group name, Enter to save',
+    deleteGroupBody: 'Delete the group "{name}"? Its materials stay, ungrouped.',
+    deleteBody: 'Delete the material "{title}"? The deletion is recorded in the audit log.',
+    searchPlaceholder: 'Search title or description',
+    tagFilter: 'Filter by tag',
+    empty: 'No materials yet: add one with the buttons above',
+    download: 'Download',
+    editPoster: 'Edit poster template',
+    saved: 'Saved',
+    createTitle: 'New {kind} material',
+    wrongType: 'Unsupported file type; choose {allowed}',
+    tooLarge: 'The file is larger than {mb} MB',
+    size: 'Size',
+    fontSize: 'Font size',
+    background: 'Background {width} × {height} px; positions from the top left',
+    kinds: { text: 'Text', image: 'Image', link: 'Link', miniprogram: 'Mini program', file: 'File', video: 'Video', poster: 'Poster' },
+    elements: { qr: 'QR code', avatar: 'Avatar', name: 'Customer name', staff_name: 'Staff name' },
+    fields: { title: 'Title', content: 'Text', url: 'URL', pagePath: 'Page path', file: 'File', cover: 'Cover', description: 'Description', tags: 'Tags' },
+  },}
 
 export default en
