@@ -872,6 +872,7 @@ const en: typeof zhCN = {
     kinds: { text: 'Text', image: 'Image', link: 'Link', miniprogram: 'Mini program', file: 'File', video: 'Video', poster: 'Poster' },
     elements: { qr: 'QR code', avatar: 'Avatar', name: 'Customer name', staff_name: 'Staff name' },
     fields: { title: 'Title', content: 'Text', url: 'URL', pagePath: 'Page path', file: 'File', cover: 'Cover', description: 'Description', tags: 'Tags' },
-  },}
+  },
+}
 
 export default en

@@ -870,4 +870,5 @@ export default {
     kinds: { text: '文本', image: '图片', link: '链接', miniprogram: '小程序', file: '文件', video: '视频', poster: '海报' },
     elements: { qr: '二维码', avatar: '头像', name: '客户昵称', staff_name: '员工姓名' },
     fields: { title: '标题', content: '文本内容', url: '链接地址', pagePath: '页面路径', file: '文件', cover: '封面图', description: '描述', tags: '标签' },
-  },}
+  },
+}
