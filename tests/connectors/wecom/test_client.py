@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.clients import client_for
+from siyu.connectors.wecom.clients import ReleasingLimiter, client_for
 from siyu.connectors.wecom.errors import (
     WecomApiError,
     WecomInvalidParam,
@@ -323,7 +323,8 @@ def test_client_for_uses_the_workspace_connection_and_the_shared_limiter(
 
     assert follow_users > 0
     assert member_rows > 0
-    assert isinstance(contact.limiter, DatabaseLimiter)
+    assert isinstance(contact.limiter, ReleasingLimiter)
+    assert isinstance(contact.limiter.inner, DatabaseLimiter)
     keys = set(db.scalars(select(RateBucket.key).where(RateBucket.workspace_id == workspace.id)))
     assert {
         "wecom:gettoken",

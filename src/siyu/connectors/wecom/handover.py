@@ -185,9 +185,12 @@ def _pair(t: WecomTransfer) -> tuple[str, str, str]:
 async def start(
     session: Session, workspace_id: int, client: WecomClient, ids: Sequence[int]
 ) -> list[int]:
-    """Send the pending transfers, 100 customers a request; returns the ids now waiting."""
-    waiting: list[int] = []
-    pending = [t for t in _transfers(session, workspace_id, ids) if t.status == "pending"]
+    """Send the pending transfers, 100 customers a request; returns the ids now waiting.
+
+    In a job each request first commits the transfers marked so far, so a retry after a
+    failure sends only those still pending."""
+    transfers = _transfers(session, workspace_id, ids)
+    pending = [t for t in transfers if t.status == "pending"]
     for (kind, handover, takeover), group in groupby(pending, key=_pair):
         rows = list(group)
         for offset in range(0, len(rows), PER_REQUEST):
@@ -209,11 +212,11 @@ async def start(
                 errcode = codes.get(transfer.external_userid, -1)
                 if errcode == 0:
                     transfer.status = "waiting"
-                    waiting.append(transfer.id)
                 else:
                     _fail(transfer, errcode, None)
     session.flush()
-    return waiting
+    # Also those sent by an earlier attempt that committed before failing: poll them too.
+    return [t.id for t in transfers if t.status == "waiting"]
 
 
 def _fail(transfer: WecomTransfer, errcode: int, reason: str | None) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from siyu.connectors.wecom import inbox
+from siyu.connectors.wecom.clients import release_before_calls
 from siyu.connectors.wecom.events import EventParseError, handler_for, parse_event
 from siyu.kit.time import utcnow
 from siyu.worker.context import JobContext
@@ -27,6 +28,7 @@ async def process_callback(ctx: JobContext, payload: dict[str, Any]) -> dict[str
     """
     assert ctx.workspace_id is not None
     session = ctx.session
+    release_before_calls(session, ctx.checkpoint)
     callback = inbox.callback(session, ctx.workspace_id, int(payload["callback_id"]))
     if callback is None:
         return {"status": "missing"}
@@ -54,7 +56,9 @@ async def process_callback(ctx: JobContext, payload: dict[str, Any]) -> dict[str
     try:
         await handler(session, ctx.workspace_id, event)
     except Exception as exc:
-        # The handler's writes roll back; the error mark commits so the console shows it.
+        # The handler's writes since its last WeCom call roll back (those before it were
+        # committed; a retry re-reads WeCom and converges); the error mark commits so the
+        # console shows it.
         session.rollback()
         callback.status = "failed"
         callback.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]

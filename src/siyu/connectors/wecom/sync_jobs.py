@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.connectors.wecom import handlers as _handlers  # noqa: F401
 from siyu.connectors.wecom import handover, sync
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.clients import client_for
+from siyu.connectors.wecom.clients import client_for, release_before_calls
 from siyu.connectors.wecom.errors import WecomApiError
 from siyu.customers import wecom as customers_wecom
 from siyu.exceptions import NotFound
@@ -86,6 +86,7 @@ MAX_ATTEMPTS = 8
 @job(SYNC_JOB, max_attempts=MAX_ATTEMPTS)
 async def run_sync(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     assert ctx.workspace_id is not None
+    release_before_calls(ctx.session, ctx.checkpoint)
     run = sync.get_run(ctx.session, ctx.workspace_id, int(payload["run_id"]))
     return await execute_run(ctx, run)
 
@@ -107,6 +108,7 @@ async def alert_loss(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
     Siyu has no messaging yet: the alert is recorded on the loss (who, when) and shown by
     GET /wecom/lost-customers.
     """
+    release_before_calls(ctx.session, ctx.checkpoint)
     assert ctx.workspace_id is not None
     session = ctx.session
     loss = customers_wecom.get_loss(session, ctx.workspace_id, int(payload["loss_id"]))
@@ -133,6 +135,7 @@ async def alert_loss(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
 async def push_tags(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Carry a tag change made in Siyu to WeCom: create, rename or delete a corp tag or
     group, or tag customers (mark_tag on each of their active relations)."""
+    release_before_calls(ctx.session, ctx.checkpoint)
     assert ctx.workspace_id is not None
     session, workspace_id = ctx.session, ctx.workspace_id
     op = payload["op"]
@@ -210,6 +213,7 @@ async def _mark(
 @job(handover.START_JOB)
 async def handover_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Send queued transfers to WeCom and schedule the polling of their results."""
+    release_before_calls(ctx.session, ctx.checkpoint)
     assert ctx.workspace_id is not None
     session, workspace_id = ctx.session, ctx.workspace_id
     async with client_for(session, workspace_id) as client:
@@ -221,6 +225,7 @@ async def handover_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, 
 @job(handover.POLL_JOB)
 async def handover_poll(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Read transfer results until every transfer is final (WeCom completes them in ~24 h)."""
+    release_before_calls(ctx.session, ctx.checkpoint)
     assert ctx.workspace_id is not None
     session, workspace_id = ctx.session, ctx.workspace_id
     async with client_for(session, workspace_id) as client:
