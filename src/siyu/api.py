@@ -13,6 +13,7 @@ from siyu.connectors.wecom.endpoints import router as wecom_router
 from siyu.connectors.wecom.group_endpoints import router as wecom_group_router
 from siyu.connectors.wecom.sync_endpoints import router as wecom_sync_router
 from siyu.console.endpoints import router as console_router
+from siyu.content.links_endpoints import router as share_chains_router
 from siyu.content.materials_endpoints import router as materials_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
@@ -46,4 +47,5 @@ api_router.include_router(console_router)
 api_router.include_router(wecom_router)
 api_router.include_router(wecom_check_router)
 api_router.include_router(wecom_sync_router)
+api_router.include_router(share_chains_router)
 api_router.include_router(wecom_group_router)

@@ -17,6 +17,8 @@ from siyu.api import api_router
 from siyu.config import Settings, get_settings
 from siyu.connectors.wecom.callbacks import router as wecom_callback_router
 from siyu.console.serving import mount_console
+from siyu.content.links_endpoints import public_router as short_links_router
+from siyu.content.preferences_endpoints import router as preferences_router
 from siyu.content.storage import configure_store, store_from_settings
 from siyu.db.session import get_engine, unit_of_work
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
@@ -176,5 +178,7 @@ def create_app(
 
     app.include_router(api_router, responses=ERROR_RESPONSES)
     app.include_router(wecom_callback_router)
+    app.include_router(short_links_router)
+    app.include_router(preferences_router)
     mount_console(app)
     return app

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Failed console sign-ins allowed per (client IP, email) within the window, then 429.
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Requests per client IP and minute to the public pages (/l/ short links, /u/
+    # preferences), then 429. Per web process, like the sign-in throttle.
+    public_requests_per_minute: int = Field(default=120, ge=1)
     # Outgoing webhooks may reach loopback and private networks (10.x, 192.168.x, ...).
     # Off: a workspace admin must not be able to make the server call its own network
     # (SSRF). Tests and all-on-one-host setups turn it on.

@@ -22,6 +22,8 @@ from siyu.models.follow_up import FollowUp
 from siyu.models.identity import Identity
 from siyu.models.import_run import ImportRun
 from siyu.models.job import Job
+from siyu.models.link_visit import LinkVisit
+from siyu.models.link_visitor import LinkVisitor
 from siyu.models.live_code import LiveCode
 from siyu.models.live_code_add import LiveCodeAdd
 from siyu.models.live_code_staff import LiveCodeStaff
@@ -43,11 +45,13 @@ from siyu.models.segment_member import SegmentMember
 from siyu.models.segment_size import SegmentSize
 from siyu.models.segment_snapshot import SegmentSnapshot
 from siyu.models.segment_snapshot_member import SegmentSnapshotMember
+from siyu.models.share_edge import ShareEdge
 from siyu.models.staff import Staff
 from siyu.models.stage_change import StageChange
 from siyu.models.tag import Tag
 from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
+from siyu.models.tracked_link import TrackedLink
 from siyu.models.user import User
 from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
@@ -80,6 +84,8 @@ __all__ = [
     "Identity",
     "ImportRun",
     "Job",
+    "LinkVisit",
+    "LinkVisitor",
     "LiveCode",
     "LiveCodeAdd",
     "LiveCodeStaff",
@@ -101,11 +107,13 @@ __all__ = [
     "SegmentSize",
     "SegmentSnapshot",
     "SegmentSnapshotMember",
+    "ShareEdge",
     "Staff",
     "StageChange",
     "Tag",
     "TagChange",
     "TagGroup",
+    "TrackedLink",
     "User",
     "WecomCallback",
     "WecomCallbackRefusal",
