@@ -88,6 +88,38 @@ export const router = createRouter({
           meta: { titleKey: 'segments.edit', minRole: 'operator' },
         },
         {
+          path: 'broadcasts',
+          name: 'broadcasts',
+          component: () => import('@/messaging/BroadcastsPage.vue'),
+          meta: { titleKey: 'nav.broadcasts' },
+        },
+        {
+          path: 'broadcasts/new',
+          name: 'broadcast-new',
+          component: () => import('@/messaging/BroadcastComposerPage.vue'),
+          meta: { titleKey: 'broadcasts.new', minRole: 'operator' },
+        },
+        {
+          path: 'broadcasts/settings',
+          name: 'broadcast-settings',
+          component: () => import('@/messaging/MessagingSettingsPage.vue'),
+          meta: { titleKey: 'broadcasts.settings', minRole: 'admin' },
+        },
+        {
+          path: 'broadcasts/:id(\\d+)/edit',
+          name: 'broadcast-edit',
+          component: () => import('@/messaging/BroadcastComposerPage.vue'),
+          props: (route) => ({ id: Number(route.params.id) }),
+          meta: { titleKey: 'broadcasts.edit', minRole: 'operator' },
+        },
+        {
+          path: 'broadcasts/:id(\\d+)',
+          name: 'broadcast',
+          component: () => import('@/messaging/BroadcastResultsPage.vue'),
+          props: (route) => ({ id: Number(route.params.id) }),
+          meta: { titleKey: 'nav.broadcasts' },
+        },
+        {
           path: 'insights',
           name: 'insights',
           component: () => import('@/analytics/InsightsPage.vue'),
