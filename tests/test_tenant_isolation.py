@@ -47,6 +47,7 @@ from siyu.models import (
     Identity,
     ImportRun,
     Job,
+    LinkVisitor,
     LiveCode,
     LiveCodeAdd,
     Material,
@@ -59,10 +60,12 @@ from siyu.models import (
     Refund,
     Segment,
     SegmentMember,
+    ShareEdge,
     Staff,
     Tag,
     TagChange,
     TagGroup,
+    TrackedLink,
     User,
 )
 from siyu.workspace import security
@@ -118,6 +121,7 @@ PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
     ("/api/v1/departments", "parent_id"): "department",
     ("/api/v1/departments", "manager_staff_id"): "staff",
     ("/api/v1/customers/exports/", "job_id"): "export_job",
+    ("/api/v1/share-chains", "broadcast_id"): "link_broadcast",
 }
 # Bodies that list ids under the bare name `ids`: route -> kind of object listed.
 LIST_IDS_KINDS: dict[str, str] = {
@@ -409,6 +413,30 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
     session.add(
         MaterialTag(workspace_id=workspace_id, material_id=material.id, name=f"{mark}-标签")
     )
+    # A tracked link of the customer's, forwarded to an anonymous visitor.
+    link_broadcast = {A_MARK: 4001, B_MARK: 4002}.get(mark, 4003)
+    link = TrackedLink(
+        workspace_id=workspace_id,
+        code=f"{mark[:5]}{tail}",
+        dedupe_key=f"{mark}-{tail}",
+        url=f"https://example.com/{mark}",
+        customer_id=customer.id,
+        staff_id=staff.id,
+        broadcast_id=link_broadcast,
+        channel="wecom",
+    )
+    visitor = LinkVisitor(workspace_id=workspace_id, visitor_key=f"{mark}{tail}")
+    session.add_all([link, visitor])
+    session.flush()
+    session.add(
+        ShareEdge(
+            workspace_id=workspace_id,
+            link_id=link.id,
+            broadcast_id=link_broadcast,
+            sharer_customer_id=customer.id,
+            visitor_id=visitor.id,
+        )
+    )
     session.flush()
     return {
         "customer": customer.id,
@@ -438,6 +466,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "material": material.id,
         "material_group": material_group.id,
         "customer_group": customer_group.id,
+        "link_broadcast": link_broadcast,
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,
