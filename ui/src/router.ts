@@ -120,6 +120,12 @@ export const router = createRouter({
           meta: { titleKey: 'nav.broadcasts' },
         },
         {
+          path: 'share-chain',
+          name: 'share-chain',
+          component: () => import('@/content/ShareChainPage.vue'),
+          meta: { titleKey: 'shareChain.title' },
+        },
+        {
           path: 'insights',
           name: 'insights',
           component: () => import('@/analytics/InsightsPage.vue'),

@@ -1130,6 +1130,21 @@ const en: typeof zhCN = {
       inVariant: 'Variant {variant}: ',
     },
   },
+  shareChain: {
+    title: 'Share chain',
+    graph: 'Chain',
+    spreaders: 'Key spreaders',
+    source: 'Source customers',
+    level: 'Level {level}',
+    anonymous: 'Anonymous visitor #{id}',
+    customer: 'Customer #{id}',
+    summary: '{sharers} people forwarded, reaching {reached}; the longest chain is {depth} deep',
+    empty: 'Nobody has forwarded the links of this send yet',
+    truncated: 'The chain is too large; only the first 20,000 forwards are shown',
+    pickBroadcast: "Open this page from a broadcast's results to see its share chain",
+    backToBroadcast: 'Back to the broadcast',
+    columns: { customer: 'Customer', direct: 'Direct shares', reach: 'Downstream reach', depth: 'Depth' },
+  },
 }
 
 export default en
