@@ -198,7 +198,12 @@ def test_the_page_shows_the_channel_and_opts_out_and_back_in(
 
     client.post(path, data={"action": "opt_out_all"})
     assert opt_outs(engine, customer) == {"all": "preference_page"}
-    assert "您已退订全部消息" in client.get(path).text
+    everything = client.get(path).text
+    assert "您已退订全部消息" in everything
+    assert 'value="opt_in_all"' in everything
+
+    client.post(path, data={"action": "opt_in"})  # back to SMS only
+    assert opt_outs(engine, customer) == {"wecom": "preference_page", "email": "preference_page"}
 
 
 def test_one_click_unsubscribe_opts_out_without_a_page(

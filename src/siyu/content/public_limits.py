@@ -7,6 +7,7 @@ client address is the one uvicorn takes from X-Forwarded-For (`--forwarded-allow
 """
 
 import math
+import threading
 import time
 
 from fastapi import Request
@@ -17,6 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 from siyu.config import Settings
 
 STATE_KEY = "public_limiter"
+_creating = threading.Lock()
 
 
 class PublicLimiter:
@@ -36,11 +38,15 @@ class PublicLimiter:
 def limiter_of(request: Request) -> PublicLimiter:
     """The app's limiter, made on first use from its settings."""
     limiter: PublicLimiter | None = getattr(request.app.state, STATE_KEY, None)
-    if limiter is None:
-        settings: Settings = request.app.state.settings
-        limiter = PublicLimiter(settings.public_requests_per_minute)
-        setattr(request.app.state, STATE_KEY, limiter)
-    return limiter
+    if limiter is not None:
+        return limiter
+    with _creating:
+        limiter = getattr(request.app.state, STATE_KEY, None)
+        if limiter is None:
+            settings: Settings = request.app.state.settings
+            limiter = PublicLimiter(settings.public_requests_per_minute)
+            setattr(request.app.state, STATE_KEY, limiter)
+        return limiter
 
 
 def retry_after(request: Request, scope: str) -> int | None:

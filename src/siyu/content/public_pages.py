@@ -142,6 +142,7 @@ def preferences(view: PreferenceView, action_url: str, lang: Lang) -> HTMLRespon
     buttons: list[tuple[str, str, bool]] = []
     if view.all_out:
         buttons.append(("opt_in_all", _t("opt_in_all", lang), False))
+        buttons.append(("opt_in", _t("opt_in", lang, channel=channel), True))
     elif view.channel_out:
         buttons.append(("opt_in", _t("opt_in", lang, channel=channel), False))
         buttons.append(("opt_out_all", _t("opt_out_all", lang), True))
