@@ -18,6 +18,7 @@ from siyu.content.materials_endpoints import router as materials_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
 from siyu.events.endpoints import router as events_router
+from siyu.messaging.endpoints import router as messaging_router
 from siyu.segments.endpoints import router as segments_router
 from siyu.staff.endpoints import router as staff_router
 from siyu.tags.endpoints import router as tags_router
@@ -41,6 +42,7 @@ api_router.include_router(rfm_router)
 api_router.include_router(clv_router)
 api_router.include_router(dashboards_router)
 api_router.include_router(segments_router)
+api_router.include_router(messaging_router)
 api_router.include_router(acquisition_router)
 api_router.include_router(materials_router)
 api_router.include_router(console_router)

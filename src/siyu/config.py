@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     worker_realtime_concurrency: int = Field(default=2, ge=1)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
+    # how often a WeCom broadcast's tasks are polled while staff have not confirmed them
+    broadcast_poll_seconds: int = Field(default=60, ge=1)
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> "Settings":

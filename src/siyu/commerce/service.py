@@ -2,11 +2,12 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.commerce.repository import (
@@ -409,3 +410,32 @@ def add_refund(session: Session, principal: Principal, order_id: int, refund: Re
         details={"amount_fen": refund.amount_fen, "platform_refund_id": platform_refund_id},
     )
     return row
+
+
+def conversions(
+    session: Session,
+    workspace_id: int,
+    first_times: Mapping[int, datetime],
+    window: timedelta,
+) -> tuple[int, int]:
+    """Customers who paid for an order within `window` after their time, and what they paid."""
+    converted: set[int] = set()
+    paid = 0
+    ids = list(first_times)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        earliest = min(first_times[c] for c in chunk)
+        rows = session.execute(
+            select(Order.customer_id, Order.paid_at, Order.paid_fen).where(
+                Order.workspace_id == workspace_id,
+                Order.customer_id.in_(chunk),
+                Order.paid_at.is_not(None),
+                Order.paid_at >= earliest,
+            )
+        )
+        for customer_id, paid_at, paid_fen in rows:
+            began = first_times[customer_id]
+            if began <= paid_at <= began + window:
+                converted.add(customer_id)
+                paid += paid_fen
+    return len(converted), paid

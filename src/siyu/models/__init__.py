@@ -2,7 +2,9 @@
 
 from siyu.models.api_key import ApiKey
 from siyu.models.audit_entry import AuditEntry
+from siyu.models.broadcast import Broadcast
 from siyu.models.changed_customer import ChangedCustomer
+from siyu.models.channel_account import ChannelAccount
 from siyu.models.clv_model import ClvModel
 from siyu.models.console_session import ConsoleSession
 from siyu.models.custom_field import CustomField
@@ -11,6 +13,7 @@ from siyu.models.customer_feature import CustomerFeature
 from siyu.models.customer_group import CustomerGroup
 from siyu.models.customer_group_member import CustomerGroupMember
 from siyu.models.customer_tag import CustomerTag
+from siyu.models.delivery import Delivery
 from siyu.models.department import Department
 from siyu.models.event import Event
 from siyu.models.event_counter import EventCounter
@@ -53,6 +56,7 @@ from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
 from siyu.models.tracked_link import TrackedLink
 from siyu.models.user import User
+from siyu.models.wecom_broadcast_task import WecomBroadcastTask
 from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
@@ -64,7 +68,9 @@ from siyu.models.workspace import Workspace
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "Broadcast",
     "ChangedCustomer",
+    "ChannelAccount",
     "ClvModel",
     "ConsoleSession",
     "CustomField",
@@ -73,6 +79,7 @@ __all__ = [
     "CustomerGroup",
     "CustomerGroupMember",
     "CustomerTag",
+    "Delivery",
     "Department",
     "Event",
     "EventCounter",
@@ -115,6 +122,7 @@ __all__ = [
     "TagGroup",
     "TrackedLink",
     "User",
+    "WecomBroadcastTask",
     "WecomCallback",
     "WecomCallbackRefusal",
     "WecomConnection",

@@ -3,9 +3,10 @@
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import Select, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics import features
@@ -412,6 +413,24 @@ def take_snapshot(
     )
     session.flush()
     return SnapshotOut.model_validate(snapshot)
+
+
+def snapshot_members(session: Session, workspace_id: int, snapshot_id: int) -> Select[Any]:
+    """The customer ids of a snapshot, as a query other domains can build on."""
+    return select(SegmentSnapshotMember.customer_id).where(
+        SegmentSnapshotMember.workspace_id == workspace_id,
+        SegmentSnapshotMember.snapshot_id == snapshot_id,
+    )
+
+
+def current_members(session: Session, workspace_id: int, segment_id: int) -> Select[Any]:
+    """Who is in the segment at this moment: a dynamic rule is evaluated, a list is read."""
+    segment = segment_row(session, workspace_id, segment_id)
+    if segment.kind == "dynamic" and segment.rule is not None:
+        return compile_rule(parse_rule(segment.rule), context(session, workspace_id))
+    return select(SegmentMember.customer_id).where(
+        SegmentMember.workspace_id == workspace_id, SegmentMember.segment_id == segment.id
+    )
 
 
 def snapshots(session: Session, principal: Principal, segment_id: int) -> list[SnapshotOut]:

@@ -15,6 +15,7 @@ JOB_MODULES = (
     "siyu.analytics.feature_jobs",
     "siyu.analytics.clv_jobs",
     "siyu.content.materials_jobs",
+    "siyu.messaging.jobs",
 )
 
 

@@ -12,8 +12,8 @@ from siyu.models import Schedule
 SWEEP_FILES_JOB = "workspace.sweep_files"
 RECOUNT_TAGS_JOB = "tags.recount"
 DAILY_FEATURES_JOB = "analytics.daily_features"
-WECOM_SWEEP_INBOX_JOB = "wecom.sweep_inbox"
 REFRESH_WECOM_MEDIA_JOB = "content.refresh_wecom_media"
+WECOM_SWEEP_INBOX_JOB = "wecom.sweep_inbox"
 
 
 def ensure_schedule(
@@ -63,14 +63,14 @@ def ensure_installation_schedules(session: Session, settings: Settings) -> None:
     ensure_schedule(session, key=RECOUNT_TAGS_JOB, cron="17 * * * *", job_name=RECOUNT_TAGS_JOB)
     # Hourly, so every workspace's features roll soon after its own local midnight.
     ensure_schedule(session, key=DAILY_FEATURES_JOB, cron="5 * * * *", job_name=DAILY_FEATURES_JOB)
+    # Hourly: WeCom media ids of materials in use expire three days after upload.
+    ensure_schedule(
+        session, key=REFRESH_WECOM_MEDIA_JOB, cron="23 * * * *", job_name=REFRESH_WECOM_MEDIA_JOB
+    )
     ensure_schedule(
         session,
         key=WECOM_SWEEP_INBOX_JOB,
         cron="50 3 * * *",
         job_name=WECOM_SWEEP_INBOX_JOB,
         payload={"retention_days": settings.wecom_inbox_retention_days},
-    )
-    # Hourly: WeCom media ids of materials in use expire three days after upload.
-    ensure_schedule(
-        session, key=REFRESH_WECOM_MEDIA_JOB, cron="23 * * * *", job_name=REFRESH_WECOM_MEDIA_JOB
     )

@@ -1635,6 +1635,243 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/broadcasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Broadcasts */
+        get: operations["list_broadcasts_api_v1_broadcasts_get"];
+        put?: never;
+        /**
+         * Create Broadcast
+         * @description A draft; nothing is sent until POST /broadcasts/{id}/send.
+         */
+        post: operations["create_broadcast_api_v1_broadcasts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/eligibility": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Eligibility
+         * @description Who would receive it now, and how many are excluded for each reason; stores nothing.
+         */
+        post: operations["eligibility_api_v1_broadcasts_eligibility_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Broadcast */
+        get: operations["get_broadcast_api_v1_broadcasts__broadcast_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Broadcast */
+        delete: operations["delete_broadcast_api_v1_broadcasts__broadcast_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Broadcast */
+        patch: operations["update_broadcast_api_v1_broadcasts__broadcast_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send Broadcast */
+        post: operations["send_broadcast_api_v1_broadcasts__broadcast_id__send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause Broadcast */
+        post: operations["pause_broadcast_api_v1_broadcasts__broadcast_id__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume Broadcast */
+        post: operations["resume_broadcast_api_v1_broadcasts__broadcast_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel Broadcast */
+        post: operations["cancel_broadcast_api_v1_broadcasts__broadcast_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/remind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remind Staff
+         * @description WeCom: remind the staff who have not confirmed their task yet.
+         */
+        post: operations["remind_staff_api_v1_broadcasts__broadcast_id__remind_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Broadcast Results */
+        get: operations["broadcast_results_api_v1_broadcasts__broadcast_id__results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broadcasts/{broadcast_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Broadcast Deliveries */
+        get: operations["broadcast_deliveries_api_v1_broadcasts__broadcast_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messaging/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Rules */
+        get: operations["read_rules_api_v1_messaging_rules_get"];
+        /** Write Rules */
+        put: operations["write_rules_api_v1_messaging_rules_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messaging/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Accounts */
+        get: operations["list_accounts_api_v1_messaging_channels_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messaging/channels/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Save Account
+         * @description The secret is write-only: stored encrypted, never returned.
+         */
+        put: operations["save_account_api_v1_messaging_channels__channel__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/live-codes": {
         parameters: {
             query?: never;
@@ -1776,6 +2013,217 @@ export interface paths {
          * @description Demo mode only: a simulated customer scans the code in the WeCom simulator.
          */
         post: operations["simulate_scan_api_v1_live_codes__code_id__simulate_scan_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/material-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Groups
+         * @description The library's groups in their order, with how many materials each holds.
+         */
+        get: operations["list_groups_api_v1_material_groups_get"];
+        put?: never;
+        /** Create Group */
+        post: operations["create_group_api_v1_material_groups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/material-groups/{material_group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Group
+         * @description Delete the group (audited); its materials stay, ungrouped.
+         */
+        delete: operations["delete_group_api_v1_material_groups__material_group_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Group */
+        patch: operations["update_group_api_v1_material_groups__material_group_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/materials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Materials
+         * @description The library, newest first, filtered by kind, group, tag and a search text.
+         */
+        get: operations["list_materials_api_v1_materials_get"];
+        put?: never;
+        /**
+         * Create Material
+         * @description Add a material: its fields as form fields, its file and cover as uploads.
+         */
+        post: operations["create_material_api_v1_materials_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tags
+         * @description Every free tag in use, most used first.
+         */
+        get: operations["list_tags_api_v1_materials_tags_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Material */
+        get: operations["get_material_api_v1_materials__material_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Material
+         * @description Delete the material (audited).
+         */
+        delete: operations["delete_material_api_v1_materials__material_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Material
+         * @description Change fields; a poster template's layout is checked against its background.
+         */
+        patch: operations["update_material_api_v1_materials__material_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace File
+         * @description Replace the image, document, video or poster background.
+         */
+        put: operations["replace_file_api_v1_materials__material_id__file_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}/cover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace Cover
+         * @description Replace the cover of a link or mini-program card.
+         */
+        put: operations["replace_cover_api_v1_materials__material_id__cover_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download
+         * @description The stored file (or cover) as uploaded.
+         */
+        get: operations["download_api_v1_materials__material_id__download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Thumbnail
+         * @description A small JPEG of the image, poster background or cover, for the library's cards.
+         */
+        get: operations["thumbnail_api_v1_materials__material_id__thumbnail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{material_id}/poster-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Poster Preview
+         * @description The poster template rendered with sample values (or an unsaved layout of it).
+         */
+        post: operations["poster_preview_api_v1_materials__material_id__poster_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2011,6 +2459,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wecom/handovers/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Handover Candidates
+         * @description The customers a member follows, each marked eligible or with why WeCom would refuse.
+         */
+        get: operations["handover_candidates_api_v1_wecom_handovers_candidates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/share-chains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Share Chain
+         * @description Who forwarded a broadcast's links to whom (or the part below one link's customer),
+         *     and the key spreaders: direct shares, downstream reach and depth.
+         */
+        get: operations["get_share_chain_api_v1_share_chains_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Groups
+         * @description Customer groups (客户群), newest first, with owner and customers vs staff.
+         */
+        get: operations["list_groups_api_v1_wecom_groups_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/groups/{customer_group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Group
+         * @description One customer group with every member; customers link to their 360 page.
+         */
+        get: operations["read_group_api_v1_wecom_groups__customer_group_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2149,6 +2678,19 @@ export interface components {
             /** Changed */
             changed?: number | null;
         };
+        /** Body_create_material_api_v1_materials_post */
+        Body_create_material_api_v1_materials_post: {
+            /**
+             * File
+             * @description image/poster: JPG or PNG ≤ 10 MB; video: MP4 ≤ 10 MB; file: ≤ 20 MB
+             */
+            file?: string | null;
+            /**
+             * Cover
+             * @description link or mini-program cover: JPG or PNG ≤ 2 MB
+             */
+            cover?: string | null;
+        } & components["schemas"]["MaterialIn"];
         /** Body_import_customers_api_v1_imports_customers_post */
         Body_import_customers_api_v1_imports_customers_post: {
             /** File */
@@ -2162,6 +2704,16 @@ export interface components {
              */
             file: string;
         };
+        /** Body_replace_cover_api_v1_materials__material_id__cover_put */
+        Body_replace_cover_api_v1_materials__material_id__cover_put: {
+            /** File */
+            file: string;
+        };
+        /** Body_replace_file_api_v1_materials__material_id__file_put */
+        Body_replace_file_api_v1_materials__material_id__file_put: {
+            /** File */
+            file: string;
+        };
         /** Body_upload_members_api_v1_segments__segment_id__members_upload_post */
         Body_upload_members_api_v1_segments__segment_id__members_upload_post: {
             /** File */
@@ -2171,6 +2723,98 @@ export interface components {
         Body_upload_orders_api_v1_imports_orders_post: {
             /** File */
             file: string;
+        };
+        /** BroadcastIn */
+        BroadcastIn: {
+            /** Name */
+            name: string;
+            channel: components["schemas"]["Channel"];
+            /** Segment Id */
+            segment_id?: number | null;
+            /** Group Ids */
+            group_ids?: number[] | null;
+            content: components["schemas"]["Content"];
+            /** Variants */
+            variants?: components["schemas"]["Variant"][] | null;
+            /** Send At */
+            send_at?: string | null;
+            /** Recurrence */
+            recurrence?: string | null;
+            /**
+             * Attribution Days
+             * @default 7
+             */
+            attribution_days: number;
+        };
+        /** BroadcastOut */
+        BroadcastOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Channel */
+            channel: string;
+            /** Status */
+            status: string;
+            /** Segment Id */
+            segment_id: number | null;
+            /** Snapshot Id */
+            snapshot_id: number | null;
+            /** Group Ids */
+            group_ids: number[] | null;
+            /** Content */
+            content: {
+                [key: string]: unknown;
+            };
+            /** Variants */
+            variants: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Send At */
+            send_at: string | null;
+            /** Recurrence */
+            recurrence: string | null;
+            /** Parent Id */
+            parent_id: number | null;
+            /** Attribution Days */
+            attribution_days: number;
+            /** Created By */
+            created_by: string | null;
+            /** Planned Count */
+            planned_count: number;
+            /** Excluded Count */
+            excluded_count: number;
+            /** Planned At */
+            planned_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** BroadcastUpdate */
+        BroadcastUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Segment Id */
+            segment_id?: number | null;
+            /** Group Ids */
+            group_ids?: number[] | null;
+            content?: components["schemas"]["Content"] | null;
+            /** Variants */
+            variants?: components["schemas"]["Variant"][] | null;
+            /** Send At */
+            send_at?: string | null;
+            /** Recurrence */
+            recurrence?: string | null;
+            /** Attribution Days */
+            attribution_days?: number | null;
         };
         /**
          * CallbackOut
@@ -2258,6 +2902,40 @@ export interface components {
              * Format: date-time
              */
             changed_at: string;
+        };
+        /**
+         * Channel
+         * @enum {string}
+         */
+        Channel: "wecom" | "wecom_group" | "email" | "sms" | "webhook";
+        /** ChannelAccountIn */
+        ChannelAccountIn: {
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            };
+            /** Secret */
+            secret?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** ChannelAccountOut */
+        ChannelAccountOut: {
+            /** Channel */
+            channel: string;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Has Secret */
+            has_secret: boolean;
+            /** Enabled */
+            enabled: boolean;
+            /** Updated At */
+            updated_at: string | null;
         };
         /** CheckResult */
         CheckResult: {
@@ -2422,12 +3100,97 @@ export interface components {
             /** @description the demo workspace's sign-in, only in demo mode */
             demo_login?: components["schemas"]["DemoLogin"] | null;
         };
+        /**
+         * Content
+         * @description What is sent. Which fields matter depends on the channel; variables like {客户昵称} are
+         *     filled per recipient and every link in text and html becomes a tracked short link.
+         */
+        Content: {
+            /** Text */
+            text?: string | null;
+            /** Subject */
+            subject?: string | null;
+            /** Html */
+            html?: string | null;
+            /** Material Ids */
+            material_ids?: number[];
+            /** Poster Id */
+            poster_id?: number | null;
+            /** Poster Url */
+            poster_url?: string | null;
+            sms?: components["schemas"]["SmsContent"] | null;
+            /** Webhook Url */
+            webhook_url?: string | null;
+            /**
+             * Webhook Event
+             * @default broadcast.message
+             */
+            webhook_event: string;
+        };
         /** Contribution */
         Contribution: {
             /** Factor */
             factor: string;
             /** Contribution Fen */
             contribution_fen: number;
+        };
+        /** Counts */
+        Counts: {
+            /**
+             * Planned
+             * @default 0
+             */
+            planned: number;
+            /**
+             * Excluded
+             * @default 0
+             */
+            excluded: number;
+            /**
+             * Pending
+             * @default 0
+             */
+            pending: number;
+            /**
+             * Sending
+             * @default 0
+             */
+            sending: number;
+            /**
+             * Sent
+             * @default 0
+             */
+            sent: number;
+            /**
+             * Delivered
+             * @default 0
+             */
+            delivered: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Clicked
+             * @default 0
+             */
+            clicked: number;
+            /**
+             * Converted
+             * @default 0
+             */
+            converted: number;
+            /**
+             * Converted Fen
+             * @default 0
+             */
+            converted_fen: number;
         };
         /** CustomFieldCreate */
         CustomFieldCreate: {
@@ -2789,6 +3552,35 @@ export interface components {
              */
             attachments: components["schemas"]["AttachmentIn"][];
         };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Id */
+            id: number;
+            /** Customer Id */
+            customer_id: number;
+            /** Channel */
+            channel: string;
+            /** Variant */
+            variant: string | null;
+            /** Staff Id */
+            staff_id: number | null;
+            /** Address */
+            address: string | null;
+            /** Status */
+            status: string;
+            /** Reason */
+            reason: string | null;
+            /** Detail */
+            detail: string | null;
+            /** Provider Id */
+            provider_id: string | null;
+            /** Attempts */
+            attempts: number;
+            /** Sent At */
+            sent_at: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+        };
         /** DemoLogin */
         DemoLogin: {
             /** Email */
@@ -2868,6 +3660,28 @@ export interface components {
              * @description null removes the manager
              */
             manager_staff_id?: number | null;
+        };
+        /**
+         * Eligibility
+         * @description Who would get the broadcast now, and why the others would not.
+         */
+        Eligibility: {
+            /** Audience */
+            audience: number;
+            /** Eligible */
+            eligible: number;
+            /** Excluded */
+            excluded: {
+                [key: string]: number;
+            };
+        };
+        /** EligibilityIn */
+        EligibilityIn: {
+            channel: components["schemas"]["Channel"];
+            /** Segment Id */
+            segment_id?: number | null;
+            /** Group Ids */
+            group_ids?: number[] | null;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -3213,6 +4027,13 @@ export interface components {
             /** Contributions */
             contributions: components["schemas"]["Contribution"][];
         };
+        /** FrequencyCap */
+        FrequencyCap: {
+            /** Max Messages */
+            max_messages: number;
+            /** Days */
+            days: number;
+        };
         /** FunnelStep */
         FunnelStep: {
             /** Stage */
@@ -3227,6 +4048,97 @@ export interface components {
          * @enum {string}
          */
         Gender: "male" | "female" | "unknown";
+        /** GroupCounts */
+        GroupCounts: {
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            counts: components["schemas"]["Counts"];
+        };
+        /** GroupDetailOut */
+        GroupDetailOut: {
+            /** Id */
+            id: number;
+            /** Chat Id */
+            chat_id: string;
+            /** Name */
+            name: string;
+            /** Owner Userid */
+            owner_userid: string | null;
+            /** Owner Staff Id */
+            owner_staff_id: number | null;
+            /** Owner Name */
+            owner_name: string | null;
+            /** Status */
+            status: string;
+            /** Member Count */
+            member_count: number;
+            /** Customer Count */
+            customer_count: number;
+            /** Staff Count */
+            staff_count: number;
+            /** Group Created At */
+            group_created_at: string | null;
+            /** Synced At */
+            synced_at: string | null;
+            /** Notice */
+            notice: string | null;
+            /** Members */
+            members: components["schemas"]["GroupMemberOut"][];
+        };
+        /** GroupMemberOut */
+        GroupMemberOut: {
+            /** Id */
+            id: number;
+            /** Member Type */
+            member_type: string;
+            /** Member Id */
+            member_id: string;
+            /** Name */
+            name: string | null;
+            /** Customer Id */
+            customer_id: number | null;
+            /** Customer Name */
+            customer_name: string | null;
+            /** Join Time */
+            join_time: string | null;
+            /** Join Scene */
+            join_scene: number | null;
+            /** Invitor */
+            invitor: string | null;
+            /** Status */
+            status: string;
+            /** Left At */
+            left_at: string | null;
+        };
+        /** GroupOut */
+        GroupOut: {
+            /** Id */
+            id: number;
+            /** Chat Id */
+            chat_id: string;
+            /** Name */
+            name: string;
+            /** Owner Userid */
+            owner_userid: string | null;
+            /** Owner Staff Id */
+            owner_staff_id: number | null;
+            /** Owner Name */
+            owner_name: string | null;
+            /** Status */
+            status: string;
+            /** Member Count */
+            member_count: number;
+            /** Customer Count */
+            customer_count: number;
+            /** Staff Count */
+            staff_count: number;
+            /** Group Created At */
+            group_created_at: string | null;
+            /** Synced At */
+            synced_at: string | null;
+        };
         /** GrowthOut */
         GrowthOut: {
             /** Days */
@@ -3252,6 +4164,26 @@ export interface components {
             lost: number[];
             /** Net */
             net: number[];
+        };
+        /** HandoverCandidateOut */
+        HandoverCandidateOut: {
+            /** Customer Id */
+            customer_id: number;
+            /** Name */
+            name: string | null;
+            /** External Userid */
+            external_userid: string;
+            /**
+             * Added At
+             * Format: date-time
+             */
+            added_at: string;
+            /** Recent Onjob */
+            recent_onjob: number;
+            /** Eligible */
+            eligible: boolean;
+            /** Reason */
+            reason: string | null;
         };
         /** HandoverIn */
         HandoverIn: {
@@ -3875,6 +4807,153 @@ export interface components {
             /** Alerted At */
             alerted_at: string | null;
         };
+        /** MaterialGroupIn */
+        MaterialGroupIn: {
+            /** Name */
+            name: string;
+        };
+        /** MaterialGroupOut */
+        MaterialGroupOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Sort Order */
+            sort_order: number;
+            /**
+             * Material Count
+             * @default 0
+             */
+            material_count: number;
+        };
+        /** MaterialGroupPatch */
+        MaterialGroupPatch: {
+            /** Name */
+            name?: string | null;
+            /** Sort Order */
+            sort_order?: number | null;
+        };
+        /** MaterialIn */
+        MaterialIn: {
+            /** Title */
+            title: string;
+            /** Description */
+            description?: string | null;
+            /** Material Group Id */
+            material_group_id?: number | null;
+            /**
+             * Tags
+             * @default []
+             */
+            tags: string[];
+            /**
+             * Content
+             * @description text snippets
+             */
+            content?: string | null;
+            /**
+             * Url
+             * @description links
+             */
+            url?: string | null;
+            /**
+             * Appid
+             * @description mini-program cards
+             */
+            appid?: string | null;
+            /**
+             * Page Path
+             * @description mini-program cards
+             */
+            page_path?: string | null;
+            kind: components["schemas"]["MaterialKind"];
+        };
+        /**
+         * MaterialKind
+         * @enum {string}
+         */
+        MaterialKind: "text" | "image" | "link" | "miniprogram" | "file" | "video" | "poster";
+        /** MaterialOut */
+        MaterialOut: {
+            /** Id */
+            id: number;
+            kind: components["schemas"]["MaterialKind"];
+            /** Title */
+            title: string;
+            /** Description */
+            description: string | null;
+            /** Material Group Id */
+            material_group_id: number | null;
+            /** Tags */
+            tags: string[];
+            /** Content */
+            content: string | null;
+            /** Url */
+            url: string | null;
+            /** Appid */
+            appid: string | null;
+            /** Page Path */
+            page_path: string | null;
+            /** Filename */
+            filename: string | null;
+            /** Content Type */
+            content_type: string | null;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /** Width */
+            width: number | null;
+            /** Height */
+            height: number | null;
+            /** Has File */
+            has_file: boolean;
+            /** Has Cover */
+            has_cover: boolean;
+            /** Has Thumbnail */
+            has_thumbnail: boolean;
+            poster: components["schemas"]["PosterLayout"] | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * MaterialPatch
+         * @description Fields to change; `tags` replaces the old tags, `material_group_id: null` ungroups.
+         */
+        MaterialPatch: {
+            /** Title */
+            title?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Material Group Id */
+            material_group_id?: number | null;
+            /** Tags */
+            tags?: string[] | null;
+            /** Content */
+            content?: string | null;
+            /** Url */
+            url?: string | null;
+            /** Appid */
+            appid?: string | null;
+            /** Page Path */
+            page_path?: string | null;
+            poster?: components["schemas"]["PosterLayout"] | null;
+        };
+        /** MaterialTagCount */
+        MaterialTagCount: {
+            /** Name */
+            name: string;
+            /** Count */
+            count: number;
+        };
         /** MeOut */
         MeOut: {
             /** Workspace Id */
@@ -3979,6 +5058,19 @@ export interface components {
              * @description identity kinds strong enough that one record matching two customers merges them, strongest first
              */
             merge_kinds: string[];
+        };
+        /** MessagingRules */
+        MessagingRules: {
+            quiet_hours?: components["schemas"]["QuietHours"] | null;
+            /** Frequency Caps */
+            frequency_caps?: {
+                [key: string]: components["schemas"]["FrequencyCap"];
+            };
+            /**
+             * Wecom Quota
+             * @default days_of_month
+             */
+            wecom_quota: string;
         };
         /** MiniprogramAttachment */
         MiniprogramAttachment: {
@@ -4230,6 +5322,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** PageOut[BroadcastOut] */
+        PageOut_BroadcastOut_: {
+            /** Items */
+            items: components["schemas"]["BroadcastOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** PageOut[CallbackOut] */
         PageOut_CallbackOut_: {
             /** Items */
@@ -4251,6 +5350,13 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
+        /** PageOut[DeliveryOut] */
+        PageOut_DeliveryOut_: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** PageOut[EventTypeOut] */
         PageOut_EventTypeOut_: {
             /** Items */
@@ -4262,6 +5368,13 @@ export interface components {
         PageOut_FollowUpOut_: {
             /** Items */
             items: components["schemas"]["FollowUpOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** PageOut[GroupOut] */
+        PageOut_GroupOut_: {
+            /** Items */
+            items: components["schemas"]["GroupOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -4283,6 +5396,13 @@ export interface components {
         PageOut_LostCustomerOut_: {
             /** Items */
             items: components["schemas"]["LostCustomerOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** PageOut[MaterialOut] */
+        PageOut_MaterialOut_: {
+            /** Items */
+            items: components["schemas"]["MaterialOut"][];
             /** Next Cursor */
             next_cursor?: string | null;
         };
@@ -4365,6 +5485,76 @@ export interface components {
             sales: components["schemas"]["PlatformRow"][];
             /** Identities */
             identities: components["schemas"]["IdentityPlatformRow"][];
+        };
+        /**
+         * PosterElement
+         * @description One thing placed on the poster's background, in background pixels from the top left.
+         */
+        PosterElement: {
+            kind: components["schemas"]["PosterElementKind"];
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /**
+             * Size
+             * @description qr and avatar: side (diameter) in px; name and staff_name: text box width
+             */
+            size: number;
+            /**
+             * Font Size
+             * @description text elements only
+             * @default 28
+             */
+            font_size: number;
+            /**
+             * Color
+             * @description text colour, or the QR's dark modules
+             * @default #000000
+             * @example #1F2937
+             */
+            color: string;
+            /**
+             * Align
+             * @default left
+             * @enum {string}
+             */
+            align: "left" | "center";
+        };
+        /**
+         * PosterElementKind
+         * @enum {string}
+         */
+        PosterElementKind: "qr" | "avatar" | "name" | "staff_name";
+        /** PosterLayout */
+        PosterLayout: {
+            /**
+             * Elements
+             * @default []
+             */
+            elements: components["schemas"]["PosterElement"][];
+        };
+        /**
+         * PosterPreviewIn
+         * @description Sample values to render with; `poster` previews a layout before it is saved.
+         */
+        PosterPreviewIn: {
+            poster?: components["schemas"]["PosterLayout"] | null;
+            /**
+             * Name
+             * @default 小思同学
+             */
+            name: string;
+            /**
+             * Staff Name
+             * @default 王导购
+             */
+            staff_name: string | null;
+            /**
+             * Qr Url
+             * @default https://work.weixin.qq.com/ca/siyu-preview
+             */
+            qr_url: string;
         };
         /** PreflightReport */
         PreflightReport: {
@@ -4449,6 +5639,13 @@ export interface components {
             /** Job Id */
             job_id: number;
         };
+        /** QuietHours */
+        QuietHours: {
+            /** Start */
+            start: string;
+            /** End */
+            end: string;
+        };
         /** RefundIn */
         RefundIn: {
             /** Amount Fen */
@@ -4502,6 +5699,32 @@ export interface components {
              * @description customers merged into it by this call
              */
             merged_customer_ids: number[];
+        };
+        /** ResultsOut */
+        ResultsOut: {
+            /** Broadcast Id */
+            broadcast_id: number;
+            /** Status */
+            status: string;
+            counts: components["schemas"]["Counts"];
+            /** Excluded By Reason */
+            excluded_by_reason: {
+                [key: string]: number;
+            };
+            /** Failed By Reason */
+            failed_by_reason: {
+                [key: string]: number;
+            };
+            /** By Staff */
+            by_staff: components["schemas"]["GroupCounts"][];
+            /** By Variant */
+            by_variant: components["schemas"]["GroupCounts"][];
+            /** Shares */
+            shares: number;
+            /** Share Visitors */
+            share_visitors: number;
+            /** Tasks */
+            tasks: components["schemas"]["TaskOut"][];
         };
         /** Retention */
         Retention: {
@@ -4659,6 +5882,74 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** ShareChainOut */
+        ShareChainOut: {
+            /** Broadcast Id */
+            broadcast_id: number | null;
+            /** Link Code */
+            link_code: string | null;
+            /** Nodes */
+            nodes: components["schemas"]["ShareNodeOut"][];
+            /** Edges */
+            edges: components["schemas"]["ShareEdgeOut"][];
+            /**
+             * Spreaders
+             * @description key spreaders, by reach
+             */
+            spreaders: components["schemas"]["SpreaderOut"][];
+            /**
+             * Truncated
+             * @description the chain had more edges than are returned
+             */
+            truncated: boolean;
+        };
+        /** ShareEdgeOut */
+        ShareEdgeOut: {
+            /**
+             * Source
+             * @description key of the node who shared
+             */
+            source: string;
+            /**
+             * Target
+             * @description key of the node who opened the forwarded link
+             */
+            target: string;
+            /**
+             * First At
+             * Format: date-time
+             */
+            first_at: string;
+            /** Opens */
+            opens: number;
+        };
+        /**
+         * ShareNodeOut
+         * @description A person in the chain: a customer, or a browser not known as anyone yet.
+         */
+        ShareNodeOut: {
+            /**
+             * Key
+             * @description "c:<customer id>" or "v:<visitor id>" (anonymous)
+             */
+            key: string;
+            /** Customer Id */
+            customer_id: number | null;
+            /** Visitor Id */
+            visitor_id: number | null;
+            /** Anonymous */
+            anonymous: boolean;
+            /**
+             * Name
+             * @description the customer's name, masked for viewers; null for anonymous visitors and for customers outside a staff member's data scope
+             */
+            name: string | null;
+            /**
+             * Level
+             * @description steps from the chain's roots (customers nobody shared to)
+             */
+            level: number;
+        };
         /**
          * ShiftIn
          * @description Working hours on some weekdays (1 = Monday … 7 = Sunday); each range is [start, end).
@@ -4706,6 +5997,17 @@ export interface components {
             /** Member Count */
             member_count: number;
         };
+        /** SmsContent */
+        SmsContent: {
+            /** Sign Name */
+            sign_name: string;
+            /** Template Code */
+            template_code: string;
+            /** Params */
+            params?: {
+                [key: string]: string;
+            };
+        };
         /** SnapshotIn */
         SnapshotIn: {
             /** Purpose */
@@ -4734,6 +6036,30 @@ export interface components {
             taken_by: string | null;
             /** Purpose */
             purpose: string | null;
+        };
+        /** SpreaderOut */
+        SpreaderOut: {
+            /** Key */
+            key: string;
+            /** Customer Id */
+            customer_id: number;
+            /** Name */
+            name: string | null;
+            /**
+             * Direct Shares
+             * @description people who opened this customer's own links
+             */
+            direct_shares: number;
+            /**
+             * Reach
+             * @description everyone downstream, at any depth
+             */
+            reach: number;
+            /**
+             * Depth
+             * @description the longest chain of forwards below this customer
+             */
+            depth: number;
         };
         /** StaffImportOut */
         StaffImportOut: {
@@ -4995,6 +6321,32 @@ export interface components {
              */
             group_id?: number | null;
         };
+        /** TaskOut */
+        TaskOut: {
+            /** Id */
+            id: number;
+            /** Staff Id */
+            staff_id: number | null;
+            /** Userid */
+            userid: string;
+            /** Chunk */
+            chunk: number;
+            /** Msgid */
+            msgid: string | null;
+            /** Recipient Count */
+            recipient_count: number;
+            /** Status */
+            status: string;
+            /** Error */
+            error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Confirmed At */
+            confirmed_at: string | null;
+        };
         /**
          * Thresholds
          * @description Cut points (ascending) and averages the last scoring used.
@@ -5118,6 +6470,14 @@ export interface components {
             updated: number;
             /** Order Ids */
             order_ids: number[];
+        };
+        /** Variant */
+        Variant: {
+            /** Key */
+            key: string;
+            /** Percent */
+            percent: number;
+            content: components["schemas"]["Content"];
         };
         /** WelcomeIn */
         WelcomeIn: {
@@ -12504,6 +13864,1006 @@ export interface operations {
             };
         };
     };
+    list_broadcasts_api_v1_broadcasts_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_BroadcastOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_broadcast_api_v1_broadcasts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    eligibility_api_v1_broadcasts_eligibility_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EligibilityIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Eligibility"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_broadcast_api_v1_broadcasts__broadcast_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_broadcast_api_v1_broadcasts__broadcast_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_broadcast_api_v1_broadcasts__broadcast_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    send_broadcast_api_v1_broadcasts__broadcast_id__send_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    pause_broadcast_api_v1_broadcasts__broadcast_id__pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    resume_broadcast_api_v1_broadcasts__broadcast_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_broadcast_api_v1_broadcasts__broadcast_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    remind_staff_api_v1_broadcasts__broadcast_id__remind_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    broadcast_results_api_v1_broadcasts__broadcast_id__results_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultsOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    broadcast_deliveries_api_v1_broadcasts__broadcast_id__deliveries_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_DeliveryOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_rules_api_v1_messaging_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagingRules"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    write_rules_api_v1_messaging_rules_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagingRules"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagingRules"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_accounts_api_v1_messaging_channels_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccountOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    save_account_api_v1_messaging_channels__channel__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelAccountIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccountOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_codes_api_v1_live_codes_get: {
         parameters: {
             query?: {
@@ -13115,6 +15475,903 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SimulatedScan"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_groups_api_v1_material_groups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialGroupOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_group_api_v1_material_groups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialGroupIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialGroupOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_group_api_v1_material_groups__material_group_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_group_api_v1_material_groups__material_group_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialGroupPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialGroupOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_materials_api_v1_materials_get: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["MaterialKind"] | null;
+                material_group_id?: number | null;
+                tag?: string | null;
+                /** @description in title or description */
+                q?: string | null;
+                /** @description created_at, updated_at or title; -desc */
+                sort?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_MaterialOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_material_api_v1_materials_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_create_material_api_v1_materials_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_tags_api_v1_materials_tags_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialTagCount"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_material_api_v1_materials__material_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_material_api_v1_materials__material_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_material_api_v1_materials__material_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replace_file_api_v1_materials__material_id__file_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_replace_file_api_v1_materials__material_id__file_put"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replace_cover_api_v1_materials__material_id__cover_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_replace_cover_api_v1_materials__material_id__cover_put"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    download_api_v1_materials__material_id__download_get: {
+        parameters: {
+            query?: {
+                part?: "file" | "cover";
+                inline?: boolean;
+            };
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    thumbnail_api_v1_materials__material_id__thumbnail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JPEG ≤ 320 px */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    poster_preview_api_v1_materials__material_id__poster_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                material_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PosterPreviewIn"] | null;
+            };
+        };
+        responses: {
+            /** @description PNG image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": unknown;
                 };
             };
             /** @description not signed in, or the session or key is invalid */
@@ -13875,6 +17132,249 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TransferOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    handover_candidates_api_v1_wecom_handovers_candidates_get: {
+        parameters: {
+            query: {
+                handover_userid: string;
+                kind?: "onjob" | "resigned";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverCandidateOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_share_chain_api_v1_share_chains_get: {
+        parameters: {
+            query?: {
+                broadcast_id?: number | null;
+                link_code?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareChainOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_groups_api_v1_wecom_groups_get: {
+        parameters: {
+            query?: {
+                owner_staff_id?: number | null;
+                status?: ("active" | "dismissed") | null;
+                /** @description part of the name, or a chat id */
+                q?: string | null;
+                /** @description groups this customer is in */
+                customer_id?: number | null;
+                /** @description id | name | member_count; '-' descending */
+                sort?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_GroupOut_"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_group_api_v1_wecom_groups__customer_group_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupDetailOut"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */

@@ -440,6 +440,18 @@ class WecomClient(WecomTransport):
         data = await self._post("externalcontact/add_msg_template", request, read=False)
         return AddMsgTemplateResponse.model_validate(data)
 
+    async def externalcontact_remind_groupmsg_send(self, msgid: str) -> None:
+        """Remind the members who have not confirmed the task yet (at most 3 times a day)."""
+        await self._send(
+            "POST", "externalcontact/remind_groupmsg_send", body={"msgid": msgid}, read=False
+        )
+
+    async def externalcontact_cancel_groupmsg_send(self, msgid: str) -> None:
+        """Stop a task: members who have not sent it can no longer send it."""
+        await self._send(
+            "POST", "externalcontact/cancel_groupmsg_send", body={"msgid": msgid}, read=False
+        )
+
     async def externalcontact_get_groupmsg_list_v2(
         self,
         chat_type: Literal["single", "group"],

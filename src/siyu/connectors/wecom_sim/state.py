@@ -236,6 +236,8 @@ class MassTask:
     # userid -> (status 0 not sent / 2 sent, send_time)
     tasks: dict[str, tuple[int, int]] = field(default_factory=dict)
     sends: list[MassSend] = field(default_factory=list)
+    cancelled: bool = False
+    reminders: int = 0
 
 
 @dataclass

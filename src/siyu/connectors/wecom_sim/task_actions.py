@@ -47,6 +47,8 @@ def confirm_mass_message(state: SimState, msgid: str, userid: str) -> dict[str, 
             raise ActionError("no such task for that member")
         if task.tasks[userid][0] == 2:
             raise ActionError("already sent")
+        if task.cancelled:
+            raise ActionError("the corp cancelled this task")
         now = state.now_int()
         task.tasks[userid] = (2, now)
         counts = {"sent": 0, "not_friend": 0, "over_quota": 0}

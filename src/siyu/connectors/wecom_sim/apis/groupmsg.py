@@ -204,3 +204,18 @@ def get_groupmsg_send_result(state: SimState, params: Params) -> dict[str, Any]:
         ],
         "next_cursor": next_cursor,
     }
+
+
+@api("externalcontact/remind_groupmsg_send", "POST", CONTACT)
+def remind_groupmsg_send(state: SimState, params: Params) -> dict[str, Any]:
+    task = _task(state, params)
+    task.reminders += 1
+    return {}
+
+
+@api("externalcontact/cancel_groupmsg_send", "POST", CONTACT)
+def cancel_groupmsg_send(state: SimState, params: Params) -> dict[str, Any]:
+    """Members who have not sent yet can no longer send; sent messages stay sent."""
+    task = _task(state, params)
+    task.cancelled = True
+    return {}

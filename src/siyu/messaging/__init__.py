@@ -1,0 +1,1 @@
+"""Messaging: broadcasts over WeCom, email, SMS and webhooks, each customer exactly once."""

@@ -1,0 +1,110 @@
+"""Background work of broadcasts: plan and start, send passes, WeCom polling and cancels."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from siyu.config import get_settings
+from siyu.kit.time import utcnow
+from siyu.messaging import planning, sending, service, wecom
+from siyu.messaging.repository import MessagingRepository
+from siyu.messaging.schemas import BroadcastStatus, Channel
+from siyu.worker.context import JobContext
+from siyu.worker.queue import enqueue
+from siyu.worker.registry import job
+
+RETRY_PASS_AFTER = timedelta(seconds=30)
+
+
+@job(service.START_JOB, max_attempts=5)
+async def start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Plan the deliveries (once) and begin sending."""
+    assert ctx.workspace_id is not None
+    session = ctx.session
+    broadcast = MessagingRepository(session, ctx.workspace_id).broadcast(payload["broadcast_id"])
+    if broadcast is None or broadcast.status not in (
+        BroadcastStatus.SCHEDULED.value,
+        BroadcastStatus.PLANNING.value,
+    ):
+        return {"skipped": True}
+    if broadcast.planned_at is None:
+        planning.plan(session, broadcast)
+        service.next_occurrence(session, broadcast)
+    now = utcnow()
+    service.mark_started(broadcast, now)
+    if broadcast.channel == Channel.WECOM.value:
+        broadcast.status = BroadcastStatus.SENDING.value
+        ctx.checkpoint()
+        created = await wecom.create_tasks(ctx, broadcast)
+        broadcast.status = BroadcastStatus.WAITING.value
+        enqueue(
+            session, service.POLL_JOB, {"broadcast_id": broadcast.id}, workspace_id=ctx.workspace_id
+        )
+        return {"planned": broadcast.planned_count, **created}
+    broadcast.status = BroadcastStatus.SENDING.value
+    enqueue(
+        session, service.SEND_JOB, {"broadcast_id": broadcast.id}, workspace_id=ctx.workspace_id
+    )
+    return {"planned": broadcast.planned_count, "excluded": broadcast.excluded_count}
+
+
+@job(service.SEND_JOB, max_attempts=20)
+async def send(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """One pass over what is pending; a later pass takes retryable failures and quiet hours."""
+    assert ctx.workspace_id is not None
+    session = ctx.session
+    result = await sending.send(ctx, payload["broadcast_id"])
+    broadcast = MessagingRepository(session, ctx.workspace_id).broadcast(payload["broadcast_id"])
+    if broadcast is None or broadcast.status != BroadcastStatus.SENDING.value:
+        return result
+    if "quiet_until" in result:
+        enqueue(
+            session,
+            service.SEND_JOB,
+            {"broadcast_id": broadcast.id},
+            workspace_id=ctx.workspace_id,
+            run_at=datetime.fromisoformat(result["quiet_until"]),
+        )
+        return result
+    if not sending.finish_if_done(session, broadcast):
+        enqueue(
+            session,
+            service.SEND_JOB,
+            {"broadcast_id": broadcast.id},
+            workspace_id=ctx.workspace_id,
+            run_at=utcnow() + RETRY_PASS_AFTER,
+        )
+    return result
+
+
+@job(service.POLL_JOB, max_attempts=10)
+async def poll_wecom(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Pull WeCom's results until every staff task is final; polls again while any waits."""
+    assert ctx.workspace_id is not None
+    session = ctx.session
+    broadcast = MessagingRepository(session, ctx.workspace_id).broadcast(payload["broadcast_id"])
+    if broadcast is None or broadcast.status != BroadcastStatus.WAITING.value:
+        return {"skipped": True}
+    if payload.get("remind"):
+        reminded = await wecom.remind(session, broadcast)
+        return {"reminded": reminded}
+    result = await wecom.poll(session, broadcast)
+    if result["waiting"]:
+        enqueue(
+            session,
+            service.POLL_JOB,
+            {"broadcast_id": broadcast.id},
+            workspace_id=ctx.workspace_id,
+            run_at=utcnow() + timedelta(seconds=get_settings().broadcast_poll_seconds),
+        )
+    return result
+
+
+@job(service.CANCEL_JOB, max_attempts=5)
+async def cancel_wecom(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.workspace_id is not None
+    broadcast = MessagingRepository(ctx.session, ctx.workspace_id).broadcast(
+        payload["broadcast_id"]
+    )
+    if broadcast is None:
+        return {"skipped": True}
+    return {"cancelled_tasks": await wecom.cancel(ctx.session, broadcast)}

@@ -1,0 +1,152 @@
+"""Queries of the messaging domain; every one is scoped to a workspace."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from siyu.messaging.schemas import DeliveryStatus
+from siyu.models import Broadcast, ChannelAccount, Delivery, WecomBroadcastTask
+
+
+class MessagingRepository:
+    def __init__(self, session: Session, workspace_id: int) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        return self.session.scalar(
+            select(Broadcast).where(
+                Broadcast.workspace_id == self.workspace_id, Broadcast.id == broadcast_id
+            )
+        )
+
+    def broadcasts(self, status: str | None) -> Select[Any]:
+        query = select(Broadcast).where(Broadcast.workspace_id == self.workspace_id)
+        if status is not None:
+            query = query.where(Broadcast.status == status)
+        return query
+
+    def account(self, channel: str) -> ChannelAccount | None:
+        return self.session.scalar(
+            select(ChannelAccount).where(
+                ChannelAccount.workspace_id == self.workspace_id,
+                ChannelAccount.channel == channel,
+            )
+        )
+
+    def accounts(self) -> list[ChannelAccount]:
+        return list(
+            self.session.scalars(
+                select(ChannelAccount)
+                .where(ChannelAccount.workspace_id == self.workspace_id)
+                .order_by(ChannelAccount.channel)
+            )
+        )
+
+    def deliveries(self, broadcast_id: int, status: str | None) -> Select[Any]:
+        query = select(Delivery).where(
+            Delivery.workspace_id == self.workspace_id, Delivery.broadcast_id == broadcast_id
+        )
+        if status is not None:
+            query = query.where(Delivery.status == status)
+        return query
+
+    def claim(self, broadcast_id: int, after_id: int, limit: int) -> list[Delivery]:
+        """The next pending deliveries; on PostgreSQL rows another sender holds are skipped."""
+        query = (
+            select(Delivery)
+            .where(
+                Delivery.workspace_id == self.workspace_id,
+                Delivery.broadcast_id == broadcast_id,
+                Delivery.status == DeliveryStatus.PENDING.value,
+                Delivery.id > after_id,
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def hand_over(self, ids: Sequence[int], now: datetime) -> set[int]:
+        """Move still-pending rows to sending; returns the ids that moved (this sender's)."""
+        won = self.session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.workspace_id == self.workspace_id,
+                Delivery.id.in_(ids),
+                Delivery.status == DeliveryStatus.PENDING.value,
+            )
+            .values(
+                status=DeliveryStatus.SENDING.value,
+                committed_at=now,
+                attempts=Delivery.attempts + 1,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(won)
+
+    def in_doubt(self, broadcast_id: int) -> list[Delivery]:
+        return list(
+            self.session.scalars(
+                select(Delivery).where(
+                    Delivery.workspace_id == self.workspace_id,
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.status == DeliveryStatus.SENDING.value,
+                    Delivery.task_id.is_(None),
+                )
+            )
+        )
+
+    def count_status(self, broadcast_id: int, *statuses: str) -> int:
+        return (
+            self.session.scalar(
+                select(func.count()).where(
+                    Delivery.workspace_id == self.workspace_id,
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.status.in_(statuses),
+                )
+            )
+            or 0
+        )
+
+    def cancel_pending(self, broadcast_id: int) -> int:
+        result = self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.workspace_id == self.workspace_id,
+                Delivery.broadcast_id == broadcast_id,
+                Delivery.status == DeliveryStatus.PENDING.value,
+            )
+            .values(status=DeliveryStatus.CANCELLED.value, reason="cancelled")
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def tasks(self, broadcast_id: int) -> list[WecomBroadcastTask]:
+        return list(
+            self.session.scalars(
+                select(WecomBroadcastTask)
+                .where(
+                    WecomBroadcastTask.workspace_id == self.workspace_id,
+                    WecomBroadcastTask.broadcast_id == broadcast_id,
+                )
+                .order_by(WecomBroadcastTask.id)
+            )
+        )
+
+    def grouped(self, broadcast_id: int, *columns: Any) -> list[Any]:
+        return list(
+            self.session.execute(
+                select(*columns, Delivery.status, func.count())
+                .where(
+                    Delivery.workspace_id == self.workspace_id,
+                    Delivery.broadcast_id == broadcast_id,
+                )
+                .group_by(*columns, Delivery.status)
+            )
+        )

@@ -1,0 +1,255 @@
+"""The send loop of email, SMS and webhook broadcasts: claim, render, hand over, record.
+
+A delivery moves pending → sending (committed right before it leaves) → sent | failed.
+A retryable failure puts it back to pending for a later pass; a crash leaves `sending`
+rows that were handed over, which count as sent and are never sent again.
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from siyu.config import get_settings
+from siyu.connectors.aliyun_sms.client import AliyunSmsClient
+from siyu.connectors.smtp.config import SmtpConfig
+from siyu.content import links, preferences
+from siyu.customers import contact_points
+from siyu.exceptions import ValidationFailed
+from siyu.kit.secrets import default_box
+from siyu.kit.time import utcnow
+from siyu.messaging import rules as messaging_rules
+from siyu.messaging.adapters import (
+    Adapter,
+    EmailAdapter,
+    Outcomes,
+    SmsAdapter,
+    WebhookAdapter,
+    require,
+)
+from siyu.messaging.rendering import Recipient, Rendered, fill
+from siyu.messaging.repository import MessagingRepository
+from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
+from siyu.models import Broadcast, Delivery
+from siyu.staff import service as staff_service
+from siyu.worker.context import JobContext
+
+MAX_ATTEMPTS = 5
+RETRY_AFTER = timedelta(seconds=30)
+IN_DOUBT_DETAIL = "handed over before the worker stopped; no receipt came back"
+
+
+def _secret(session: Session, workspace_id: int, channel: str) -> tuple[dict[str, Any], str]:
+    account = MessagingRepository(session, workspace_id).account(channel)
+    if account is None or not account.enabled:
+        raise ValidationFailed("channel", f"no {channel} account is set up for this workspace")
+    secret = default_box().decrypt(account.secret).get_secret_value() if account.secret else ""
+    return dict(account.config), secret
+
+
+def open_adapter(session: Session, broadcast: Broadcast) -> Adapter:
+    config, secret = _secret(session, broadcast.workspace_id, broadcast.channel)
+    if broadcast.channel == Channel.EMAIL.value:
+        smtp = SmtpConfig(
+            host=require(config, "host", "email"),
+            port=int(require(config, "port", "email")),
+            from_address=require(config, "from_address", "email"),
+            from_name=config.get("from_name") or "",
+            security=config.get("security") or "none",
+            username=config.get("username") or None,
+            password=secret or None,
+            max_connections=int(config.get("max_connections") or 8),
+            messages_per_connection=int(config.get("messages_per_connection") or 1000),
+            verify=bool(config.get("verify_tls", True)),
+        )
+        return EmailAdapter(smtp, broadcast.id)
+    if broadcast.channel == Channel.SMS.value:
+        client = AliyunSmsClient(
+            require(config, "base_url", "sms"), require(config, "access_key_id", "sms"), secret
+        )
+        return SmsAdapter(client, broadcast.id)
+    if broadcast.channel == Channel.WEBHOOK.value:
+        url = broadcast.content.get("webhook_url") or require(config, "url", "webhook")
+        event = broadcast.content.get("webhook_event") or "broadcast.message"
+        return WebhookAdapter(str(url), secret, event, broadcast.id)
+    raise ValidationFailed("channel", f"{broadcast.channel} is not sent by this loop")
+
+
+def _content(broadcast: Broadcast, variant: str | None) -> dict[str, Any]:
+    for option in broadcast.variants or []:
+        if option["key"] == variant:
+            return dict(option["content"])
+    return dict(broadcast.content)
+
+
+def render_batch(
+    session: Session, broadcast: Broadcast, rows: Sequence[Delivery]
+) -> list[Rendered]:
+    """Fill variables per recipient and turn every link into that recipient's tracked link."""
+    workspace_id = broadcast.workspace_id
+    settings = get_settings()
+    people = contact_points.profiles(session, workspace_id, [r.customer_id for r in rows])
+    staff_ids = sorted({r.staff_id for r in rows if r.staff_id is not None})
+    staff_names = staff_service.staff_names(session, workspace_id, staff_ids) if staff_ids else {}
+    by_variant: dict[str | None, list[Delivery]] = {}
+    for row in rows:
+        by_variant.setdefault(row.variant, []).append(row)
+    rendered: dict[int, Rendered] = {}
+    for variant, members in by_variant.items():
+        content = _content(broadcast, variant)
+        urls: list[str] = []
+        for part in (content.get("text"), content.get("html")):
+            for url in links.find_links(part or ""):
+                if url not in urls:
+                    urls.append(url)
+        pairs = [(r.customer_id, r.staff_id) for r in members]
+        short: dict[str, dict[int, str]] = {
+            url: links.track_for_recipients(
+                session,
+                workspace_id,
+                url=url,
+                broadcast_id=broadcast.id,
+                channel=broadcast.channel,
+                recipients=pairs,
+            )
+            for url in urls
+        }
+        for row in members:
+            name, custom = people.get(row.customer_id, (None, {}))
+            recipient = Recipient(
+                delivery_id=row.id,
+                customer_id=row.customer_id,
+                address=row.address or "",
+                staff_id=row.staff_id,
+                variant=row.variant,
+                name=name,
+                staff_name=staff_names.get(row.staff_id) if row.staff_id else None,
+                custom_fields=custom,
+            )
+            mine = {url: codes[row.customer_id] for url, codes in short.items()}
+            text = content.get("text")
+            html = content.get("html")
+            unsubscribe = None
+            if broadcast.channel == Channel.EMAIL.value:
+                unsubscribe = preferences.unsubscribe_url(
+                    settings, workspace_id, row.customer_id, broadcast.channel
+                )
+            sms = content.get("sms")
+            rendered[row.id] = Rendered(
+                recipient=recipient,
+                subject=fill(content["subject"], recipient) if content.get("subject") else None,
+                text=links.rewrite_links(fill(text, recipient), mine) if text else None,
+                html=links.rewrite_links(fill(html, recipient, escape=True), mine)
+                if html
+                else None,
+                params={k: fill(v, recipient) for k, v in (sms or {}).get("params", {}).items()},
+                unsubscribe_url=unsubscribe,
+                sms={k: v for k, v in (sms or {}).items() if k != "params"} or None,
+            )
+    return [rendered[r.id] for r in rows]
+
+
+def settle_in_doubt(session: Session, broadcast: Broadcast) -> int:
+    """Rows a crashed sender handed over but never heard back about."""
+    repo = MessagingRepository(session, broadcast.workspace_id)
+    found = repo.in_doubt(broadcast.id)
+    now = utcnow()
+    for row in found:
+        if broadcast.channel == Channel.WEBHOOK.value:
+            # receivers dedupe on X-Siyu-Delivery, so a webhook is simply sent again
+            row.status = DeliveryStatus.PENDING.value
+        else:
+            row.status = DeliveryStatus.SENT.value
+            row.sent_at = row.committed_at or now
+            row.detail = IN_DOUBT_DETAIL
+    session.flush()
+    return len(found)
+
+
+def _record(session: Session, rows: Sequence[Delivery], outcomes: Outcomes) -> None:
+    """Write each outcome with one executemany UPDATE by primary key."""
+    now = utcnow()
+    changes: list[dict[str, Any]] = []
+    for row in rows:
+        outcome = outcomes.get(row.id)
+        if outcome is None:  # another sender took this row
+            continue
+        detail = (outcome.reason or "")[:500] or None
+        change: dict[str, Any] = {"id": row.id, "provider_id": outcome.provider_id}
+        change["detail"] = detail
+        if outcome.ok:
+            change.update(status=DeliveryStatus.SENT.value, sent_at=now, reason=None)
+        elif outcome.retryable and row.attempts + 1 < MAX_ATTEMPTS:
+            change.update(status=DeliveryStatus.PENDING.value, sent_at=None, reason=outcome.code)
+        else:
+            reason = (outcome.code or "failed")[:40]
+            change.update(status=DeliveryStatus.FAILED.value, sent_at=None, reason=reason)
+        changes.append(change)
+    if changes:
+        session.execute(update(Delivery), changes)
+    session.expire_all()
+
+
+async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
+    """One pass over the pending deliveries; returns what happened and what is left."""
+    session = ctx.session
+    assert ctx.workspace_id is not None
+    repo = MessagingRepository(session, ctx.workspace_id)
+    broadcast = repo.broadcast(broadcast_id)
+    if broadcast is None or broadcast.status != BroadcastStatus.SENDING.value:
+        return {"skipped": True}
+    settled = settle_in_doubt(session, broadcast)
+    rules = messaging_rules.read(session, ctx.workspace_id)
+    quiet = messaging_rules.quiet_until(
+        rules, utcnow(), messaging_rules.zone(session, ctx.workspace_id)
+    )
+    if quiet is not None:
+        return {"quiet_until": quiet.isoformat(), "settled": settled}
+    total = broadcast.planned_count
+    sent = failed = 0
+    after = 0
+    ctx.checkpoint()
+
+    def hand_over(ids: Sequence[int]) -> set[int]:
+        won = repo.hand_over(ids, utcnow())
+        ctx.checkpoint()
+        return won
+
+    adapter = open_adapter(session, broadcast)
+    async with adapter:
+        while True:
+            session.refresh(broadcast)
+            if broadcast.status != BroadcastStatus.SENDING.value:
+                break
+            rows = repo.claim(broadcast.id, after, adapter.batch_size)
+            if not rows:
+                break
+            after = rows[-1].id
+            messages = render_batch(session, broadcast, rows)
+            outcomes = await adapter.deliver(messages, hand_over)
+            _record(session, rows, outcomes)
+            sent += sum(1 for o in outcomes.values() if o.ok)
+            failed += sum(1 for o in outcomes.values() if not o.ok and not o.retryable)
+            ctx.progress(repo.count_status(broadcast.id, "sent", "delivered", "failed"), total)
+            ctx.checkpoint()
+    return {"sent": sent, "failed": failed, "settled": settled}
+
+
+def finish_if_done(session: Session, broadcast: Broadcast) -> bool:
+    """Completed when nothing is pending or in flight; a later pass takes retryable ones."""
+    repo = MessagingRepository(session, broadcast.workspace_id)
+    left = repo.count_status(
+        broadcast.id, DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value
+    )
+    if left == 0 and broadcast.status == BroadcastStatus.SENDING.value:
+        broadcast.status = BroadcastStatus.COMPLETED.value
+        broadcast.finished_at = utcnow()
+        session.flush()
+        return True
+    return False
+
+
+def cancel_deliveries(session: Session, broadcast: Broadcast) -> int:
+    return MessagingRepository(session, broadcast.workspace_id).cancel_pending(broadcast.id)
