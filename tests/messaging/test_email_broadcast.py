@@ -9,7 +9,9 @@ from sqlalchemy import Engine, select
 
 from siyu.content import preferences
 from siyu.db.session import unit_of_work
-from siyu.models import Customer, Delivery
+from siyu.messaging.schemas import BroadcastStatus
+from siyu.models import Broadcast, Customer, Delivery
+from siyu.worker.queue import enqueue
 from tests.conftest import WorkspaceFixture
 from tests.messaging.conftest import SmtpSink
 
@@ -138,10 +140,6 @@ def test_running_the_send_again_sends_nothing_twice(
     api.post(f"/api/v1/broadcasts/{broadcast['id']}/send")
     run_jobs()
     with unit_of_work(engine) as session:
-        from siyu.messaging.schemas import BroadcastStatus
-        from siyu.models import Broadcast
-        from siyu.worker.queue import enqueue
-
         row = session.get(Broadcast, broadcast["id"])
         assert row is not None
         row.status = BroadcastStatus.SENDING.value

@@ -434,6 +434,8 @@ def conversions(
             )
         )
         for customer_id, paid_at, paid_fen in rows:
+            if customer_id is None or paid_at is None:
+                continue
             began = first_times[customer_id]
             if began <= paid_at <= began + window:
                 converted.add(customer_id)

@@ -167,9 +167,7 @@ def plan(session: Session, broadcast: Broadcast) -> None:
             session, system, broadcast.segment_id, f"broadcast {broadcast.id}"
         )
         broadcast.snapshot_id = snapshot.id
-    audience = segments_service.snapshot_members(
-        session, workspace_id, broadcast.snapshot_id
-    ).subquery()
+    audience = segments_service.snapshot_members(workspace_id, broadcast.snapshot_id).subquery()
     rows = candidates(
         session, workspace_id, broadcast.channel, audience, variants=broadcast.variants
     ).subquery()

@@ -415,7 +415,7 @@ def take_snapshot(
     return SnapshotOut.model_validate(snapshot)
 
 
-def snapshot_members(session: Session, workspace_id: int, snapshot_id: int) -> Select[Any]:
+def snapshot_members(workspace_id: int, snapshot_id: int) -> Select[Any]:
     """The customer ids of a snapshot, as a query other domains can build on."""
     return select(SegmentSnapshotMember.customer_id).where(
         SegmentSnapshotMember.workspace_id == workspace_id,
