@@ -67,9 +67,11 @@ console-check: $(UI_DEPS)
 	cd ui && npm run typecheck
 	cd ui && npm test
 
-# Browser tests drive Debian's Chromium (never a downloaded browser) with CJK fonts.
+# Browser tests drive Debian's Chromium (never a downloaded browser); posters and the
+# browser need a CJK font.
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium fonts-wqy-microhei)
+	@(command -v chromium >/dev/null && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc) || \
+		(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
 
 # Regenerate the TypeScript API client after an API change (a test fails while it is stale).
 api-client: install-dev $(UI_DEPS)

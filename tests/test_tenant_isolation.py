@@ -34,12 +34,13 @@ from siyu.db.base import Base
 from siyu.db.dependencies import DbSession
 from siyu.db.session import unit_of_work
 from siyu.exceptions import Forbidden, NotFound
-from siyu.models import Customer as CustomerRow
 from siyu.models import (
+    Broadcast,
     CustomerGroup,
     CustomerGroupMember,
     CustomerTag,
     CustomField,
+    Delivery,
     Department,
     Event,
     EventType,
@@ -68,6 +69,7 @@ from siyu.models import (
     TrackedLink,
     User,
 )
+from siyu.models import Customer as CustomerRow
 from siyu.workspace import security
 from siyu.workspace import service as workspace_service
 from siyu.workspace.dependencies import Viewer
@@ -113,6 +115,8 @@ PARAM_KINDS: dict[str, str] = {
     "material_id": "material",
     "material_group_id": "material_group",
     "customer_group_id": "customer_group",
+    "broadcast_id": "broadcast",
+    "poster_id": "material",
 }
 # Parameters whose meaning depends on the route: (path prefix, name) -> kind.
 PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
@@ -121,7 +125,7 @@ PREFIXED_PARAM_KINDS: dict[tuple[str, str], str] = {
     ("/api/v1/departments", "parent_id"): "department",
     ("/api/v1/departments", "manager_staff_id"): "staff",
     ("/api/v1/customers/exports/", "job_id"): "export_job",
-    ("/api/v1/share-chains", "broadcast_id"): "link_broadcast",
+    ("/api/v1/messaging/channels/", "channel"): "channel_name",
 }
 # Bodies that list ids under the bare name `ids`: route -> kind of object listed.
 LIST_IDS_KINDS: dict[str, str] = {
@@ -131,7 +135,9 @@ LIST_IDS_KINDS: dict[str, str] = {
 # Routes that create-or-replace the caller's own object under a name chosen by the caller:
 # aimed at a name that exists only in B they create A's own object and leave B alone.
 # They run last, so the name they create in A does not shadow B's for the other routes.
-UPSERTS: frozenset[tuple[str, str]] = frozenset({("PUT", "/api/v1/event-types/{name}")})
+UPSERTS: frozenset[tuple[str, str]] = frozenset(
+    {("PUT", "/api/v1/event-types/{name}"), ("PUT", "/api/v1/messaging/channels/{channel}")}
+)
 # Batch routes that answer 2xx with a result per item: a foreign id must fail its item,
 # which the answer shows with this text.
 PER_ITEM_RESULTS: dict[tuple[str, str], str] = {
@@ -414,7 +420,25 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         MaterialTag(workspace_id=workspace_id, material_id=material.id, name=f"{mark}-标签")
     )
     # A tracked link of the customer's, forwarded to an anonymous visitor.
-    link_broadcast = {A_MARK: 4001, B_MARK: 4002}.get(mark, 4003)
+    broadcast = Broadcast(
+        workspace_id=workspace_id,
+        name=f"{mark}-双十一预热",
+        channel="email",
+        segment_id=segment.id,
+        content={"subject": f"{mark}-主题", "text": f"{mark}-正文"},
+    )
+    session.add(broadcast)
+    session.flush()
+    session.add(
+        Delivery(
+            workspace_id=workspace_id,
+            broadcast_id=broadcast.id,
+            customer_id=customer.id,
+            channel="email",
+            address=f"{mark}@example.cn",
+            status="sent",
+        )
+    )
     link = TrackedLink(
         workspace_id=workspace_id,
         code=f"{mark[:5]}{tail}",
@@ -422,7 +446,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         url=f"https://example.com/{mark}",
         customer_id=customer.id,
         staff_id=staff.id,
-        broadcast_id=link_broadcast,
+        broadcast_id=broadcast.id,
         channel="wecom",
     )
     visitor = LinkVisitor(workspace_id=workspace_id, visitor_key=f"{mark}{tail}")
@@ -432,7 +456,7 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         ShareEdge(
             workspace_id=workspace_id,
             link_id=link.id,
-            broadcast_id=link_broadcast,
+            broadcast_id=broadcast.id,
             sharer_customer_id=customer.id,
             visitor_id=visitor.id,
         )
@@ -466,7 +490,8 @@ def seed(session: Session, workspace_id: int, mark: str) -> dict[str, Any]:
         "material": material.id,
         "material_group": material_group.id,
         "customer_group": customer_group.id,
-        "link_broadcast": link_broadcast,
+        "broadcast": broadcast.id,
+        "channel_name": "sms",
         # Texts a search parameter might match.
         "customer_name": customer.name,
         "identity_value": identity.value,

@@ -26,6 +26,8 @@ from siyu.models import (
     FollowRelation,
     FollowUp,
     Identity,
+    LinkVisit,
+    LinkVisitor,
     LiveCodeAdd,
     MergeRecord,
     OptOut,
@@ -34,6 +36,7 @@ from siyu.models import (
     StageChange,
     Tag,
     TagChange,
+    TrackedLink,
     WecomTransfer,
 )
 from siyu.workspace import service as workspace_service
@@ -51,6 +54,9 @@ _Moved = (
     | WecomTransfer
     | LiveCodeAdd
     | StageChange
+    | TrackedLink
+    | LinkVisitor
+    | LinkVisit
 )
 _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "identity": Identity,
@@ -63,14 +69,18 @@ _MOVED_BY_ID: dict[str, type[_Moved]] = {
     "wecom_transfer": WecomTransfer,
     "live_code_add": LiveCodeAdd,
     "stage_change": StageChange,
+    "tracked_link": TrackedLink,
+    "link_visitor": LinkVisitor,
+    "link_visit": LinkVisit,
 }
 # Rows computed from the moved ones (features, event counters, segment membership): their
 # owners rebuild them for both customers. Frozen history (segment changes and snapshots)
-# stays with the record it was taken of.
+# stays with the record it was taken of, as do the messages a customer record was sent and
+# the share edges recorded with their sharer.
 DERIVED_TABLES = frozenset(
     {"customer_feature", "event_counter", "segment_member", "changed_customer"}
 )
-HISTORY_TABLES = frozenset({"segment_change", "segment_snapshot_member"})
+HISTORY_TABLES = frozenset({"segment_change", "segment_snapshot_member", "delivery", "share_edge"})
 # Every table with a customer_id column that a merge handles; tests check none is missing.
 HANDLED_TABLES = frozenset(
     {*_MOVED_BY_ID, "follow_relation", "customer_tag", "opt_out"} | DERIVED_TABLES | HISTORY_TABLES

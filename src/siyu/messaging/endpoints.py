@@ -8,6 +8,7 @@ from siyu.db.dependencies import DbSession
 from siyu.kit.pagination import PageOut
 from siyu.messaging import service
 from siyu.messaging.schemas import (
+    AccountCheck,
     BroadcastIn,
     BroadcastOut,
     BroadcastUpdate,
@@ -27,7 +28,7 @@ router = APIRouter(tags=["messaging"])
 class EligibilityIn(BaseModel):
     channel: Channel
     segment_id: int | None = None
-    group_ids: list[int] | None = None
+    customer_group_ids: list[int] | None = None
 
 
 @router.get("/broadcasts", response_model=PageOut[BroadcastOut])
@@ -134,3 +135,9 @@ def save_account(
 ) -> ChannelAccountOut:
     """The secret is write-only: stored encrypted, never returned."""
     return service.save_account(session, principal, channel, body)
+
+
+@router.post("/messaging/channels/{channel}/check", response_model=AccountCheck)
+def check_account(channel: str, session: DbSession, principal: Admin) -> AccountCheck:
+    """Try the saved account: SMTP connect and login, an SMS sign query, a signed ping event."""
+    return service.check_account(session, principal, channel)

@@ -79,7 +79,7 @@ class BroadcastIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     channel: Channel
     segment_id: int | None = None
-    group_ids: list[int] | None = None
+    customer_group_ids: list[int] | None = None
     content: Content
     variants: list[Variant] | None = Field(default=None, max_length=5)
     send_at: datetime | None = None
@@ -99,7 +99,7 @@ class BroadcastIn(BaseModel):
 class BroadcastUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     segment_id: int | None = None
-    group_ids: list[int] | None = None
+    customer_group_ids: list[int] | None = None
     content: Content | None = None
     variants: list[Variant] | None = None
     send_at: datetime | None = None
@@ -116,7 +116,7 @@ class BroadcastOut(BaseModel):
     status: str
     segment_id: int | None
     snapshot_id: int | None
-    group_ids: list[int] | None
+    customer_group_ids: list[int] | None
     content: dict[str, Any]
     variants: list[dict[str, Any]] | None
     send_at: datetime | None
@@ -232,6 +232,14 @@ class ChannelAccountIn(BaseModel):
     # write-only: the SMTP password, SMS access key secret or webhook signing secret
     secret: str | None = Field(default=None, max_length=500)
     enabled: bool = True
+
+
+class AccountCheck(BaseModel):
+    """What trying the account showed: `code` names the provider's error when it failed."""
+
+    ok: bool
+    message: str
+    code: str | None = None
 
 
 class ChannelAccountOut(BaseModel):

@@ -41,7 +41,8 @@ RETRY_AFTER = timedelta(seconds=30)
 IN_DOUBT_DETAIL = "handed over before the worker stopped; no receipt came back"
 
 
-def _secret(session: Session, workspace_id: int, channel: str) -> tuple[dict[str, Any], str]:
+def account_of(session: Session, workspace_id: int, channel: str) -> tuple[dict[str, Any], str]:
+    """The channel account's settings and its decrypted secret ("" when it has none)."""
     account = MessagingRepository(session, workspace_id).account(channel)
     if account is None or not account.enabled:
         raise ValidationFailed("channel", f"no {channel} account is set up for this workspace")
@@ -49,27 +50,33 @@ def _secret(session: Session, workspace_id: int, channel: str) -> tuple[dict[str
     return dict(account.config), secret
 
 
+def smtp_config(config: dict[str, Any], secret: str) -> SmtpConfig:
+    return SmtpConfig(
+        host=require(config, "host", "email"),
+        port=int(require(config, "port", "email")),
+        from_address=require(config, "from_address", "email"),
+        from_name=config.get("from_name") or "",
+        security=config.get("security") or "none",
+        username=config.get("username") or None,
+        password=secret or None,
+        max_connections=int(config.get("max_connections") or 8),
+        messages_per_connection=int(config.get("messages_per_connection") or 1000),
+        verify=bool(config.get("verify_tls", True)),
+    )
+
+
+def sms_client(config: dict[str, Any], secret: str) -> AliyunSmsClient:
+    return AliyunSmsClient(
+        require(config, "base_url", "sms"), require(config, "access_key_id", "sms"), secret
+    )
+
+
 def open_adapter(session: Session, broadcast: Broadcast) -> Adapter:
-    config, secret = _secret(session, broadcast.workspace_id, broadcast.channel)
+    config, secret = account_of(session, broadcast.workspace_id, broadcast.channel)
     if broadcast.channel == Channel.EMAIL.value:
-        smtp = SmtpConfig(
-            host=require(config, "host", "email"),
-            port=int(require(config, "port", "email")),
-            from_address=require(config, "from_address", "email"),
-            from_name=config.get("from_name") or "",
-            security=config.get("security") or "none",
-            username=config.get("username") or None,
-            password=secret or None,
-            max_connections=int(config.get("max_connections") or 8),
-            messages_per_connection=int(config.get("messages_per_connection") or 1000),
-            verify=bool(config.get("verify_tls", True)),
-        )
-        return EmailAdapter(smtp, broadcast.id)
+        return EmailAdapter(smtp_config(config, secret), broadcast.id)
     if broadcast.channel == Channel.SMS.value:
-        client = AliyunSmsClient(
-            require(config, "base_url", "sms"), require(config, "access_key_id", "sms"), secret
-        )
-        return SmsAdapter(client, broadcast.id)
+        return SmsAdapter(sms_client(config, secret), broadcast.id)
     if broadcast.channel == Channel.WEBHOOK.value:
         url = broadcast.content.get("webhook_url") or require(config, "url", "webhook")
         event = broadcast.content.get("webhook_event") or "broadcast.message"

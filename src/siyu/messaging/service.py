@@ -1,20 +1,23 @@
 """Broadcasts: compose, check eligibility, send, pause, resume, cancel, read results."""
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from siyu.commerce import service as commerce_service
-from siyu.content import links, share
+from siyu.content import links, materials, share
+from siyu.customers import groups as customer_groups
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import planning
+from siyu.messaging import checks, planning, sending
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
+    AccountCheck,
     BroadcastIn,
     BroadcastOut,
     BroadcastStatus,
@@ -61,7 +64,11 @@ def _row(session: Session, workspace_id: int, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
-def _check_content(channel: str, content: Content, field: str) -> None:
+def _check_content(
+    session: Session, workspace_id: int, channel: str, content: Content, field: str
+) -> None:
+    for material_id in [*(content.material_ids or []), *filter(None, [content.poster_id])]:
+        materials.get_material(session, workspace_id, material_id)
     if channel == Channel.EMAIL.value:
         if not content.subject:
             raise ValidationFailed(f"{field}.subject", "an email needs a subject")
@@ -86,12 +93,16 @@ def _check(session: Session, workspace_id: int, data: BroadcastIn | Broadcast) -
     if isinstance(data, BroadcastIn):
         content = data.content
         variants = [v.content for v in data.variants or []]
+        group_ids = data.customer_group_ids or []
     else:
         content = Content.model_validate(data.content)
         variants = [Content.model_validate(v["content"]) for v in data.variants or []]
-    _check_content(channel, content, "content")
+        group_ids = data.customer_group_ids or []
+    for group_id in group_ids:
+        customer_groups.get_group(session, workspace_id, group_id)
+    _check_content(session, workspace_id, channel, content, "content")
     for index, variant in enumerate(variants):
-        _check_content(channel, variant, f"variants[{index}].content")
+        _check_content(session, workspace_id, channel, variant, f"variants[{index}].content")
     if data.recurrence:
         try:
             next_cron_time(data.recurrence, utcnow())
@@ -119,7 +130,7 @@ def create(session: Session, principal: Principal, data: BroadcastIn) -> Broadca
         channel=data.channel.value,
         status=BroadcastStatus.DRAFT.value,
         segment_id=data.segment_id,
-        group_ids=data.group_ids,
+        customer_group_ids=data.customer_group_ids,
         content=data.content.model_dump(mode="json", exclude_none=True),
         variants=[v.model_dump(mode="json") for v in data.variants] if data.variants else None,
         send_at=data.send_at,
@@ -289,7 +300,7 @@ def next_occurrence(session: Session, broadcast: Broadcast) -> Broadcast | None:
         channel=broadcast.channel,
         status=BroadcastStatus.SCHEDULED.value,
         segment_id=broadcast.segment_id,
-        group_ids=broadcast.group_ids,
+        customer_group_ids=broadcast.customer_group_ids,
         content=broadcast.content,
         variants=broadcast.variants,
         send_at=when,
@@ -438,6 +449,16 @@ def save_account(
     )
     session.flush()
     return _account_out(channel, account)
+
+
+def check_account(session: Session, principal: Principal, channel: str) -> AccountCheck:
+    """Connect with the saved account and report; nothing is sent to any customer."""
+    if channel not in ACCOUNT_CHANNELS:
+        raise ValidationFailed("channel", f"channel is one of {', '.join(ACCOUNT_CHANNELS)}")
+    if MessagingRepository(session, principal.workspace_id).account(channel) is None:
+        raise NotFound(f"no {channel} account is saved yet", {"field": "channel"})
+    config, secret = sending.account_of(session, principal.workspace_id, channel)
+    return asyncio.run(checks.check_account(channel, config, secret))
 
 
 def mark_started(broadcast: Broadcast, now: datetime) -> None:

@@ -26,7 +26,7 @@ class Broadcast(IdMixin, WorkspaceMixin, TimestampMixin, Base):
         BigInteger, ForeignKey("segment_snapshot.id", ondelete="SET NULL")
     )
     # wecom_group: the customer groups to send to
-    group_ids: Mapped[list[int] | None] = mapped_column(JSONDoc())
+    customer_group_ids: Mapped[list[int] | None] = mapped_column(JSONDoc())
     content: Mapped[dict[str, Any]] = mapped_column(JSONDoc(), default=dict)
     # [{"key": "A", "percent": 50, "content": {...}}, ...]; None: one content for everyone
     variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDoc())

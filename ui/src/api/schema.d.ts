@@ -1872,6 +1872,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messaging/channels/{channel}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Account
+         * @description Try the saved account: SMTP connect and login, an SMS sign query, a signed ping event.
+         */
+        post: operations["check_account_api_v1_messaging_channels__channel__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/live-codes": {
         parameters: {
             query?: never;
@@ -2544,6 +2564,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AccountCheck
+         * @description What trying the account showed: `code` names the provider's error when it failed.
+         */
+        AccountCheck: {
+            /** Ok */
+            ok: boolean;
+            /** Message */
+            message: string;
+            /** Code */
+            code?: string | null;
+        };
         /** ApiKeyCreated */
         ApiKeyCreated: {
             /** Id */
@@ -2731,8 +2763,8 @@ export interface components {
             channel: components["schemas"]["Channel"];
             /** Segment Id */
             segment_id?: number | null;
-            /** Group Ids */
-            group_ids?: number[] | null;
+            /** Customer Group Ids */
+            customer_group_ids?: number[] | null;
             content: components["schemas"]["Content"];
             /** Variants */
             variants?: components["schemas"]["Variant"][] | null;
@@ -2760,8 +2792,8 @@ export interface components {
             segment_id: number | null;
             /** Snapshot Id */
             snapshot_id: number | null;
-            /** Group Ids */
-            group_ids: number[] | null;
+            /** Customer Group Ids */
+            customer_group_ids: number[] | null;
             /** Content */
             content: {
                 [key: string]: unknown;
@@ -2804,8 +2836,8 @@ export interface components {
             name?: string | null;
             /** Segment Id */
             segment_id?: number | null;
-            /** Group Ids */
-            group_ids?: number[] | null;
+            /** Customer Group Ids */
+            customer_group_ids?: number[] | null;
             content?: components["schemas"]["Content"] | null;
             /** Variants */
             variants?: components["schemas"]["Variant"][] | null;
@@ -3680,8 +3712,8 @@ export interface components {
             channel: components["schemas"]["Channel"];
             /** Segment Id */
             segment_id?: number | null;
-            /** Group Ids */
-            group_ids?: number[] | null;
+            /** Customer Group Ids */
+            customer_group_ids?: number[] | null;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -14824,6 +14856,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChannelAccountOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    check_account_api_v1_messaging_channels__channel__check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountCheck"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */

@@ -119,11 +119,11 @@ describe('eligibility', () => {
     const form = emptyForm()
     expect(eligibilityQuery(form)).toBeNull()
     form.segment_id = 4
-    expect(eligibilityQuery(form)).toEqual({ channel: 'wecom', segment_id: 4, group_ids: null })
+    expect(eligibilityQuery(form)).toEqual({ channel: 'wecom', segment_id: 4, customer_group_ids: null })
     form.channel = 'wecom_group'
     expect(eligibilityQuery(form)).toBeNull()
-    form.group_ids = [1, 2]
-    expect(eligibilityQuery(form)).toEqual({ channel: 'wecom_group', segment_id: null, group_ids: [1, 2] })
+    form.customer_group_ids = [1, 2]
+    expect(eligibilityQuery(form)).toEqual({ channel: 'wecom_group', segment_id: null, customer_group_ids: [1, 2] })
   })
 })
 
@@ -132,7 +132,7 @@ describe('the form as BroadcastIn', () => {
     const form = emailForm()
     form.variants[0].content.material_ids = [1]
     const body = toBody(form)
-    expect(body).toMatchObject({ name: '双十一预热', channel: 'email', segment_id: 3, group_ids: null, send_at: null, recurrence: null })
+    expect(body).toMatchObject({ name: '双十一预热', channel: 'email', segment_id: 3, customer_group_ids: null, send_at: null, recurrence: null })
     expect(body.content).toEqual({ subject: '新品上市', html: '<p>{客户昵称}，您好</p>', text: null })
   })
 
@@ -156,10 +156,10 @@ describe('the form as BroadcastIn', () => {
     form.name = 'g'
     form.channel = 'wecom_group'
     form.segment_id = 9
-    form.group_ids = [5]
+    form.customer_group_ids = [5]
     form.variants[0].content.text = 'hi'
     form.variants[0].content.material_ids = [7, 8]
-    expect(toBody(form)).toMatchObject({ segment_id: null, group_ids: [5], content: { text: 'hi', material_ids: [7, 8], poster_id: null } })
+    expect(toBody(form)).toMatchObject({ segment_id: null, customer_group_ids: [5], content: { text: 'hi', material_ids: [7, 8], poster_id: null } })
   })
 
   it('sends a time only when scheduled, a cron only when recurring', () => {

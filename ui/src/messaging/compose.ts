@@ -45,7 +45,7 @@ export interface BroadcastForm {
   name: string
   channel: Channel
   segment_id: number | null
-  group_ids: number[]
+  customer_group_ids: number[]
   /** The first variant is the main content; more than one means an A/B test. */
   variants: VariantForm[]
   schedule: ScheduleMode
@@ -81,7 +81,7 @@ export function emptyForm(): BroadcastForm {
     name: '',
     channel: 'wecom',
     segment_id: null,
-    group_ids: [],
+    customer_group_ids: [],
     variants: [{ key: 'A', percent: 100, content: emptyContent() }],
     schedule: 'now',
     send_at: '',
@@ -170,12 +170,12 @@ export function audienceKind(channel: Channel): 'segment' | 'groups' {
 
 /** What the eligibility preview is asked, or null while no audience is picked. */
 export function eligibilityQuery(
-  form: Pick<BroadcastForm, 'channel' | 'segment_id' | 'group_ids'>,
+  form: Pick<BroadcastForm, 'channel' | 'segment_id' | 'customer_group_ids'>,
 ): Schemas['EligibilityIn'] | null {
   if (audienceKind(form.channel) === 'groups') {
-    return form.group_ids.length ? { channel: form.channel, segment_id: null, group_ids: [...form.group_ids] } : null
+    return form.customer_group_ids.length ? { channel: form.channel, segment_id: null, customer_group_ids: [...form.customer_group_ids] } : null
   }
-  return form.segment_id !== null ? { channel: form.channel, segment_id: form.segment_id, group_ids: null } : null
+  return form.segment_id !== null ? { channel: form.channel, segment_id: form.segment_id, customer_group_ids: null } : null
 }
 
 function orNull(value: string): string | null {
@@ -249,7 +249,7 @@ export function toBody(form: BroadcastForm): BroadcastIn {
     name: form.name.trim(),
     channel: form.channel,
     segment_id: groups ? null : form.segment_id,
-    group_ids: groups ? [...form.group_ids] : null,
+    customer_group_ids: groups ? [...form.customer_group_ids] : null,
     content: contentBody(form.channel, main.content),
     variants:
       form.variants.length > 1
@@ -289,7 +289,7 @@ export function formFromBroadcast(broadcast: BroadcastOut): BroadcastForm {
     name: broadcast.name,
     channel: broadcast.channel as Channel,
     segment_id: broadcast.segment_id ?? null,
-    group_ids: [...(broadcast.group_ids ?? [])],
+    customer_group_ids: [...(broadcast.customer_group_ids ?? [])],
     variants: variants.length
       ? variants.map((v) => ({ key: v.key, percent: v.percent, content: contentForm(v.content) }))
       : [{ key: 'A', percent: 100, content: contentForm(broadcast.content) }],
@@ -343,7 +343,7 @@ export function draftProblem(form: BroadcastForm): Problem | null {
 export function stepProblem(form: BroadcastForm, step: number, now: Date = new Date()): Problem | null {
   if (step === 0) {
     if (!form.name.trim()) return { field: 'name', key: 'broadcasts.errors.nameRequired' }
-    if (audienceKind(form.channel) === 'groups' ? form.group_ids.length === 0 : form.segment_id === null) {
+    if (audienceKind(form.channel) === 'groups' ? form.customer_group_ids.length === 0 : form.segment_id === null) {
       return { field: 'audience', key: 'broadcasts.errors.audienceRequired' }
     }
     return null
