@@ -60,6 +60,7 @@ from siyu.models.wecom_broadcast_task import WecomBroadcastTask
 from siyu.models.wecom_callback import WecomCallback
 from siyu.models.wecom_callback_refusal import WecomCallbackRefusal
 from siyu.models.wecom_connection import WecomConnection
+from siyu.models.wecom_group_delivery import WecomGroupDelivery
 from siyu.models.wecom_media import WecomMedia
 from siyu.models.wecom_sync_run import WecomSyncRun
 from siyu.models.wecom_transfer import WecomTransfer
@@ -126,6 +127,7 @@ __all__ = [
     "WecomCallback",
     "WecomCallbackRefusal",
     "WecomConnection",
+    "WecomGroupDelivery",
     "WecomMedia",
     "WecomSyncRun",
     "WecomTransfer",
