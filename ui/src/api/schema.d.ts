@@ -2560,6 +2560,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/demo/wecom/broadcasts/{broadcast_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate Staff Confirm
+         * @description Demo mode only: simulated staff tap send on the broadcast's waiting WeCom tasks.
+         */
+        post: operations["simulate_staff_confirm_api_v1_demo_wecom_broadcasts__broadcast_id__confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3051,6 +3071,14 @@ export interface components {
             gmv_fen: number;
             /** Retention */
             retention: (number | null)[];
+        };
+        /**
+         * ConfirmIn
+         * @description Confirm as this staff member only; without it, every waiting task is confirmed.
+         */
+        ConfirmIn: {
+            /** Staff Id */
+            staff_id?: number | null;
         };
         /**
          * ConnectionIn
@@ -4170,6 +4198,30 @@ export interface components {
             group_created_at: string | null;
             /** Synced At */
             synced_at: string | null;
+        };
+        /**
+         * GroupResultOut
+         * @description One customer group of a WeCom group broadcast and what became of its message.
+         */
+        GroupResultOut: {
+            /** Customer Group Id */
+            customer_group_id: number | null;
+            /** Chat Id */
+            chat_id: string;
+            /** Name */
+            name: string;
+            /** Owner Userid */
+            owner_userid: string | null;
+            /** Staff Id */
+            staff_id: number | null;
+            /** Task Id */
+            task_id: number | null;
+            /** Status */
+            status: string;
+            /** Reason */
+            reason: string | null;
+            /** Sent At */
+            sent_at: string | null;
         };
         /** GrowthOut */
         GrowthOut: {
@@ -5757,6 +5809,8 @@ export interface components {
             share_visitors: number;
             /** Tasks */
             tasks: components["schemas"]["TaskOut"][];
+            /** Groups */
+            groups?: components["schemas"]["GroupResultOut"][];
         };
         /** Retention */
         Retention: {
@@ -6002,6 +6056,23 @@ export interface components {
              * @description the customer's nickname
              */
             name?: string | null;
+        };
+        /** SimulatedConfirm */
+        SimulatedConfirm: {
+            /** Broadcast Id */
+            broadcast_id: number;
+            /** Confirmed Tasks */
+            confirmed_tasks: number;
+            /** Already Confirmed */
+            already_confirmed: number;
+            /** Sent */
+            sent: number;
+            /** Not Friend */
+            not_friend: number;
+            /** Over Quota */
+            over_quota: number;
+            /** Poll Job Id */
+            poll_job_id: number;
         };
         /** SimulatedScan */
         SimulatedScan: {
@@ -17465,6 +17536,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupDetailOut"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    simulate_staff_confirm_api_v1_demo_wecom_broadcasts__broadcast_id__confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ConfirmIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulatedConfirm"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
