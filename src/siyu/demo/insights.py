@@ -12,8 +12,15 @@ from siyu.segments.schemas import SegmentIn
 from siyu.tags import service as tags_service
 from siyu.workspace import service as workspace_service
 
+GOLD_AND_UP = "金卡及以上会员"
+BUYERS_THIS_YEAR = "近一年有消费的会员"
+GREEN_TEA_FRIENDS = "绿茶爱好者·仍是企微好友"
+SEGMENT_TAGS = (("兴趣偏好", "绿茶"), ("客户等级", "金卡会员"), ("客户等级", "黑金会员"))
 
-def _segments(green_tea: int) -> list[tuple[str, str, dict[str, Any]]]:
+
+def _segments(tags: dict[tuple[str, str], int]) -> list[tuple[str, str, dict[str, Any]]]:
+    green_tea = tags[("兴趣偏好", "绿茶")]
+    gold = [tags[("客户等级", "金卡会员")], tags[("客户等级", "黑金会员")]]
     return [
         (
             "重要价值客户",
@@ -33,7 +40,7 @@ def _segments(green_tea: int) -> list[tuple[str, str, dict[str, Any]]]:
             },
         ),
         (
-            "绿茶爱好者·仍是企微好友",
+            GREEN_TEA_FRIENDS,
             "带绿茶兴趣标签、仍是企业微信好友、未退订",
             {
                 "all": [
@@ -43,10 +50,21 @@ def _segments(green_tea: int) -> list[tuple[str, str, dict[str, Any]]]:
                 ]
             },
         ),
+        (
+            GOLD_AND_UP,
+            "金卡和黑金会员：大促提前通知、专属权益",
+            {"type": "tag", "op": "has_any", "tag_ids": gold},
+        ),
+        (
+            BUYERS_THIS_YEAR,
+            "一年内下过单的人，会员日积分兑换的主力",
+            {"type": "profile", "field": "last_order_at", "op": "within_last_days", "value": 365},
+        ),
     ]
 
 
-def load_segments(session: Session, loaded: Loaded) -> None:
+def load_segments(session: Session, loaded: Loaded) -> dict[str, int]:
+    """Scores, then the segments: returns their ids by name."""
     workspace_id = loaded.workspace_id
     calendar = segments_service.context(session, workspace_id)
     for first, last in features.id_ranges(session, workspace_id):
@@ -54,10 +72,12 @@ def load_segments(session: Session, loaded: Loaded) -> None:
     rfm.score(session, calendar)
     workspace = workspace_service.get_workspace(session, workspace_id)
     workspace.settings = {**workspace.settings, ROLLED_ON: calendar.today.isoformat()}
-    green_tea = tags_service.ensure_tags(session, workspace_id, [("兴趣偏好", "绿茶")])
-    for name, description, rule in _segments(green_tea[("兴趣偏好", "绿茶")]):
-        segments_service.create_segment(
+    tags = tags_service.ensure_tags(session, workspace_id, list(SEGMENT_TAGS))
+    return {
+        name: segments_service.create_segment(
             session,
             loaded.principal,
             SegmentIn(name=name, description=description, kind="dynamic", rule=rule),
-        )
+        ).id
+        for name, description, rule in _segments(tags)
+    }

@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from siyu.db.session import unit_of_work
 from siyu.demo import data
 from siyu.demo.activity import load_events, load_orders
+from siyu.demo.campaigns import load_broadcasts
+from siyu.demo.channels import load_channel_accounts
 from siyu.demo.insights import load_segments
+from siyu.demo.library import load_materials
 from siyu.demo.people import (
     Loaded,
     Progress,
@@ -32,7 +35,7 @@ from siyu.workspace.principal import Principal
 from siyu.workspace.repository import WorkspaceRepository
 from siyu.workspace.roles import Role
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 DEFAULT_SEED = 20240601
 
 
@@ -94,7 +97,10 @@ def load_demo(
         load_tags(session, loaded, rng, report)
         load_orders(session, loaded, rng, report)
         load_events(session, loaded, rng, report)
-        load_segments(session, loaded)
+        segment_ids = load_segments(session, loaded)
+        load_channel_accounts(session, loaded)
+        library = load_materials(session, loaded)
+        load_broadcasts(session, loaded, library, segment_ids, rng, report)
         workspace.settings = {
             **(workspace.settings or {}),
             "demo": {"version": DEMO_VERSION, "seed": seed, "customers": customers},

@@ -39,6 +39,7 @@ class PersonSpec:
     gender: str
     birthday: date
     mobile: str | None
+    email: str | None
     province: str
     city: str
     source: str
@@ -82,6 +83,19 @@ def mobile_number(rng: random.Random) -> str:
             continue
 
 
+EMAIL_SHARE = 0.55
+EMAIL_HANDLES = ("tea", "cha", "ming", "yun", "xiaolan", "chaxiang")
+
+
+def email_address(rng: random.Random, n: int) -> str | None:
+    """Half the customers left an email; each address is different (n is in it)."""
+    if rng.random() >= EMAIL_SHARE:
+        return None
+    if rng.random() < 0.6:
+        return f"{10_000_000 + n * 7919 + rng.randrange(7919)}@qq.example.com"
+    return f"{rng.choice(EMAIL_HANDLES)}{n}@163.example.com"
+
+
 def person_spec(rng: random.Random, n: int) -> PersonSpec:
     gender = "female" if rng.random() < 0.64 else "male"
     region = weighted_choice(rng, [(f"{p}|{c}", w) for p, c, w in data.REGIONS])
@@ -105,6 +119,7 @@ def person_spec(rng: random.Random, n: int) -> PersonSpec:
         gender=gender,
         birthday=date(rng.randint(1968, 2004), rng.randint(1, 12), rng.randint(1, 28)),
         mobile=mobile,
+        email=email_address(rng, n),
         province=province,
         city=city,
         source=source,
@@ -132,6 +147,7 @@ def load_customers(
                 gender=person.gender,
                 birthday=person.birthday,
                 mobile=person.mobile,
+                email=person.email,
                 province=person.province,
                 city=person.city,
                 lifecycle_stage=person.stage,
