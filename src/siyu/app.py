@@ -22,6 +22,7 @@ from siyu.content.preferences_endpoints import router as preferences_router
 from siyu.content.storage import configure_store, store_from_settings
 from siyu.db.session import get_engine, unit_of_work
 from siyu.exceptions import SiyuError, TooManyRequests, Unauthorized
+from siyu.messaging.hooks import router as sms_hooks_router
 from siyu.observability import MetricsMiddleware
 from siyu.worker.runner import WorkerPool
 from siyu.worker.schedules import ensure_installation_schedules
@@ -180,5 +181,6 @@ def create_app(
     app.include_router(wecom_callback_router)
     app.include_router(short_links_router)
     app.include_router(preferences_router)
+    app.include_router(sms_hooks_router)
     mount_console(app)
     return app
