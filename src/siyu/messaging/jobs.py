@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from siyu.config import get_settings
+from siyu.connectors.wecom.clients import release_before_calls
 from siyu.kit.time import utcnow
-from siyu.messaging import planning, sending, service, wecom
+from siyu.messaging import planning, sending, service, wecom, wecom_groups
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import BroadcastStatus, Channel
 from siyu.worker.context import JobContext
@@ -17,30 +18,50 @@ RETRY_PASS_AFTER = timedelta(seconds=30)
 
 @job(service.START_JOB, max_attempts=5)
 async def start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Plan the deliveries (once) and begin sending."""
+    """Plan the deliveries (once) and begin sending; WeCom: create the staff's tasks."""
     assert ctx.workspace_id is not None
     session = ctx.session
     broadcast = MessagingRepository(session, ctx.workspace_id).broadcast(payload["broadcast_id"])
-    if broadcast is None or broadcast.status not in (
-        BroadcastStatus.SCHEDULED.value,
-        BroadcastStatus.PLANNING.value,
-    ):
+    startable = [BroadcastStatus.SCHEDULED.value, BroadcastStatus.PLANNING.value]
+    if broadcast is not None and broadcast.channel in service.WECOM_CHANNELS:
+        # a worker that stopped while creating tasks left the broadcast sending
+        startable.append(BroadcastStatus.SENDING.value)
+    if broadcast is None or broadcast.status not in startable:
         return {"skipped": True}
+    group = broadcast.channel == Channel.WECOM_GROUP.value
     if broadcast.planned_at is None:
-        planning.plan(session, broadcast)
+        if group:
+            wecom_groups.plan(session, broadcast)
+        else:
+            planning.plan(session, broadcast)
         service.next_occurrence(session, broadcast)
     now = utcnow()
     service.mark_started(broadcast, now)
-    if broadcast.channel == Channel.WECOM.value:
-        broadcast.status = BroadcastStatus.SENDING.value
-        ctx.checkpoint()
-        created = await wecom.create_tasks(ctx, broadcast)
-        broadcast.status = BroadcastStatus.WAITING.value
-        enqueue(
-            session, service.POLL_JOB, {"broadcast_id": broadcast.id}, workspace_id=ctx.workspace_id
-        )
-        return {"planned": broadcast.planned_count, **created}
     broadcast.status = BroadcastStatus.SENDING.value
+    if broadcast.channel in service.WECOM_CHANNELS:
+        ctx.checkpoint()
+        release_before_calls(session, ctx.checkpoint)
+        if group:
+            created = await wecom_groups.create_tasks(ctx, broadcast)
+        else:
+            created = await wecom.create_tasks(ctx, broadcast)
+        session.refresh(broadcast, ["status"])
+        if broadcast.status == BroadcastStatus.SENDING.value:
+            broadcast.status = BroadcastStatus.WAITING.value
+            enqueue(
+                session,
+                service.POLL_JOB,
+                {"broadcast_id": broadcast.id},
+                workspace_id=ctx.workspace_id,
+            )
+        elif broadcast.status == BroadcastStatus.CANCELLED.value:
+            enqueue(
+                session,
+                service.CANCEL_JOB,
+                {"broadcast_id": broadcast.id},
+                workspace_id=ctx.workspace_id,
+            )
+        return {"planned": broadcast.planned_count, **created}
     enqueue(
         session, service.SEND_JOB, {"broadcast_id": broadcast.id}, workspace_id=ctx.workspace_id
     )
@@ -84,6 +105,7 @@ async def poll_wecom(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
     broadcast = MessagingRepository(session, ctx.workspace_id).broadcast(payload["broadcast_id"])
     if broadcast is None or broadcast.status != BroadcastStatus.WAITING.value:
         return {"skipped": True}
+    release_before_calls(session, ctx.checkpoint)
     if payload.get("remind"):
         reminded = await wecom.remind(session, broadcast)
         return {"reminded": reminded}
@@ -107,4 +129,5 @@ async def cancel_wecom(ctx: JobContext, payload: dict[str, Any]) -> dict[str, An
     )
     if broadcast is None:
         return {"skipped": True}
+    release_before_calls(ctx.session, ctx.checkpoint)
     return {"cancelled_tasks": await wecom.cancel(ctx.session, broadcast)}

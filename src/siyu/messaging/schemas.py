@@ -172,6 +172,8 @@ class ResultsOut(BaseModel):
     shares: int
     share_visitors: int
     tasks: list["TaskOut"]
+    # wecom_group: one row per customer group
+    groups: list["GroupResultOut"] = Field(default_factory=list)
 
 
 class TaskOut(BaseModel):
@@ -187,6 +189,22 @@ class TaskOut(BaseModel):
     error: str | None
     created_at: datetime
     confirmed_at: datetime | None
+
+
+class GroupResultOut(BaseModel):
+    """One customer group of a WeCom group broadcast and what became of its message."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    customer_group_id: int | None
+    chat_id: str
+    name: str
+    owner_userid: str | None
+    staff_id: int | None
+    task_id: int | None
+    status: str
+    reason: str | None
+    sent_at: datetime | None
 
 
 class DeliveryOut(BaseModel):

@@ -13,7 +13,7 @@ from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import checks, planning, sending
+from siyu.messaging import checks, planning, sending, wecom, wecom_groups
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
@@ -35,7 +35,7 @@ from siyu.messaging.schemas import (
     ResultsOut,
     TaskOut,
 )
-from siyu.models import Broadcast, ChannelAccount, Delivery
+from siyu.models import Broadcast, ChannelAccount, Delivery, WecomGroupDelivery
 from siyu.segments import service as segments_service
 from siyu.staff import service as staff_service
 from siyu.worker.queue import enqueue
@@ -53,7 +53,6 @@ FINISHED = (
     BroadcastStatus.CANCELLED.value,
     BroadcastStatus.FAILED.value,
 )
-WECOM_TEXT_MAX_BYTES = 4000
 ACCOUNT_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value, Channel.WEBHOOK.value)
 
 
@@ -62,6 +61,34 @@ def _row(session: Session, workspace_id: int, broadcast_id: int) -> Broadcast:
     if broadcast is None:
         raise NotFound("broadcast")
     return broadcast
+
+
+WECOM_CHANNELS = (Channel.WECOM.value, Channel.WECOM_GROUP.value)
+
+
+def _check_wecom_content(session: Session, workspace_id: int, content: Content, field: str) -> None:
+    if not (content.text or content.material_ids or content.poster_id):
+        raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
+    if content.text and len(content.text.encode()) > wecom.TEXT_MAX_BYTES:
+        raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
+    attachments = len(content.material_ids) + (1 if content.poster_id else 0)
+    if attachments > wecom.MAX_ATTACHMENTS:
+        raise ValidationFailed(
+            f"{field}.material_ids", "WeCom takes at most 9 attachments, the poster included"
+        )
+    for index, material_id in enumerate(content.material_ids):
+        kind = materials.get_material(session, workspace_id, material_id).kind
+        if kind not in wecom.ATTACHMENT_KINDS:
+            raise ValidationFailed(
+                f"{field}.material_ids[{index}]",
+                f"a {kind} material cannot be a WeCom attachment "
+                "(images, links, mini-programs, files and videos can)",
+            )
+    if content.poster_id is not None:
+        if materials.get_material(session, workspace_id, content.poster_id).kind != "poster":
+            raise ValidationFailed(f"{field}.poster_id", "choose a poster template")
+        if not content.poster_url:
+            raise ValidationFailed(f"{field}.poster_url", "the poster's QR code needs a URL")
 
 
 def _check_content(
@@ -74,11 +101,8 @@ def _check_content(
             raise ValidationFailed(f"{field}.subject", "an email needs a subject")
         if not (content.html or content.text):
             raise ValidationFailed(f"{field}.html", "an email needs an HTML or a text body")
-    elif channel in (Channel.WECOM.value, Channel.WECOM_GROUP.value):
-        if not (content.text or content.material_ids or content.poster_id):
-            raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
-        if content.text and len(content.text.encode()) > WECOM_TEXT_MAX_BYTES:
-            raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
+    elif channel in WECOM_CHANNELS:
+        _check_wecom_content(session, workspace_id, content, field)
     elif channel == Channel.SMS.value and content.sms is None:
         raise ValidationFailed(f"{field}.sms", "an SMS needs a sign name and a template")
 
@@ -86,10 +110,14 @@ def _check_content(
 def _check(session: Session, workspace_id: int, data: BroadcastIn | Broadcast) -> None:
     channel = data.channel.value if isinstance(data, BroadcastIn) else data.channel
     if channel == Channel.WECOM_GROUP.value:
-        raise ValidationFailed("channel", "group broadcasts are not available yet")
-    if data.segment_id is None:
+        if not data.customer_group_ids:
+            raise ValidationFailed("customer_group_ids", "choose the customer groups to send to")
+        if data.variants:
+            raise ValidationFailed("variants", "a group broadcast sends one content to all groups")
+    elif data.segment_id is None:
         raise ValidationFailed("segment_id", "choose the audience: a segment or a list")
-    segments_service.segment_row(session, workspace_id, data.segment_id)
+    if data.segment_id is not None:
+        segments_service.segment_row(session, workspace_id, data.segment_id)
     if isinstance(data, BroadcastIn):
         content = data.content
         variants = [v.content for v in data.variants or []]
@@ -241,8 +269,11 @@ def resume(session: Session, principal: Principal, broadcast_id: int) -> Broadca
     broadcast = _row(session, principal.workspace_id, broadcast_id)
     if broadcast.status != BroadcastStatus.PAUSED.value:
         raise Conflict(f"a {broadcast.status} broadcast cannot be resumed")
-    if broadcast.planned_at is None:
-        broadcast.status = BroadcastStatus.PLANNING.value
+    if broadcast.planned_at is None or broadcast.channel in WECOM_CHANNELS:
+        # WeCom: the start job carries on creating the staff's tasks where it stopped
+        broadcast.status = (
+            BroadcastStatus.PLANNING if broadcast.planned_at is None else BroadcastStatus.SENDING
+        ).value
         enqueue(
             session, START_JOB, {"broadcast_id": broadcast.id}, workspace_id=broadcast.workspace_id
         )
@@ -259,10 +290,15 @@ def cancel(session: Session, principal: Principal, broadcast_id: int) -> Broadca
     broadcast = _row(session, principal.workspace_id, broadcast_id)
     if broadcast.status in FINISHED:
         raise Conflict(f"the broadcast is already {broadcast.status}")
-    was_waiting = broadcast.status == BroadcastStatus.WAITING.value
+    # WeCom tasks may exist already: the cancel job stops those staff have not confirmed
+    was_waiting = broadcast.status == BroadcastStatus.WAITING.value or (
+        broadcast.channel in WECOM_CHANNELS and broadcast.status == BroadcastStatus.SENDING.value
+    )
     broadcast.status = BroadcastStatus.CANCELLED.value
     broadcast.finished_at = utcnow()
     MessagingRepository(session, principal.workspace_id).cancel_pending(broadcast.id)
+    if broadcast.channel == Channel.WECOM_GROUP.value:
+        wecom_groups.cancel_pending(session, broadcast)
     if was_waiting:
         enqueue(
             session, CANCEL_JOB, {"broadcast_id": broadcast.id}, workspace_id=broadcast.workspace_id
@@ -332,10 +368,19 @@ def _counts(rows: list[tuple[str, int]]) -> Counts:
 def results(session: Session, principal: Principal, broadcast_id: int) -> ResultsOut:
     broadcast = _row(session, principal.workspace_id, broadcast_id)
     repo = MessagingRepository(session, principal.workspace_id)
-    overall = _counts([(s, n) for s, n in repo.grouped(broadcast.id)])
+    group_broadcast = broadcast.channel == Channel.WECOM_GROUP.value
+    if group_broadcast:
+        by_status = wecom_groups.grouped(session, broadcast)
+        by_reason = wecom_groups.grouped(session, broadcast, WecomGroupDelivery.reason)
+        by_owner = wecom_groups.grouped(session, broadcast, WecomGroupDelivery.staff_id)
+    else:
+        by_status = repo.grouped(broadcast.id)
+        by_reason = repo.grouped(broadcast.id, Delivery.reason)
+        by_owner = repo.grouped(broadcast.id, Delivery.staff_id)
+    overall = _counts([(s, n) for s, n in by_status])
     excluded: dict[str, int] = {}
     failed: dict[str, int] = {}
-    for reason, status, n in repo.grouped(broadcast.id, Delivery.reason):
+    for reason, status, n in by_reason:
         if status == DeliveryStatus.EXCLUDED.value:
             excluded[reason or "unknown"] = n
         elif status == DeliveryStatus.FAILED.value:
@@ -345,7 +390,7 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
     overall.converted, overall.converted_fen = commerce_service.conversions(
         session, principal.workspace_id, clicks, timedelta(days=broadcast.attribution_days)
     )
-    by_staff = _grouped(repo.grouped(broadcast.id, Delivery.staff_id))
+    by_staff = _grouped(by_owner)
     names = staff_service.staff_names(
         session, principal.workspace_id, [int(k) for k in by_staff if k != "none"]
     )
@@ -368,6 +413,7 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
         shares=shares.shares,
         share_visitors=shares.visitors_reached,
         tasks=[TaskOut.model_validate(t) for t in repo.tasks(broadcast.id)],
+        groups=wecom_groups.results(session, broadcast) if group_broadcast else [],
     )
 
 

@@ -1,207 +1,376 @@
-"""WeCom 1:1 broadcasts: one `add_msg_template` task per staff member (and per 10,000
-customers), confirmed by each member in the WeCom client, results polled until final."""
+"""WeCom broadcasts: one `add_msg_template` task per staff member (1:1, per 10,000 customers)
+or per group owner (groups, per 2,000 chats), confirmed by each member in the WeCom client,
+results polled until final.
+
+A mass task's content is the same for everyone it reaches, so it is composed per sender:
+the text with the staff member's name, the materials as attachments and, for a poster, one
+poster per staff member. A task row is committed ("creating") before WeCom is called; a
+worker that died after WeCom created the task but before its msgid was stored finds the
+task again through `get_groupmsg_list_v2` instead of creating a second one.
+"""
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
-from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, Attachment, TextContent
+from siyu.connectors.wecom.schemas import (
+    AddMsgTemplateRequest,
+    Attachment,
+    ImagePayload,
+    TextContent,
+)
+from siyu.content import posters, wecom_media
+from siyu.exceptions import SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
 from siyu.messaging.rendering import Recipient, fill
 from siyu.messaging.repository import MessagingRepository
-from siyu.messaging.schemas import BroadcastStatus, DeliveryStatus
-from siyu.models import Broadcast, Delivery, WecomBroadcastTask
+from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
+from siyu.models import Broadcast, Delivery, WecomBroadcastTask, WecomGroupDelivery
 from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
 
-# add_msg_template takes at most 10,000 external userids per call (protocol.md §5)
-CHUNK = 10_000
+# add_msg_template limits (protocol.md §5)
+CUSTOMERS_PER_TASK = 10_000
+CHATS_PER_TASK = 2000
+MAX_ATTACHMENTS = 9
 TEXT_MAX_BYTES = 4000
-# get_groupmsg_send_result: 0 not sent yet, 1 sent, 2 not a friend, 3 over WeCom's quota
+ATTACHMENT_KINDS = ("image", "link", "miniprogram", "file", "video")
+# get_groupmsg_send_result: 0 not sent yet, 1 sent, 2 not a friend (a chat: gone), 3 quota
+SENT = 1
 RESULT_REASONS = {2: "not_friend", 3: "wecom_quota"}
+GROUP_RESULT_REASONS = {2: "group_gone", 3: "wecom_quota"}
 STAFF_SENT = 2
-# WeCom's "no sendable customers": every recipient was refused
-NO_SENDABLE = 41048
+OPEN_TASKS = ("creating", "waiting")
+
+Row = Delivery | WecomGroupDelivery
 
 
-def _text(broadcast: Broadcast, staff_name: str | None) -> str | None:
-    text = broadcast.content.get("text")
-    if not text:
-        return None
-    sender = Recipient(0, 0, "", None, None, None, staff_name)
-    return fill(text, sender)
+@dataclass(frozen=True)
+class Message:
+    text: str | None
+    attachments: list[Attachment]
 
 
-def _attachments(broadcast: Broadcast) -> list[Attachment]:
-    return [Attachment.model_validate(a) for a in broadcast.content.get("wecom_attachments") or []]
+def is_group(broadcast: Broadcast) -> bool:
+    return broadcast.channel == Channel.WECOM_GROUP.value
 
 
-def _fail(rows: list[Delivery], reason: str, detail: str) -> None:
+def content_of(broadcast: Broadcast, variant: str | None) -> dict[str, Any]:
+    for option in broadcast.variants or []:
+        if option["key"] == variant:
+            return dict(option["content"])
+    return dict(broadcast.content)
+
+
+async def compose(
+    session: Session,
+    broadcast: Broadcast,
+    variant: str | None,
+    staff_id: int | None,
+    client: WecomClient,
+) -> Message:
+    """The task's text and attachments as this staff member sends them."""
+    workspace_id = broadcast.workspace_id
+    content = content_of(broadcast, variant)
+    staff_name = None
+    if staff_id is not None:
+        staff_name = staff_service.staff_names(session, workspace_id, [staff_id]).get(staff_id)
+    text = None
+    if content.get("text"):
+        text = fill(content["text"], Recipient(0, 0, "", staff_id, variant, None, staff_name))
+        if len(text.encode()) > TEXT_MAX_BYTES:
+            raise ValidationFailed("content.text", "WeCom takes at most 4,000 bytes of text")
+    attachments = [
+        Attachment.model_validate(
+            await wecom_media.attachment_for(session, workspace_id, material_id, client)
+        )
+        for material_id in content.get("material_ids") or []
+    ]
+    poster_id = content.get("poster_id")
+    if poster_id:
+        image = posters.render_poster(
+            session,
+            workspace_id,
+            poster_id,
+            qr_url=str(content.get("poster_url") or ""),
+            name=staff_name or "",
+            staff_name=staff_name,
+        )
+        media_id, _ = await client.upload_media(
+            "image", f"poster-{broadcast.id}-{staff_id or 0}.png", image
+        )
+        attachments.append(Attachment(msgtype="image", image=ImagePayload(media_id=media_id)))
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise ValidationFailed("content.material_ids", "WeCom takes at most 9 attachments")
+    return Message(text, attachments)
+
+
+def _fail(rows: Sequence[Row], reason: str, detail: str) -> None:
     for row in rows:
         row.status = DeliveryStatus.FAILED.value
         row.reason = reason[:40]
         row.detail = detail[:500]
 
 
+def task_rows(session: Session, broadcast: Broadcast, task_id: int, *statuses: str) -> list[Row]:
+    """The deliveries (1:1) or group rows a task carries, optionally of some statuses."""
+    model: type[Delivery] | type[WecomGroupDelivery] = (
+        WecomGroupDelivery if is_group(broadcast) else Delivery
+    )
+    query = select(model).where(
+        model.workspace_id == broadcast.workspace_id, model.task_id == task_id
+    )
+    if statuses:
+        query = query.where(model.status.in_(statuses))
+    return list(session.scalars(query.order_by(model.id)))
+
+
+def _recipient(row: Row) -> str:
+    return row.chat_id if isinstance(row, WecomGroupDelivery) else row.address or ""
+
+
 async def _adopt_lost_task(
-    session: Session, workspace_id: int, task: WecomBroadcastTask, text: str | None
+    session: Session,
+    broadcast: Broadcast,
+    task: WecomBroadcastTask,
+    message: Message,
+    client: WecomClient,
 ) -> str | None:
-    """A worker died after WeCom created the task but before its msgid was stored: find it."""
+    """The msgid of the task WeCom created for `task` before the worker died, if it did."""
+    known = {
+        t.msgid for t in MessagingRepository(session, broadcast.workspace_id).tasks(broadcast.id)
+    }
     start = int((task.created_at - timedelta(minutes=1)).timestamp())
     end = int((utcnow() + timedelta(minutes=1)).timestamp())
-    async with client_for(session, workspace_id) as client:
-        async for message in client.iter_groupmsg_list_v2(
-            "single", start, end, creator=task.userid, filter_type=0
-        ):
-            same_text = (message.text.content if message.text else None) == text
-            if same_text and message.create_time >= start:
-                return message.msgid
+    chat_type: Literal["single", "group"] = "group" if is_group(broadcast) else "single"
+    async for sent in client.iter_groupmsg_list_v2(
+        chat_type, start, end, creator=task.userid, filter_type=0
+    ):
+        same_text = (sent.text.content if sent.text else None) == message.text
+        same_attachments = [a.msgtype for a in sent.attachments] == [
+            a.msgtype for a in message.attachments
+        ]
+        if same_text and same_attachments and sent.msgid not in known:
+            return sent.msgid
     return None
 
 
-async def create_tasks(ctx: JobContext, broadcast: Broadcast) -> dict[str, int]:
-    """Create every staff member's task; each one is recorded before WeCom is called."""
-    session = ctx.session
-    repo = MessagingRepository(session, broadcast.workspace_id)
-    created = failed = 0
-    for task in repo.tasks(broadcast.id):
-        if task.status == "creating":
-            await _call(ctx, broadcast, task, recovering=True)
-    pending = list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.broadcast_id == broadcast.id,
-                Delivery.status == DeliveryStatus.PENDING.value,
-            )
-            .order_by(Delivery.staff_id, Delivery.id)
-        )
+def open_task(
+    ctx: JobContext,
+    broadcast: Broadcast,
+    staff_id: int | None,
+    userid: str,
+    chunk: int,
+    rows: Sequence[Row],
+) -> WecomBroadcastTask:
+    """Record the task and hand its rows over to it, committed before WeCom is called."""
+    task = WecomBroadcastTask(
+        workspace_id=broadcast.workspace_id,
+        broadcast_id=broadcast.id,
+        staff_id=staff_id,
+        userid=userid,
+        chunk=chunk,
+        recipient_count=len(rows),
+        status="creating",
     )
-    by_staff: dict[int | None, list[Delivery]] = defaultdict(list)
-    for row in pending:
-        by_staff[row.staff_id].append(row)
-    chunks_so_far: dict[int | None, int] = defaultdict(int)
-    for task in repo.tasks(broadcast.id):
-        chunks_so_far[task.staff_id] = max(chunks_so_far[task.staff_id], task.chunk + 1)
-    for staff_id, rows in by_staff.items():
-        staff = (
-            staff_service.get_staff(session, broadcast.workspace_id, staff_id) if staff_id else None
-        )
-        if staff is None or not staff.wecom_userid:
-            _fail(rows, "no_follow", "the staff member has no WeCom account")
-            failed += len(rows)
-            continue
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            task = WecomBroadcastTask(
-                workspace_id=broadcast.workspace_id,
-                broadcast_id=broadcast.id,
-                staff_id=staff_id,
-                userid=staff.wecom_userid,
-                chunk=chunks_so_far[staff_id],
-                recipient_count=len(chunk),
-                status="creating",
-            )
-            chunks_so_far[staff_id] += 1
-            session.add(task)
-            session.flush()
-            now = utcnow()
-            for row in chunk:
-                row.task_id = task.id
-                row.status = DeliveryStatus.SENDING.value
-                row.committed_at = now
-                row.attempts += 1
-            ctx.checkpoint()
-            await _call(ctx, broadcast, task, recovering=False)
-            created += 1
-    return {"tasks": created, "failed": failed}
+    ctx.session.add(task)
+    ctx.session.flush()
+    now = utcnow()
+    for row in rows:
+        row.task_id = task.id
+        row.status = DeliveryStatus.SENDING.value
+        if isinstance(row, Delivery):
+            row.committed_at = now
+            row.attempts += 1
+    ctx.checkpoint()
+    return task
 
 
-async def _call(
-    ctx: JobContext, broadcast: Broadcast, task: WecomBroadcastTask, *, recovering: bool
+async def call(
+    ctx: JobContext,
+    broadcast: Broadcast,
+    task: WecomBroadcastTask,
+    client: WecomClient,
+    *,
+    recovering: bool,
 ) -> None:
+    """Create the task in WeCom (or adopt the one a dead worker created) and store its msgid."""
     session = ctx.session
-    staff_name = None
-    if task.staff_id is not None:
-        staff_name = staff_service.staff_names(
-            session, broadcast.workspace_id, [task.staff_id]
-        ).get(task.staff_id)
-    text = _text(broadcast, staff_name)
-    rows = list(session.scalars(select(Delivery).where(Delivery.task_id == task.id)))
+    rows = task_rows(session, broadcast, task.id, DeliveryStatus.SENDING.value)
+    variant = rows[0].variant if rows and isinstance(rows[0], Delivery) else None
+    try:
+        message = await compose(session, broadcast, variant, task.staff_id, client)
+    except WecomApiError as exc:
+        if exc.errcode == -1:
+            raise
+        _give_up(ctx, task, rows, f"wecom_{exc.errcode}", f"{exc.errcode}: {exc.errmsg}")
+        return
+    except SiyuError as exc:
+        _give_up(ctx, task, rows, "content", str(exc))
+        return
     if recovering:
-        found = await _adopt_lost_task(session, broadcast.workspace_id, task, text)
+        found = await _adopt_lost_task(session, broadcast, task, message, client)
         if found is not None:
             task.msgid, task.status = found, "waiting"
             ctx.checkpoint()
             return
+    recipients = [_recipient(r) for r in rows]
     request = AddMsgTemplateRequest(
-        chat_type="single",
+        chat_type="group" if is_group(broadcast) else "single",
         sender=task.userid,
-        external_userid=[r.address for r in rows if r.address],
-        text=TextContent(content=text) if text else None,
-        attachments=_attachments(broadcast) or None,
+        external_userid=None if is_group(broadcast) else recipients,
+        chat_id_list=recipients if is_group(broadcast) else None,
+        text=TextContent(content=message.text) if message.text else None,
+        attachments=message.attachments or None,
     )
     try:
-        async with client_for(session, broadcast.workspace_id) as client:
-            result = await client.externalcontact_add_msg_template(request)
+        result = await client.externalcontact_add_msg_template(request)
     except WecomApiError as exc:
         if exc.errcode == -1:
             raise
-        task.status, task.error = "failed", f"{exc.errcode}: {exc.errmsg}"[:500]
-        _fail(rows, f"wecom_{exc.errcode}", task.error)
-        ctx.checkpoint()
+        _give_up(ctx, task, rows, f"wecom_{exc.errcode}", f"{exc.errcode}: {exc.errmsg}")
         return
     task.msgid, task.status = result.msgid, "waiting"
     refused = set(result.fail_list)
-    _fail([r for r in rows if r.address in refused], "wecom_refused", "WeCom refused this customer")
+    _fail(
+        [r for r in rows if _recipient(r) in refused],
+        "wecom_refused",
+        "WeCom refused this customer",
+    )
     ctx.checkpoint()
 
 
+def _give_up(
+    ctx: JobContext, task: WecomBroadcastTask, rows: Sequence[Row], reason: str, detail: str
+) -> None:
+    task.status, task.error = "failed", detail[:500]
+    _fail(rows, reason, detail)
+    ctx.checkpoint()
+
+
+async def resume_creating(ctx: JobContext, broadcast: Broadcast, client: WecomClient) -> None:
+    """Finish the tasks a dead worker recorded but may not have created in WeCom."""
+    for task in MessagingRepository(ctx.session, broadcast.workspace_id).tasks(broadcast.id):
+        if task.status == "creating":
+            await call(ctx, broadcast, task, client, recovering=True)
+
+
+def next_chunks(session: Session, broadcast: Broadcast) -> dict[int | None, int]:
+    """staff id -> the chunk number its next task takes."""
+    chunks: dict[int | None, int] = defaultdict(int)
+    for task in MessagingRepository(session, broadcast.workspace_id).tasks(broadcast.id):
+        chunks[task.staff_id] = max(chunks[task.staff_id], task.chunk + 1)
+    return chunks
+
+
+def still_sending(session: Session, broadcast: Broadcast) -> bool:
+    session.refresh(broadcast, ["status"])
+    return broadcast.status == BroadcastStatus.SENDING.value
+
+
+async def create_tasks(ctx: JobContext, broadcast: Broadcast) -> dict[str, int]:
+    """Create every staff member's tasks (per content variant), each recorded first."""
+    session = ctx.session
+    created = failed = 0
+    async with client_for(session, broadcast.workspace_id) as client:
+        await resume_creating(ctx, broadcast, client)
+        pending = list(
+            session.scalars(
+                select(Delivery)
+                .where(
+                    Delivery.workspace_id == broadcast.workspace_id,
+                    Delivery.broadcast_id == broadcast.id,
+                    Delivery.status == DeliveryStatus.PENDING.value,
+                )
+                .order_by(Delivery.staff_id, Delivery.variant, Delivery.id)
+            )
+        )
+        groups: dict[tuple[int | None, str | None], list[Delivery]] = defaultdict(list)
+        for row in pending:
+            groups[(row.staff_id, row.variant)].append(row)
+        chunks = next_chunks(session, broadcast)
+        for (staff_id, _variant), rows in groups.items():
+            staff = (
+                staff_service.get_staff(session, broadcast.workspace_id, staff_id)
+                if staff_id
+                else None
+            )
+            if staff is None or not staff.wecom_userid or staff.status == "resigned":
+                _fail(rows, "no_follow", "the staff member has no WeCom account")
+                failed += len(rows)
+                continue
+            for start in range(0, len(rows), CUSTOMERS_PER_TASK):
+                if not still_sending(session, broadcast):
+                    return {"tasks": created, "failed": failed}
+                chunk = rows[start : start + CUSTOMERS_PER_TASK]
+                task = open_task(
+                    ctx, broadcast, staff_id, staff.wecom_userid, chunks[staff_id], chunk
+                )
+                chunks[staff_id] += 1
+                await call(ctx, broadcast, task, client, recovering=False)
+                created += 1
+    return {"tasks": created, "failed": failed}
+
+
+# -- results -------------------------------------------------------------------------------
+
+
+async def _staff_sent(client: WecomClient, task: WecomBroadcastTask) -> bool:
+    assert task.msgid is not None
+    async for member in client.iter_groupmsg_task(task.msgid):
+        if member.userid == task.userid and member.status == STAFF_SENT:
+            return True
+    return False
+
+
+async def _settle(
+    session: Session, broadcast: Broadcast, task: WecomBroadcastTask, client: WecomClient
+) -> bool:
+    """Record the results of a task its staff member sent; True when all are final."""
+    assert task.msgid is not None
+    task.confirmed_at = task.confirmed_at or utcnow()
+    results: dict[str, int] = {}
+    async for result in client.iter_groupmsg_send_result(task.msgid, task.userid):
+        results[result.chat_id or result.external_userid] = result.status
+    reasons = GROUP_RESULT_REASONS if is_group(broadcast) else RESULT_REASONS
+    open_rows = 0
+    now = utcnow()
+    for row in task_rows(session, broadcast, task.id, DeliveryStatus.SENDING.value):
+        status = results.get(_recipient(row))
+        if status is None:
+            # the member sent the task and this recipient is not in it: WeCom dropped it
+            _fail([row], "wecom_refused", "WeCom left this recipient out of the task")
+        elif status == SENT:
+            row.status, row.sent_at = DeliveryStatus.SENT.value, now
+        elif status in reasons:
+            row.status, row.reason = DeliveryStatus.FAILED.value, reasons[status]
+        else:
+            open_rows += 1
+    if open_rows == 0:
+        task.status = "sent"
+    return open_rows == 0
+
+
 async def poll(session: Session, broadcast: Broadcast) -> dict[str, Any]:
-    """Pull each waiting task's state; deliveries become sent or failed as WeCom reports."""
+    """Pull each waiting task's state; rows become sent or failed as WeCom reports."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     waiting = [t for t in repo.tasks(broadcast.id) if t.status == "waiting" and t.msgid]
     confirmed = 0
     async with client_for(session, broadcast.workspace_id) as client:
         for task in waiting:
-            assert task.msgid is not None
             task.polled_at = utcnow()
-            staff_done = False
-            async for member in client.iter_groupmsg_task(task.msgid):
-                if member.userid == task.userid and member.status == STAFF_SENT:
-                    staff_done = True
-                    task.confirmed_at = task.confirmed_at or utcnow()
-            if not staff_done:
-                continue
-            results: dict[str, tuple[int, int | None]] = {}
-            async for result in client.iter_groupmsg_send_result(task.msgid, task.userid):
-                results[result.external_userid] = (result.status, result.send_time)
-            rows = session.scalars(
-                select(Delivery).where(
-                    Delivery.task_id == task.id,
-                    Delivery.status == DeliveryStatus.SENDING.value,
-                )
-            )
-            open_rows = 0
-            for row in rows:
-                status, _ = results.get(row.address or "", (0, None))
-                if status == 1:
-                    row.status, row.sent_at = DeliveryStatus.SENT.value, utcnow()
-                elif status in RESULT_REASONS:
-                    row.status = DeliveryStatus.FAILED.value
-                    row.reason = RESULT_REASONS[status]
-                else:
-                    open_rows += 1
-            if open_rows == 0:
-                task.status = "sent"
+            if await _staff_sent(client, task) and await _settle(session, broadcast, task, client):
                 confirmed += 1
     session.flush()
-    left = [t for t in repo.tasks(broadcast.id) if t.status in ("creating", "waiting")]
+    left = [t for t in repo.tasks(broadcast.id) if t.status in OPEN_TASKS]
     if not left and broadcast.status == BroadcastStatus.WAITING.value:
         broadcast.status = BroadcastStatus.COMPLETED.value
         broadcast.finished_at = utcnow()
@@ -209,11 +378,12 @@ async def poll(session: Session, broadcast: Broadcast) -> dict[str, Any]:
 
 
 async def remind(session: Session, broadcast: Broadcast) -> int:
+    """Remind the staff members who have not confirmed their task yet."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     reminded = 0
     async with client_for(session, broadcast.workspace_id) as client:
         for task in repo.tasks(broadcast.id):
-            if task.status == "waiting" and task.msgid:
+            if task.status == "waiting" and task.msgid and task.confirmed_at is None:
                 await client.externalcontact_remind_groupmsg_send(task.msgid)
                 task.reminded_at = utcnow()
                 reminded += 1
@@ -221,21 +391,21 @@ async def remind(session: Session, broadcast: Broadcast) -> int:
 
 
 async def cancel(session: Session, broadcast: Broadcast) -> int:
-    """Stop tasks staff have not confirmed; their customers are cancelled, never sent."""
+    """Stop tasks staff have not confirmed: their recipients are cancelled, never sent.
+    A task its member sent before the cancel reached WeCom keeps its results."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     stopped = 0
     async with client_for(session, broadcast.workspace_id) as client:
         for task in repo.tasks(broadcast.id):
-            if task.status == "waiting" and task.msgid:
-                await client.externalcontact_cancel_groupmsg_send(task.msgid)
-                task.status = "cancelled"
-                stopped += 1
-                for row in session.scalars(
-                    select(Delivery).where(
-                        Delivery.task_id == task.id,
-                        Delivery.status == DeliveryStatus.SENDING.value,
-                    )
-                ):
-                    row.status, row.reason = DeliveryStatus.CANCELLED.value, "cancelled"
+            if task.status != "waiting" or not task.msgid:
+                continue
+            await client.externalcontact_cancel_groupmsg_send(task.msgid)
+            if await _staff_sent(client, task):
+                await _settle(session, broadcast, task, client)
+                continue
+            task.status = "cancelled"
+            stopped += 1
+            for row in task_rows(session, broadcast, task.id, DeliveryStatus.SENDING.value):
+                row.status, row.reason = DeliveryStatus.CANCELLED.value, "cancelled"
     session.flush()
     return stopped

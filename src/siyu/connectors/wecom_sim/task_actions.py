@@ -22,13 +22,14 @@ def _month(timestamp: float) -> tuple[int, int]:
     return moment.year, moment.month
 
 
-def _received_this_month(state: SimState, external_userid: str) -> int:
+def _received_this_month(state: SimState, *, external_userid: str = "", chat_id: str = "") -> int:
+    """Mass messages a customer (or a group) received this month: the quota counts both."""
     this_month = _month(state.now())
     return sum(
         1
         for task in state.mass_tasks.values()
         for send in task.sends
-        if send.external_userid == external_userid
+        if (send.external_userid, send.chat_id) == (external_userid, chat_id)
         and send.status == 1
         and _month(send.send_time) == this_month
     )
@@ -58,10 +59,15 @@ def confirm_mass_message(state: SimState, msgid: str, userid: str) -> dict[str, 
                 continue
             send.send_time = now
             if send.chat_id:
-                send.status = 1 if send.chat_id in state.groups else 2
+                if send.chat_id not in state.groups:
+                    send.status = 2
+                elif _received_this_month(state, chat_id=send.chat_id) >= quota:
+                    send.status = 3
+                else:
+                    send.status = 1
             elif _not_a_friend(state, userid, send.external_userid):
                 send.status = 2
-            elif _received_this_month(state, send.external_userid) >= quota:
+            elif _received_this_month(state, external_userid=send.external_userid) >= quota:
                 send.status = 3
             else:
                 send.status = 1

@@ -3,6 +3,7 @@
 from typing import Any
 
 from siyu.connectors.wecom_sim.apis.contact_ways import check_message
+from siyu.connectors.wecom_sim.apis.media import find_media
 from siyu.connectors.wecom_sim.errors import ApiError
 from siyu.connectors.wecom_sim.registry import (
     CONTACT,
@@ -63,6 +64,20 @@ def _single(state: SimState, task: MassTask, params: Params, sender: str | None)
     return fail_list
 
 
+def _check_media(state: SimState, attachments: list[dict[str, object]]) -> None:
+    """Every media id an attachment names must be a live upload (three days), else 40007."""
+    for attachment in attachments:
+        body = attachment[str(attachment["msgtype"])]
+        assert isinstance(body, dict)
+        media_id = body.get(
+            "pic_media_id" if attachment["msgtype"] == "miniprogram" else "media_id"
+        )
+        if attachment["msgtype"] == "link" or (attachment["msgtype"] == "image" and not media_id):
+            continue
+        if not isinstance(media_id, str) or find_media(state, media_id) is None:
+            raise ApiError(40007, f"invalid media_id in a {attachment['msgtype']} attachment")
+
+
 def _group(state: SimState, task: MassTask, params: Params, sender: str) -> None:
     chat_ids = string_list(params, "chat_id_list")
     if len(chat_ids) > MAX_CHATS:
@@ -88,6 +103,7 @@ def add_msg_template(state: SimState, params: Params) -> dict[str, Any]:
         if member is None or member.status == RESIGNED:
             raise ApiError(40003, "sender")
     text_obj, attachments = check_message(params)
+    _check_media(state, attachments)
     task = MassTask(
         msgid=state.new_msgid(),
         creator=str(sender or ""),
