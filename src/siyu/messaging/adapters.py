@@ -15,7 +15,8 @@ from typing import Any, Protocol, Self
 from siyu.connectors.aliyun_sms.client import AliyunSmsClient
 from siyu.connectors.outcome import SendOutcome
 from siyu.connectors.smtp.config import Email, SmtpConfig
-from siyu.connectors.smtp.held import HeldPool
+from siyu.connectors.smtp.held import HeldConnection, HeldPool, payload
+from siyu.connectors.smtp.message import render
 from siyu.connectors.webhook.sender import WebhookSender
 from siyu.exceptions import ValidationFailed
 from siyu.messaging.rendering import Rendered
@@ -94,28 +95,55 @@ class EmailAdapter(_Managed):
 
     async def deliver(self, batch: Sequence[Rendered], hand_over: HandOver) -> Outcomes:
         outcomes: Outcomes = {}
+        sender = self.config.from_address
+        ready: list[tuple[int, str, bytes, str]] = []  # delivery id, address, payload, id
+        for message in batch:
+            email = self._email(message)
+            try:
+                content = payload(render(self.config, email))
+            except ValueError as exc:
+                outcomes[message.recipient.delivery_id] = SendOutcome(
+                    ok=False, code="invalid_address", reason=str(exc)
+                )
+                continue
+            ready.append(
+                (message.recipient.delivery_id, email.to_address, content, email.message_id)
+            )
         width = len(self.pool.connections)
-        for start in range(0, len(batch), width):
-            round_ = batch[start : start + width]
+        for start in range(0, len(ready), width):
+            round_ = ready[start : start + width]
             connections = self.pool.connections[: len(round_)]
             refused = await asyncio.gather(
-                *(c.prepare(self._email(m)) for c, m in zip(connections, round_, strict=True))
+                *(
+                    c.prepare(sender, address, content, mid)
+                    for c, (_, address, content, mid) in zip(connections, round_, strict=True)
+                )
             )
-            ready = []
-            for connection, message, outcome in zip(connections, round_, refused, strict=True):
+            held: list[tuple[HeldConnection, int]] = []
+            for connection, (delivery_id, *_), outcome in zip(
+                connections, round_, refused, strict=True
+            ):
                 if outcome is None:
-                    ready.append((connection, message.recipient.delivery_id))
+                    held.append((connection, delivery_id))
                 else:
-                    outcomes[message.recipient.delivery_id] = outcome
-            if not ready:
+                    outcomes[delivery_id] = outcome
+            if not held:
                 continue
-            won = hand_over([delivery_id for _, delivery_id in ready])
-            for connection, delivery_id in ready:
+            won = hand_over([delivery_id for _, delivery_id in held])
+            # The dots go out back to back, with no await, right after the commit: the
+            # only span where a crash loses a handed-over message (see sending.py).
+            released: list[tuple[HeldConnection, int]] = []
+            for connection, delivery_id in held:
                 if delivery_id not in won:
                     connection.close()  # without its dot the server drops the message
-            mine = [(c, d) for c, d in ready if d in won]
-            finished = await asyncio.gather(*(c.finish() for c, _ in mine))
-            for (_, delivery_id), outcome in zip(mine, finished, strict=True):
+                    continue
+                lost = connection.release()
+                if lost is None:
+                    released.append((connection, delivery_id))
+                else:
+                    outcomes[delivery_id] = lost
+            finished = await asyncio.gather(*(c.outcome() for c, _ in released))
+            for (_, delivery_id), outcome in zip(released, finished, strict=True):
                 outcomes[delivery_id] = outcome
         return outcomes
 

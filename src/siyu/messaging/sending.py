@@ -5,6 +5,8 @@ A retryable failure puts it back to pending for a later pass; a crash leaves `se
 rows that were handed over, which count as sent and are never sent again.
 """
 
+import statistics
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -224,9 +226,11 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
         ctx.checkpoint()
         return won
 
+    batch_seconds: list[float] = []
     adapter = open_adapter(session, broadcast)
     async with adapter:
         while True:
+            started = time.perf_counter()
             session.refresh(broadcast)
             if broadcast.status != BroadcastStatus.SENDING.value:
                 break
@@ -241,7 +245,9 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
             failed += sum(1 for o in outcomes.values() if not o.ok and not o.retryable)
             ctx.progress(repo.count_status(broadcast.id, "sent", "delivered", "failed"), total)
             ctx.checkpoint()
-    return {"sent": sent, "failed": failed, "settled": settled}
+            batch_seconds.append(time.perf_counter() - started)
+    batch_ms = round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None
+    return {"sent": sent, "failed": failed, "settled": settled, "batch_ms_median": batch_ms}
 
 
 def finish_if_done(session: Session, broadcast: Broadcast) -> bool:

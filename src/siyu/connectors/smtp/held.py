@@ -1,148 +1,289 @@
 """SMTP with the final dot held back: the one moment a message becomes the server's.
 
 A server takes responsibility for a message when it reads the "." that ends DATA; a
-client that dies before writing it leaves nothing behind. `HeldConnection.prepare` sends
-MAIL, RCPT, DATA and the body without that dot; the caller records that the message is
-leaving; `finish` writes the dot and reads the reply. A crash between the record and the
-dot is a window of microseconds, so "recorded as leaving" means "sent" for all practical
-purposes, and anything not recorded can be sent again without a duplicate.
+client that dies before writing it leaves nothing behind (the server drops an unfinished
+transaction with the connection). `HeldConnection.prepare` sends MAIL, RCPT, DATA and
+the content without that dot; the caller records that the message is leaving; `release`
+writes the dot (no await: it is in the kernel's hands when `release` returns, and the
+kernel delivers it even if this process dies right after); `outcome` reads the verdict.
+
+The session is opened by aiosmtplib (connect, EHLO, STARTTLS, AUTH); then the connection
+is driven by a small protocol of its own that keeps every reply, so MAIL, RCPT and DATA
+go out in one write when the server offers PIPELINING (RFC 2920), and in turn otherwise.
 """
 
-import re
+import asyncio
 import ssl
+from collections import deque
 from types import TracebackType
 from typing import Self
 
 import aiosmtplib
-from aiosmtplib import SMTPResponseException, SMTPServerDisconnected
 
 from siyu.connectors.outcome import SendOutcome
-from siyu.connectors.smtp.config import Email, SmtpConfig
-from siyu.connectors.smtp.message import render
+from siyu.connectors.smtp.config import SmtpConfig
+from siyu.connectors.smtp.session import SessionFailed, open_session, response_failure, tls_context
 
 START_INPUT = 354
 COMPLETED = 250
-_LEADING_PERIOD = re.compile(rb"(?m)^\.")
-_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+MAX_REPLY_BYTES = 64 * 1024
 
 
-def _outcome(code: int, message: str, provider_id: str | None = None) -> SendOutcome:
-    if code == COMPLETED:
+def payload(content: bytes) -> bytes:
+    """CRLF-rendered content made transparent (RFC 5321 4.5.2): a line starting with "."
+    gets a second one; ends with CRLF so the dot can follow."""
+    stuffed = (b"." + content if content.startswith(b".") else content).replace(b"\r\n.", b"\r\n..")
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
+
+
+class ConnectionLost(Exception):
+    """The server closed the connection, sent garbage, or did not answer in time."""
+
+
+class _Replies(asyncio.Protocol):
+    """Collects the server's replies in order (`read` takes the next one) and says when
+    everything written has gone to the kernel (`drained`)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.replies: deque[tuple[int, str]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.lost: str | None = None
+        self.paused: asyncio.Future[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        start = 0
+        while (end := self.buffer.find(b"\n", start)) >= 0:
+            if self.buffer[start + 3 : start + 4] == b"-":  # a multi-line reply goes on
+                start = end + 1
+                continue
+            text = bytes(self.buffer[: end + 1])
+            del self.buffer[: end + 1]
+            try:
+                code = int(text[start : start + 3])
+            except ValueError:
+                self._lose(f"not an SMTP reply: {text[:80]!r}")
+                return
+            start = 0
+            self.replies.append((code, text.decode("utf-8", "replace").strip()))
+        if len(self.buffer) > MAX_REPLY_BYTES:
+            self._lose("reply too long")
+        self._wake()
+
+    def pause_writing(self) -> None:
+        if self.paused is None:
+            self.paused = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        paused, self.paused = self.paused, None
+        if paused is not None and not paused.done():
+            paused.set_result(None)
+
+    def eof_received(self) -> bool:
+        self._lose("the server closed the connection")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lose(str(exc) if exc else "the connection closed")
+        self.resume_writing()
+
+    def _lose(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def read(self, timeout: float) -> tuple[int, str]:
+        while not self.replies:
+            if self.lost is not None:
+                raise ConnectionLost(self.lost)
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self.waiter, timeout)
+            except TimeoutError as exc:
+                msg = f"no reply within {timeout:g} s"
+                raise ConnectionLost(msg) from exc
+            finally:
+                self.waiter = None
+        return self.replies.popleft()
+
+    async def drained(self, timeout: float) -> None:
+        if self.paused is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.paused), timeout)
+            except TimeoutError as exc:
+                msg = f"the server took no data for {timeout:g} s"
+                raise ConnectionLost(msg) from exc
+        if self.lost is not None:
+            raise ConnectionLost(self.lost)
+
+
+def _outcome(code: int, text: str, provider_id: str | None = None) -> SendOutcome:
+    if 200 <= code < 300:
         return SendOutcome(ok=True, provider_id=provider_id)
-    return SendOutcome(
-        ok=False, retryable=400 <= code < 500, code=f"smtp_{code}", reason=message[:500]
-    )
+    failure = response_failure(code, text)
+    return SendOutcome(ok=False, retryable=failure.retryable, code=failure.code, reason=text[:500])
 
 
 class HeldConnection:
     """One SMTP connection that runs one held transaction at a time."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, context: ssl.SSLContext | None = None) -> None:
         self.config = config
-        self.smtp: aiosmtplib.SMTP | None = None
+        self.context = context
         self.sent_on_connection = 0
-        self._email: Email | None = None
+        self._transport: asyncio.Transport | None = None
+        self._replies = _Replies()
+        self._pipelining = False
+        self._message_id: str | None = None
 
-    async def _connect(self) -> aiosmtplib.SMTP:
-        config = self.config
-        context: ssl.SSLContext | None = None
-        if config.security != "none":
-            context = ssl.create_default_context(cafile=config.ca_file)
-            if not config.verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-        smtp = aiosmtplib.SMTP(
-            hostname=config.host,
-            port=config.port,
-            timeout=config.timeout,
-            use_tls=config.security == "tls",
-            start_tls=config.security == "starttls",
-            tls_context=context,
+    @property
+    def connected(self) -> bool:
+        return (
+            self._transport is not None
+            and not self._transport.is_closing()
+            and self._replies.lost is None
         )
-        await smtp.connect()
-        if config.username:
-            await smtp.login(config.username, config.password or "")
-        return smtp
 
-    async def prepare(self, email: Email) -> SendOutcome | None:
-        """Everything up to the final dot. A returned outcome means the message was refused
-        (or the server is unreachable) before anything was handed over."""
+    async def _open(self) -> None:
+        smtp = await open_session(self.config, self.context)
         try:
-            body = _LINE_ENDINGS.sub(b"\r\n", render(self.config, email))
-        except ValueError as exc:
-            return SendOutcome(ok=False, code="invalid_address", reason=str(exc))
-        if self.smtp is None or not self.smtp.is_connected:
-            self.smtp = None
+            if smtp.is_ehlo_or_helo_needed:
+                await smtp.ehlo()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise ConnectionLost(str(exc)) from exc
+        transport = smtp.transport
+        assert isinstance(transport, asyncio.Transport)
+        self._pipelining = smtp.supports_extension("pipelining")
+        self._replies = _Replies()
+        transport.set_protocol(self._replies)
+        # pause_writing whenever anything waits in user space, so `drained` can tell
+        transport.set_write_buffer_limits(high=0)
+        self._transport = transport
+        self.sent_on_connection = 0
+
+    def _write(self, data: bytes) -> None:
+        if not self.connected:
+            raise ConnectionLost(self._replies.lost or "not connected")
+        assert self._transport is not None
+        self._transport.write(data)
+
+    async def _read(self) -> tuple[int, str]:
+        return await self._replies.read(self.config.timeout)
+
+    async def prepare(
+        self, sender: str, recipient: str, content: bytes, message_id: str
+    ) -> SendOutcome | None:
+        """Everything up to the final dot; `content` comes from `payload`. A returned
+        outcome means the message was refused (or the server is unreachable) before
+        anything was handed over."""
+        if not self.connected or self.sent_on_connection >= self.config.messages_per_connection:
+            await self.quit()
             try:
-                self.smtp = await self._connect()
-            except (OSError, aiosmtplib.SMTPException) as exc:
-                return SendOutcome(ok=False, retryable=True, code="smtp_connect", reason=str(exc))
-            self.sent_on_connection = 0
-        smtp = self.smtp
+                await self._open()
+            except SessionFailed as failed:
+                return _outcome_of(failed)
+            except ConnectionLost as exc:
+                return _lost(exc)
+        commands = [f"MAIL FROM:<{sender}>\r\n".encode(), f"RCPT TO:<{recipient}>\r\n".encode()]
+        commands.append(b"DATA\r\n")
         try:
-            await smtp.mail(self.config.from_address)
-            await smtp.rcpt(email.to_address)
-            start = await smtp.execute_command(b"DATA")
-            if start.code != START_INPUT:
-                await smtp.rset()
-                return _outcome(start.code, start.message)
-        except SMTPResponseException as exc:
-            await self._reset()
-            return _outcome(exc.code, exc.message)
-        except (SMTPServerDisconnected, OSError, aiosmtplib.SMTPException) as exc:
+            if self._pipelining:
+                self._write(b"".join(commands))
+                replies = [await self._read() for _ in commands]
+            else:
+                replies = []
+                for command in commands:
+                    self._write(command)
+                    replies.append(await self._read())
+                    if replies[-1][0] >= 400:
+                        break
+            refused = next(((c, t) for c, t in replies if c >= 400), None)
+            if refused is not None:
+                if replies[-1][0] == START_INPUT:
+                    self.close()  # DATA open without a recipient: never finish it
+                else:
+                    await self._reset()
+                return _outcome(*refused)
+            if replies[-1][0] != START_INPUT:
+                self.close()
+                return _outcome(*replies[-1])
+            self._write(content)
+            await self._replies.drained(self.config.timeout)
+        except ConnectionLost as exc:
             self.close()
-            return SendOutcome(ok=False, retryable=True, code="smtp_connection", reason=str(exc))
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        assert smtp.protocol is not None
-        smtp.protocol.write(_LEADING_PERIOD.sub(b"..", body))
-        self._email = email
+            return _lost(exc)
+        self._message_id = message_id
         return None
 
-    async def finish(self) -> SendOutcome:
-        """Write the dot and read the server's verdict on the prepared message."""
-        assert self.smtp is not None
-        assert self.smtp.protocol is not None
-        assert self._email is not None
-        email, self._email = self._email, None
+    def release(self) -> SendOutcome | None:
+        """Write the dot: from here on the message is the server's. An outcome means the
+        connection was gone, so the dot never left and the message can go again."""
+        self.sent_on_connection += 1
         try:
-            self.smtp.protocol.write(b".\r\n")
-            reply = await self.smtp.protocol.read_response(timeout=self.config.timeout)
-        except (SMTPServerDisconnected, OSError, aiosmtplib.SMTPException) as exc:
+            self._write(b".\r\n")
+        except ConnectionLost as exc:
+            self.close()
+            return _lost(exc)
+        return None
+
+    async def outcome(self) -> SendOutcome:
+        """The server's verdict on the released message."""
+        message_id, self._message_id = self._message_id, None
+        try:
+            code, text = await self._read()
+        except ConnectionLost as exc:
             self.close()
             # the dot may have reached the server: the outcome is unknown, never resent
-            return SendOutcome(ok=True, provider_id=email.message_id, reason=f"no reply: {exc}")
-        self.sent_on_connection += 1
-        if self.sent_on_connection >= self.config.messages_per_connection:
-            await self.quit()
-        return _outcome(reply.code, reply.message, email.message_id)
+            return SendOutcome(ok=True, provider_id=message_id, reason=f"no reply: {exc}")
+        return _outcome(code, text, message_id)
 
     async def _reset(self) -> None:
         try:
-            if self.smtp is not None:
-                await self.smtp.rset()
-        except (SMTPServerDisconnected, OSError, aiosmtplib.SMTPException):
+            self._write(b"RSET\r\n")
+            await self._read()
+        except ConnectionLost:
             self.close()
 
     def close(self) -> None:
-        if self.smtp is not None:
-            self.smtp.close()
-        self.smtp = None
+        """Drop the connection; a prepared message without its dot dies with it."""
+        transport, self._transport = self._transport, None
+        self._message_id = None
+        if transport is not None:
+            transport.close()
 
     async def quit(self) -> None:
-        smtp, self.smtp = self.smtp, None
-        if smtp is not None and smtp.is_connected:
+        if self.connected:
             try:
-                await smtp.quit()
-            except (SMTPServerDisconnected, OSError, aiosmtplib.SMTPException):
-                smtp.close()
+                self._write(b"QUIT\r\n")
+                await self._read()
+            except ConnectionLost:
+                pass
+        self.close()
+
+
+def _lost(exc: ConnectionLost) -> SendOutcome:
+    return SendOutcome(ok=False, retryable=True, code="smtp_connection", reason=str(exc))
+
+
+def _outcome_of(failed: SessionFailed) -> SendOutcome:
+    failure = failed.failure
+    return SendOutcome(
+        ok=False, retryable=failure.retryable, code=failure.code, reason=failure.reason
+    )
 
 
 class HeldPool:
     """`max_connections` held connections used side by side."""
 
     def __init__(self, config: SmtpConfig) -> None:
-        self.connections = [HeldConnection(config) for _ in range(config.max_connections)]
+        context = tls_context(config)
+        self.connections = [HeldConnection(config, context) for _ in range(config.max_connections)]
 
     async def __aenter__(self) -> Self:
         return self
@@ -153,5 +294,4 @@ class HeldPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for connection in self.connections:
-            await connection.quit()
+        await asyncio.gather(*(connection.quit() for connection in self.connections))
