@@ -1,11 +1,16 @@
-"""`siyu demo`: migrate, load the demo brand 山茶集 once, print the login, serve."""
+"""`siyu demo`: migrate, load the demo brand 山茶集 once, print the login, serve with
+the simulated WeCom corp, the demo mailbox and the SMS simulator running beside it.
+`siyu demo-mail` lists what the demo mailbox received."""
 
+from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
 from sqlalchemy import Engine
 
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
@@ -15,7 +20,6 @@ from siyu.demo import data
 from siyu.exceptions import SiyuError
 
 if TYPE_CHECKING:
-    from siyu.connectors.wecom_sim.server import SimServer
     from siyu.demo.loader import DemoLoad
 
 STEP_LABELS = {
@@ -24,6 +28,7 @@ STEP_LABELS = {
     "tags": "标签 tags",
     "orders": "订单 orders",
     "events": "行为 events",
+    "broadcasts": "群发 broadcasts",
 }
 
 
@@ -48,34 +53,81 @@ def demo(
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     base_url = f"http://{host or settings.host}:{port or settings.port}"
-    console.print(_login_panel(loaded, base_url))
+    console.print(_login_panel(loaded, base_url, settings.data_dir))
     if not serve:
         return
     from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
-    from siyu.demo.wecom import SIM_HOST, SIM_PORT, start_simulator  # noqa: PLC0415
 
-    callback_url = f"{base_url}/wecom/callback/{data.WORKSPACE_SLUG}"
-    simulator: SimServer | None = None
-    try:
-        simulator = start_simulator(engine, loaded.workspace_id, callback_url)
-        console.print(
-            f"WeCom simulator (模拟企业微信) on {simulator.base_url} — "
-            "live codes, scans and welcome messages run against it"
-        )
-    except OSError as exc:
-        err_console.print(
-            f"[yellow]WeCom simulator not started:[/yellow] {SIM_HOST}:{SIM_PORT} is taken ({exc})"
-        )
     # The demo serves in demo mode: the login page offers the demo sign-in.
     demo_settings = settings.model_copy(update={"mode": Mode.DEMO})
     application = create_app(demo_settings, engine=engine, run_worker=True)
-    try:
+    with ExitStack() as running:
+        _start_simulators(running, engine, loaded.workspace_id, base_url, settings.data_dir)
         uvicorn.run(
             application, host=host or settings.host, port=port or settings.port, log_level="info"
         )
-    finally:
-        if simulator is not None:
-            simulator.stop()
+
+
+def _start_simulators(
+    running: ExitStack, engine: Engine, workspace_id: int, base_url: str, data_dir: Path
+) -> None:
+    """The WeCom simulator, the demo mailbox and the SMS simulator, each stopped when the demo
+    stops; one whose port is taken is left out with a warning and the demo goes on."""
+    from siyu.demo import channels  # noqa: PLC0415 - the simulators load only for a demo
+    from siyu.demo.wecom import SIM_HOST, SIM_PORT, start_simulator  # noqa: PLC0415
+
+    callback_url = f"{base_url}/wecom/callback/{data.WORKSPACE_SLUG}"
+    try:
+        wecom = start_simulator(engine, workspace_id, callback_url)
+        running.callback(wecom.stop)
+        console.print(
+            f"WeCom simulator (模拟企业微信) on {wecom.base_url} — live codes, scans, welcome "
+            "messages and staff confirming broadcasts run against it"
+        )
+    except OSError as exc:
+        _not_started("WeCom simulator", f"{SIM_HOST}:{SIM_PORT}", exc)
+    mail_dir = channels.mail_directory(data_dir).resolve()
+    try:
+        sink = channels.start_mail_sink(mail_dir)
+        running.callback(sink.stop)
+        console.print(
+            f"demo mailbox (演示邮箱) on smtp://{sink.host}:{sink.port} — every email the demo "
+            f"sends is kept in {mail_dir}; list it with `siyu demo-mail`"
+        )
+    except OSError as exc:
+        _not_started("demo mailbox", f"{channels.MAIL_HOST}:{channels.MAIL_PORT}", exc)
+    try:
+        sms = channels.start_sms_simulator()
+        running.callback(sms.stop)
+        console.print(
+            f"Aliyun SMS simulator (模拟阿里云短信) on {sms.base_url} — sent SMS: "
+            f"{sms.base_url}/control/messages"
+        )
+    except OSError as exc:
+        _not_started("SMS simulator", f"{channels.SMS_HOST}:{channels.SMS_PORT}", exc)
+
+
+def _not_started(what: str, address: str, exc: OSError) -> None:
+    err_console.print(f"[yellow]{what} not started:[/yellow] {address} is taken ({exc})")
+
+
+def demo_mail(
+    limit: Annotated[int, typer.Option(min=1, help="how many of the newest messages")] = 20,
+) -> None:
+    """List the newest emails the demo mailbox received (from `siyu demo` broadcasts)."""
+    from siyu.connectors.smtp.sink import list_messages  # noqa: PLC0415
+    from siyu.demo.channels import mail_directory  # noqa: PLC0415
+
+    directory = mail_directory(get_settings().data_dir).resolve()
+    messages = list_messages(directory, limit=limit)
+    if not messages:
+        console.print(f"no mail in {directory} yet: send an email broadcast in the demo")
+        return
+    table = Table("received", "to", "subject", "preview", title=f"demo mailbox {directory}")
+    for message in messages:
+        table.add_row(message["date"], message["to"], message["subject"], message["preview"])
+    console.print(table)
+    console.print(f"each message is an .eml file in {directory}, by id: <id>.eml")
 
 
 def _load_with_progress(engine: Engine, customers: int) -> "DemoLoad":
@@ -99,7 +151,10 @@ def _load_with_progress(engine: Engine, customers: int) -> "DemoLoad":
         return load_demo(engine, customers=customers, progress=report)
 
 
-def _login_panel(loaded: "DemoLoad", base_url: str) -> Panel:
+def _login_panel(loaded: "DemoLoad", base_url: str, data_dir: Path) -> Panel:
+    from siyu.demo import channels  # noqa: PLC0415
+    from siyu.demo.wecom import SIM_HOST, SIM_PORT  # noqa: PLC0415
+
     if loaded.api_key:
         key_line = f"API key   {loaded.api_key}\n          (shown only this once; store it now)"
     else:
@@ -108,6 +163,9 @@ def _login_panel(loaded: "DemoLoad", base_url: str) -> Panel:
             f"          siyu apikey create --workspace {data.WORKSPACE_SLUG} --name mine"
         )
     state = "loaded" if loaded.created else "already loaded; nothing added"
+    sms = f"http://{channels.SMS_HOST}:{channels.SMS_PORT}"
+    mail = f"smtp://{channels.MAIL_HOST}:{channels.MAIL_PORT}"
+    mail_dir = channels.mail_directory(data_dir).resolve()
     body = "\n".join(
         [
             f"demo workspace [bold]{data.BRAND_NAME}[/bold] ({data.WORKSPACE_SLUG}): {state}",
@@ -119,6 +177,13 @@ def _login_panel(loaded: "DemoLoad", base_url: str) -> Panel:
             key_line,
             "",
             f'try:     curl -H "Authorization: Bearer <API key>" {base_url}/api/v1/customers',
+            "",
+            "simulators (running while `siyu demo` serves):",
+            f"WeCom     http://{SIM_HOST}:{SIM_PORT}  (模拟企业微信)",
+            f"SMS       {sms}  (模拟阿里云短信)",
+            f"          sent SMS: {sms}/control/messages",
+            f"mailbox   {mail}  (演示邮箱): `siyu demo-mail`",
+            f"          files: {mail_dir}",
         ]
     )
     return Panel(body, title="Siyu 私域 demo", expand=False)

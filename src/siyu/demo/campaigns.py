@@ -103,7 +103,7 @@ def past_broadcasts(library: Library, now: datetime) -> list[PastBroadcast]:
                 poster_url=LONGJING_URL,
             ),
             sent_at=_last(now, 4, 2, 10),
-            open_rate=0.42,
+            open_rate=0.35,
             share_rate=0.3,
         ),
         PastBroadcast(
