@@ -593,3 +593,29 @@ def test_the_pull_job_skips_workspaces_without_an_sms_account(
     result = _pull(engine, run_jobs)
 
     assert (result["checked"], result["no_account"], result["delivered"]) == (3, 3, 0)
+
+
+def test_reports_of_one_batch_biz_id_are_told_apart_by_number(
+    client: TestClient,
+    settings: Settings,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    setup: tuple[int, list[Sent]],
+) -> None:
+    _, (first, second, _third) = setup
+    with unit_of_work(engine) as session:
+        for sent in (first, second):
+            row = session.get(Delivery, sent.delivery_id)
+            assert row is not None
+            row.provider_id = "848922680159657299^0"  # one SendBatchSms request
+    batch = [
+        _report(first, biz_id="848922680159657299^0"),
+        _report(second, code="MOBILE_IN_BLACK", biz_id="848922680159657299^0"),
+    ]
+
+    response = client.post(_path(settings, workspace.id), json=batch)
+
+    assert response.status_code == 200
+    assert _delivery(engine, first.delivery_id).status == "delivered"
+    failed = _delivery(engine, second.delivery_id)
+    assert (failed.status, failed.reason) == ("failed", "MOBILE_IN_BLACK")

@@ -96,6 +96,7 @@ class Receipt:
 
     biz_id: str
     out_id: str
+    phone_number: str
     delivered: bool
     code: str
     message: str
@@ -106,6 +107,7 @@ def from_report(report: SmsReport) -> Receipt:
     return Receipt(
         biz_id=report.biz_id,
         out_id=report.out_id,
+        phone_number=report.phone_number,
         delivered=report.success,
         code=report.err_code or (DELIVERED_CODE if report.success else "UNKNOWN"),
         message=report.err_msg,
@@ -145,8 +147,19 @@ def _delivery_id(out_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _same_number(address: str | None, phone_number: str) -> bool:
+    """+8613800000001 and 13800000001 are one number (mainland numbers are 11 digits)."""
+    mine = "".join(c for c in address or "" if c.isdigit())[-11:]
+    theirs = "".join(c for c in phone_number if c.isdigit())[-11:]
+    return bool(mine) and mine == theirs
+
+
 class _Rows:
-    """The SMS deliveries a batch of receipts names, by BizId and by OutId."""
+    """The SMS deliveries a batch of receipts names, by BizId and by OutId.
+
+    A BizId names one request: one message for SendSms, up to 100 (one per number) for
+    SendBatchSms, so a BizId with several deliveries is told apart by the number.
+    """
 
     def __init__(self, session: Session, workspace_id: int, receipts: Sequence[Receipt]) -> None:
         biz_ids = {r.biz_id for r in receipts if r.biz_id}
@@ -160,22 +173,29 @@ class _Rows:
         if matches:
             rows = list(
                 session.execute(
-                    select(Delivery.id, Delivery.provider_id, Delivery.status).where(
+                    select(
+                        Delivery.id, Delivery.provider_id, Delivery.address, Delivery.status
+                    ).where(
                         Delivery.workspace_id == workspace_id,
                         Delivery.channel == Channel.SMS.value,
                         or_(*matches),
                     )
                 )
             )
-        self.by_biz_id = {row.provider_id: row for row in rows if row.provider_id}
+        self.by_biz_id: dict[str, list[Row[Any]]] = {}
+        for row in rows:
+            if row.provider_id:
+                self.by_biz_id.setdefault(row.provider_id, []).append(row)
         self.by_id = {row.id: row for row in rows if not row.provider_id}
 
     def find(self, receipt: Receipt) -> Row[Any] | None:
-        row = self.by_biz_id.get(receipt.biz_id)
-        if row is None:
-            own = _delivery_id(receipt.out_id)
-            row = self.by_id.get(own) if own is not None else None
-        return row
+        found = self.by_biz_id.get(receipt.biz_id, [])
+        if len(found) > 1:
+            found = [r for r in found if _same_number(r.address, receipt.phone_number)]
+        if found:
+            return found[0]
+        own = _delivery_id(receipt.out_id)
+        return self.by_id.get(own) if own is not None else None
 
 
 NOT_SENT = frozenset(
@@ -329,6 +349,7 @@ async def _ask(client: AliyunSmsClient, row: Unreported) -> Receipt | None:
             return Receipt(
                 biz_id=row.provider_id or "",
                 out_id=detail.out_id or f"d{row.id}",
+                phone_number=detail.phone_number,
                 delivered=detail.delivered,
                 code=detail.err_code or (DELIVERED_CODE if detail.delivered else "UNKNOWN"),
                 message="",
