@@ -5,21 +5,24 @@ mailbox and SMS simulator."""
 import smtplib
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from typer import Typer
 from typer.testing import CliRunner
 
-from siyu.cli.demo import demo_mail
-from siyu.config import get_settings
+from siyu.cli import demo as cli_demo
+from siyu.cli.main import app as cli
+from siyu.config import Settings, get_settings
 from siyu.connectors.smtp.sink import MailSink, list_messages
 from siyu.demo import channels
+from siyu.demo import wecom as demo_wecom
 from siyu.demo.loader import load_demo
 
 CUSTOMERS = 120
@@ -214,11 +217,10 @@ def test_siyu_demo_mail_lists_what_the_mailbox_received(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIYU_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     get_settings.cache_clear()
-    cli = Typer()
-    cli.command()(demo_mail)
     try:
-        empty = CliRunner().invoke(cli, [])
+        empty = CliRunner().invoke(cli, ["demo", "--mail"])
         assert empty.exit_code == 0, empty.output
         assert "no mail" in empty.output
         sink = channels.start_mail_sink(channels.mail_directory(tmp_path), port=free_port())
@@ -232,9 +234,37 @@ def test_siyu_demo_mail_lists_what_the_mailbox_received(
                 smtp.send_message(message)
         finally:
             sink.stop()
-        listed = CliRunner().invoke(cli, ["--limit", "5"])
+        listed = CliRunner().invoke(cli, ["demo", "--mail"])
     finally:
         get_settings.cache_clear()
     assert listed.exit_code == 0, listed.output
     assert "a@qq.example.com" in listed.output
     assert "新茶到店" in listed.output
+    assert not (tmp_path / "demo.db").exists(), "listing the mailbox loads no demo"
+
+
+def test_siyu_demo_goes_on_without_a_simulator_whose_port_is_taken(
+    engine: Engine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loaded = load_demo(engine, customers=CUSTOMERS)
+    monkeypatch.setattr(demo_wecom, "SIM_PORT", 0)
+    monkeypatch.setattr(channels, "SMS_PORT", free_port())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(channels, "MAIL_PORT", taken.getsockname()[1])
+        with ExitStack() as running:
+            cli_demo._start_simulators(
+                running, engine, loaded.workspace_id, "http://127.0.0.1:9", settings
+            )
+            sms_url = f"http://127.0.0.1:{channels.SMS_PORT}/control/state"
+            assert httpx.get(sms_url).status_code == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(sms_url)
+    shown = capsys.readouterr()
+    assert "demo mailbox not started" in shown.err
+    assert "WeCom simulator (模拟企业微信) on" in shown.out
+    assert "Aliyun SMS simulator (模拟阿里云短信) on" in shown.out

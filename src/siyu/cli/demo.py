@@ -1,6 +1,6 @@
 """`siyu demo`: migrate, load the demo brand 山茶集 once, print the login, serve with
 the simulated WeCom corp, the demo mailbox and the SMS simulator running beside it.
-`siyu demo-mail` lists what the demo mailbox received."""
+`siyu demo --mail` lists what the demo mailbox received."""
 
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from siyu.cli.common import DatabaseUrl, console, err_console, open_engine
-from siyu.config import Mode, get_settings
+from siyu.config import Mode, Settings, get_settings
 from siyu.db import migrate
 from siyu.demo import data
 from siyu.exceptions import SiyuError
@@ -22,6 +22,7 @@ from siyu.exceptions import SiyuError
 if TYPE_CHECKING:
     from siyu.demo.loader import DemoLoad
 
+MAIL_LISTED = 20
 STEP_LABELS = {
     "customers": "客户 customers",
     "follow relations": "添加关系 follow relations",
@@ -42,9 +43,15 @@ def demo(
         int, typer.Option(min=10, help="how many demo customers a first load creates")
     ] = data.DEMO_CUSTOMERS,
     database_url: DatabaseUrl = None,
+    mail: Annotated[
+        bool, typer.Option("--mail", help="list the newest emails the demo mailbox received")
+    ] = False,
 ) -> None:
     """Load the demo workspace (once) and run Siyu on http://127.0.0.1:8000."""
     settings = get_settings()
+    if mail:
+        _list_mail(settings.data_dir)
+        return
     engine = open_engine(database_url)
     migrate.upgrade(engine)
     try:
@@ -62,19 +69,22 @@ def demo(
     demo_settings = settings.model_copy(update={"mode": Mode.DEMO})
     application = create_app(demo_settings, engine=engine, run_worker=True)
     with ExitStack() as running:
-        _start_simulators(running, engine, loaded.workspace_id, base_url, settings.data_dir)
+        _start_simulators(running, engine, loaded.workspace_id, base_url, demo_settings)
         uvicorn.run(
             application, host=host or settings.host, port=port or settings.port, log_level="info"
         )
 
 
 def _start_simulators(
-    running: ExitStack, engine: Engine, workspace_id: int, base_url: str, data_dir: Path
+    running: ExitStack, engine: Engine, workspace_id: int, base_url: str, settings: Settings
 ) -> None:
     """The WeCom simulator, the demo mailbox and the SMS simulator, each stopped when the demo
-    stops; one whose port is taken is left out with a warning and the demo goes on."""
+    stops; one whose port is taken is left out with a warning and the demo goes on. The
+    simulators call back the demo server at `base_url`: WeCom events, SMS receipts and
+    replies."""
     from siyu.demo import channels  # noqa: PLC0415 - the simulators load only for a demo
     from siyu.demo.wecom import SIM_HOST, SIM_PORT, start_simulator  # noqa: PLC0415
+    from siyu.messaging.receipts import receipt_urls  # noqa: PLC0415
 
     callback_url = f"{base_url}/wecom/callback/{data.WORKSPACE_SLUG}"
     try:
@@ -86,22 +96,23 @@ def _start_simulators(
         )
     except OSError as exc:
         _not_started("WeCom simulator", f"{SIM_HOST}:{SIM_PORT}", exc)
-    mail_dir = channels.mail_directory(data_dir).resolve()
+    mail_dir = channels.mail_directory(settings.data_dir).resolve()
     try:
         sink = channels.start_mail_sink(mail_dir)
         running.callback(sink.stop)
         console.print(
             f"demo mailbox (演示邮箱) on smtp://{sink.host}:{sink.port} — every email the demo "
-            f"sends is kept in {mail_dir}; list it with `siyu demo-mail`"
+            f"sends is kept in {mail_dir}; list it with `siyu demo --mail`"
         )
     except OSError as exc:
         _not_started("demo mailbox", f"{channels.MAIL_HOST}:{channels.MAIL_PORT}", exc)
     try:
-        sms = channels.start_sms_simulator()
+        urls = receipt_urls(settings.model_copy(update={"base_url": base_url}), workspace_id)
+        sms = channels.start_sms_simulator(urls.report_url, urls.uplink_url)
         running.callback(sms.stop)
         console.print(
             f"Aliyun SMS simulator (模拟阿里云短信) on {sms.base_url} — sent SMS: "
-            f"{sms.base_url}/control/messages"
+            f"{sms.base_url}/control/messages; delivery reports and replies come back to the demo"
         )
     except OSError as exc:
         _not_started("SMS simulator", f"{channels.SMS_HOST}:{channels.SMS_PORT}", exc)
@@ -111,15 +122,13 @@ def _not_started(what: str, address: str, exc: OSError) -> None:
     err_console.print(f"[yellow]{what} not started:[/yellow] {address} is taken ({exc})")
 
 
-def demo_mail(
-    limit: Annotated[int, typer.Option(min=1, help="how many of the newest messages")] = 20,
-) -> None:
-    """List the newest emails the demo mailbox received (from `siyu demo` broadcasts)."""
+def _list_mail(data_dir: Path) -> None:
+    """The newest emails in the demo mailbox, as `siyu demo --mail` shows them."""
     from siyu.connectors.smtp.sink import list_messages  # noqa: PLC0415
     from siyu.demo.channels import mail_directory  # noqa: PLC0415
 
-    directory = mail_directory(get_settings().data_dir).resolve()
-    messages = list_messages(directory, limit=limit)
+    directory = mail_directory(data_dir).resolve()
+    messages = list_messages(directory, limit=MAIL_LISTED)
     if not messages:
         console.print(f"no mail in {directory} yet: send an email broadcast in the demo")
         return
@@ -182,7 +191,7 @@ def _login_panel(loaded: "DemoLoad", base_url: str, data_dir: Path) -> Panel:
             f"WeCom     http://{SIM_HOST}:{SIM_PORT}  (模拟企业微信)",
             f"SMS       {sms}  (模拟阿里云短信)",
             f"          sent SMS: {sms}/control/messages",
-            f"mailbox   {mail}  (演示邮箱): `siyu demo-mail`",
+            f"mailbox   {mail}  (演示邮箱): `siyu demo --mail`",
             f"          files: {mail_dir}",
         ]
     )
