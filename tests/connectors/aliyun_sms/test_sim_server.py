@@ -76,7 +76,7 @@ def test_sms_sim_command_serves_the_simulator() -> None:
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 state = httpx.get(f"http://127.0.0.1:{port}/control/state").json()

@@ -36,7 +36,7 @@ def test_wecom_sim_command_serves_a_seeded_corp() -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 state = httpx.get(f"{base_url}/control/state").json()
