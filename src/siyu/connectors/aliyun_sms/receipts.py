@@ -3,6 +3,7 @@
 Both are a JSON array posted to a URL set in the console (回执消息配置). The receiver answers
 HTTP 200 with `ACK`; anything else (or a timeout) makes Aliyun push the batch again, so
 handlers must be idempotent (key reports by biz_id + phone_number, replies by sequence_id).
+Siyu's receiver of both is `siyu.messaging.hooks`.
 """
 
 import json
