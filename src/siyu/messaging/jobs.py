@@ -48,11 +48,17 @@ async def start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         session.refresh(broadcast, ["status"])
         if broadcast.status == BroadcastStatus.SENDING.value:
             broadcast.status = BroadcastStatus.WAITING.value
+            # staff need a while to confirm; with no task to wait for, finish at once
+            tasks = MessagingRepository(session, ctx.workspace_id).tasks(broadcast.id)
+            waiting = any(t.status == "waiting" for t in tasks)
             enqueue(
                 session,
                 service.POLL_JOB,
                 {"broadcast_id": broadcast.id},
                 workspace_id=ctx.workspace_id,
+                run_at=utcnow() + timedelta(seconds=get_settings().broadcast_poll_seconds)
+                if waiting
+                else None,
             )
         elif broadcast.status == BroadcastStatus.CANCELLED.value:
             enqueue(

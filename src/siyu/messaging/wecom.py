@@ -49,6 +49,7 @@ RESULT_REASONS = {2: "not_friend", 3: "wecom_quota"}
 GROUP_RESULT_REASONS = {2: "group_gone", 3: "wecom_quota"}
 STAFF_SENT = 2
 OPEN_TASKS = ("creating", "waiting")
+POLL_BATCH = 50
 
 Row = Delivery | WecomGroupDelivery
 
@@ -171,7 +172,8 @@ def open_task(
     chunk: int,
     rows: Sequence[Row],
 ) -> WecomBroadcastTask:
-    """Record the task and hand its rows over to it, committed before WeCom is called."""
+    """Record the task and hand its rows over to it (`call` commits them before WeCom
+    creates the task)."""
     task = WecomBroadcastTask(
         workspace_id=broadcast.workspace_id,
         broadcast_id=broadcast.id,
@@ -190,7 +192,7 @@ def open_task(
         if isinstance(row, Delivery):
             row.committed_at = now
             row.attempts += 1
-    ctx.checkpoint()
+    ctx.session.flush()
     return task
 
 
@@ -220,9 +222,12 @@ async def call(
         found = await _adopt_lost_task(session, broadcast, task, message, client)
         if found is not None:
             task.msgid, task.status = found, "waiting"
-            ctx.checkpoint()
+            ctx.session.flush()
             return
     recipients = [_recipient(r) for r in rows]
+    # The task row must be committed before WeCom creates the task, so a worker that dies
+    # in between finds it again; the msgid is committed with the next task (or job end).
+    ctx.checkpoint()
     request = AddMsgTemplateRequest(
         chat_type="group" if is_group(broadcast) else "single",
         sender=task.userid,
@@ -245,7 +250,7 @@ async def call(
         "wecom_refused",
         "WeCom refused this customer",
     )
-    ctx.checkpoint()
+    ctx.session.flush()
 
 
 def _give_up(
@@ -331,19 +336,27 @@ async def _staff_sent(client: WecomClient, task: WecomBroadcastTask) -> bool:
     return False
 
 
-async def _settle(
-    session: Session, broadcast: Broadcast, task: WecomBroadcastTask, client: WecomClient
-) -> bool:
-    """Record the results of a task its staff member sent; True when all are final."""
+async def _send_results(client: WecomClient, task: WecomBroadcastTask) -> dict[str, int]:
+    """external_userid (or chat id) -> result status of a task its member sent."""
     assert task.msgid is not None
-    task.confirmed_at = task.confirmed_at or utcnow()
     results: dict[str, int] = {}
     async for result in client.iter_groupmsg_send_result(task.msgid, task.userid):
         results[result.chat_id or result.external_userid] = result.status
+    return results
+
+
+def _apply(
+    broadcast: Broadcast,
+    task: WecomBroadcastTask,
+    rows: Sequence[Row],
+    results: dict[str, int],
+) -> bool:
+    """Record the results on the task's open rows; True when every one is final."""
+    task.confirmed_at = task.confirmed_at or utcnow()
     reasons = GROUP_RESULT_REASONS if is_group(broadcast) else RESULT_REASONS
     open_rows = 0
     now = utcnow()
-    for row in task_rows(session, broadcast, task.id, DeliveryStatus.SENDING.value):
+    for row in rows:
         status = results.get(_recipient(row))
         if status is None:
             # the member sent the task and this recipient is not in it: WeCom dropped it
@@ -359,17 +372,48 @@ async def _settle(
     return open_rows == 0
 
 
+def _open_rows(
+    session: Session, broadcast: Broadcast, task_ids: Sequence[int]
+) -> dict[int, list[Row]]:
+    """task id -> its rows still sending, in one query."""
+    model: type[Delivery] | type[WecomGroupDelivery] = (
+        WecomGroupDelivery if is_group(broadcast) else Delivery
+    )
+    query = select(model).where(
+        model.workspace_id == broadcast.workspace_id,
+        model.task_id.in_(task_ids),
+        model.status == DeliveryStatus.SENDING.value,
+    )
+    found: dict[int, list[Row]] = defaultdict(list)
+    rows: list[Row] = list(session.scalars(query))
+    for row in rows:
+        assert row.task_id is not None
+        found[row.task_id].append(row)
+    return found
+
+
 async def poll(session: Session, broadcast: Broadcast) -> dict[str, Any]:
-    """Pull each waiting task's state; rows become sent or failed as WeCom reports."""
+    """Pull each waiting task's state; rows become sent or failed as WeCom reports.
+
+    Tasks go in batches: WeCom is asked about a whole batch before anything is written, so
+    (with `release_before_calls`) the job commits once per batch, not once per call."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     waiting = [t for t in repo.tasks(broadcast.id) if t.status == "waiting" and t.msgid]
     confirmed = 0
     async with client_for(session, broadcast.workspace_id) as client:
-        for task in waiting:
-            task.polled_at = utcnow()
-            if await _staff_sent(client, task) and await _settle(session, broadcast, task, client):
-                confirmed += 1
-    session.flush()
+        for start in range(0, len(waiting), POLL_BATCH):
+            batch = waiting[start : start + POLL_BATCH]
+            results = {}
+            for task in batch:
+                if await _staff_sent(client, task):
+                    results[task.id] = await _send_results(client, task)
+            rows = _open_rows(session, broadcast, list(results))
+            now = utcnow()
+            for task in batch:
+                task.polled_at = now
+                if task.id in results and _apply(broadcast, task, rows[task.id], results[task.id]):
+                    confirmed += 1
+            session.flush()
     left = [t for t in repo.tasks(broadcast.id) if t.status in OPEN_TASKS]
     if not left and broadcast.status == BroadcastStatus.WAITING.value:
         broadcast.status = BroadcastStatus.COMPLETED.value
@@ -401,7 +445,8 @@ async def cancel(session: Session, broadcast: Broadcast) -> int:
                 continue
             await client.externalcontact_cancel_groupmsg_send(task.msgid)
             if await _staff_sent(client, task):
-                await _settle(session, broadcast, task, client)
+                results = await _send_results(client, task)
+                _apply(broadcast, task, _open_rows(session, broadcast, [task.id])[task.id], results)
                 continue
             task.status = "cancelled"
             stopped += 1
