@@ -573,3 +573,29 @@ def test_reports_of_one_batch_biz_id_are_told_apart_by_number(
     assert _delivery(engine, first.delivery_id).status == "delivered"
     failed = _delivery(engine, second.delivery_id)
     assert (failed.status, failed.reason) == ("failed", "MOBILE_IN_BLACK")
+
+
+def test_a_report_for_a_send_we_took_for_failed_settles_it_so_it_is_not_sent_again(
+    client: TestClient,
+    settings: Settings,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    setup: tuple[int, list[Sent]],
+) -> None:
+    _, (first, *_rest) = setup
+    with unit_of_work(engine) as session:
+        row = session.get(Delivery, first.delivery_id)
+        assert row is not None
+        # the SendSms call timed out: put back for another pass, yet Aliyun had taken it
+        row.status, row.provider_id, row.sent_at, row.reason = "pending", None, None, "network"
+
+    response = client.post(_path(settings, workspace.id), json=[_report(first)])
+
+    assert response.status_code == 200
+    settled = _delivery(engine, first.delivery_id)
+    assert (settled.status, settled.reason, settled.provider_id) == (
+        "delivered",
+        None,
+        first.biz_id,
+    )
+    assert settled.sent_at == settled.committed_at

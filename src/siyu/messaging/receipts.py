@@ -30,7 +30,7 @@ from datetime import date, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, Row, and_, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
@@ -198,13 +198,31 @@ class _Rows:
         return self.by_id.get(own) if own is not None else None
 
 
-NOT_SENT = frozenset(
-    {DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value, DeliveryStatus.EXCLUDED.value}
+NOT_SENT = frozenset({DeliveryStatus.CANCELLED.value, DeliveryStatus.EXCLUDED.value})
+
+# Each change applies only while the row still has the status it was read with, so a
+# concurrent sender, push or pull never has its work overwritten.
+_SETTLE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("b_id"), Delivery.status == bindparam("b_expected"))
+    .values(
+        status=bindparam("b_status"),
+        provider_id=bindparam("b_provider_id"),
+        reason=bindparam("b_reason"),
+        detail=bindparam("b_detail"),
+        delivered_at=bindparam("b_delivered_at"),
+        sent_at=func.coalesce(Delivery.sent_at, Delivery.committed_at, bindparam("b_now")),
+    )
 )
 
 
 def apply_receipts(session: Session, workspace_id: int, receipts: Sequence[Receipt]) -> Tally:
-    """Record final outcomes on `sent` SMS deliveries: one SELECT and one UPDATE a batch."""
+    """Record final outcomes on SMS deliveries: one SELECT and one UPDATE a batch.
+
+    `sent` deliveries take their outcome. So does a `pending` one a report names by its
+    OutId: a send that failed on our side (a timeout) reached Aliyun after all, and must
+    not go out a second time.
+    """
     tally = Tally()
     if not receipts:
         return tally
@@ -217,7 +235,10 @@ def apply_receipts(session: Session, workspace_id: int, receipts: Sequence[Recei
             tally.unknown += 1
         elif row.status == DeliveryStatus.SENDING.value:
             tally.in_flight += 1
-        elif row.status != DeliveryStatus.SENT.value or row.id in changes:
+        elif (
+            row.status not in (DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value)
+            or row.id in changes
+        ):
             tally.duplicate += 1
         else:
             changes[row.id] = _change(row, receipt, now)
@@ -226,24 +247,32 @@ def apply_receipts(session: Session, workspace_id: int, receipts: Sequence[Recei
             else:
                 tally.failed += 1
     if changes:
-        session.execute(update(Delivery), list(changes.values()))
+        session.connection().execute(_SETTLE, list(changes.values()))
     return tally
 
 
 def _change(row: Row[Any], receipt: Receipt, now: datetime) -> dict[str, Any]:
     change: dict[str, Any] = {
-        "id": row.id,
-        "provider_id": row.provider_id or receipt.biz_id or None,
+        "b_id": row.id,
+        "b_expected": row.status,
+        "b_provider_id": row.provider_id or receipt.biz_id or None,
+        "b_now": now,
     }
     if receipt.delivered:
         change.update(
-            status=DeliveryStatus.DELIVERED.value, delivered_at=receipt.at or now, reason=None
+            b_status=DeliveryStatus.DELIVERED.value,
+            b_reason=None,
+            b_detail=None,
+            b_delivered_at=receipt.at or now,
         )
     else:
         explained = receipt.message or REPORT_MESSAGES.get(receipt.code, "")
         detail = f"{receipt.code}: {explained}" if explained else receipt.code
         change.update(
-            status=DeliveryStatus.FAILED.value, reason=receipt.code[:40], detail=detail[:500]
+            b_status=DeliveryStatus.FAILED.value,
+            b_reason=receipt.code[:40],
+            b_detail=detail[:500],
+            b_delivered_at=None,
         )
     return change
 
