@@ -14,16 +14,19 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, select
 from typer.testing import CliRunner
 
 from siyu.cli import demo as cli_demo
 from siyu.cli.main import app as cli
 from siyu.config import Settings, get_settings
 from siyu.connectors.smtp.sink import MailSink, list_messages
+from siyu.db import session as db_session
+from siyu.db.session import unit_of_work
 from siyu.demo import channels
 from siyu.demo import wecom as demo_wecom
 from siyu.demo.loader import load_demo
+from siyu.models import Workspace
 
 CUSTOMERS = 120
 
@@ -268,3 +271,20 @@ def test_siyu_demo_goes_on_without_a_simulator_whose_port_is_taken(
     assert "demo mailbox not started" in shown.err
     assert "WeCom simulator (模拟企业微信) on" in shown.out
     assert "Aliyun SMS simulator (模拟阿里云短信) on" in shown.out
+
+
+def test_a_demo_loaded_by_an_older_version_says_how_to_get_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_session, "_engine", db_session._engine)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    args = ["demo", "--no-serve", "--customers", "30", "--database-url", url]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    older = create_engine(url)
+    with unit_of_work(older) as session:
+        workspace = session.scalars(select(Workspace)).one()
+        workspace.settings = {**workspace.settings, "demo": {"version": 1}}
+    older.dispose()
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert "older Siyu" in again.output

@@ -162,6 +162,7 @@ def _load_with_progress(engine: Engine, customers: int) -> "DemoLoad":
 
 def _login_panel(loaded: "DemoLoad", base_url: str, data_dir: Path) -> Panel:
     from siyu.demo import channels  # noqa: PLC0415
+    from siyu.demo.loader import DEMO_VERSION  # noqa: PLC0415
     from siyu.demo.wecom import SIM_HOST, SIM_PORT  # noqa: PLC0415
 
     if loaded.api_key:
@@ -172,6 +173,11 @@ def _login_panel(loaded: "DemoLoad", base_url: str, data_dir: Path) -> Panel:
             f"          siyu apikey create --workspace {data.WORKSPACE_SLUG} --name mine"
         )
     state = "loaded" if loaded.created else "already loaded; nothing added"
+    if loaded.version < DEMO_VERSION:
+        state += (
+            "\n[yellow]loaded by an older Siyu: to see this version's demo (email, SMS,"
+            "\nmaterials, past broadcasts), delete the database and run it again[/yellow]"
+        )
     sms = f"http://{channels.SMS_HOST}:{channels.SMS_PORT}"
     mail = f"smtp://{channels.MAIL_HOST}:{channels.MAIL_PORT}"
     mail_dir = channels.mail_directory(data_dir).resolve()

@@ -44,6 +44,7 @@ class DemoLoad:
     workspace_id: int
     created: bool
     api_key: str | None  # the plaintext key, only when this call created the workspace
+    version: int = DEMO_VERSION  # the version of the loader that made the workspace
     email: str = data.LOGIN_EMAIL
     password: str = data.LOGIN_PASSWORD
 
@@ -73,7 +74,8 @@ def load_demo(
                     f"workspace {data.WORKSPACE_SLUG!r} exists but was not made by `siyu demo`",
                     {"field": "slug"},
                 )
-            return DemoLoad(existing.id, created=False, api_key=None)
+            version = int(existing.settings["demo"].get("version", 1))
+            return DemoLoad(existing.id, created=False, api_key=None, version=version)
         rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         workspace = workspace_service.create_workspace(
             session, slug=data.WORKSPACE_SLUG, name=data.BRAND_NAME
