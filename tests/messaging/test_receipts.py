@@ -19,7 +19,7 @@ from siyu.connectors.aliyun_sms_sim.seed import SHIPPED
 from siyu.content import preferences
 from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
-from siyu.messaging import receipts
+from siyu.messaging import receipt_jobs, receipts
 from siyu.messaging.receipt_jobs import PULL_JOB
 from siyu.models import Broadcast, Customer, Delivery, Identity, Job, OptOut
 from siyu.worker.queue import enqueue
@@ -527,9 +527,11 @@ def test_the_pull_job_leaves_messages_without_a_receipt_yet_and_asks_again_later
     sim: AliyunSmsSim,
     setup: tuple[int, list[Sent]],
     run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, people = setup
     _account(api, sim)
+    monkeypatch.setattr(receipt_jobs, "CHUNK", 2)  # the three rows take two chunks
 
     waiting = _pull(engine, run_jobs)
     sim.settle()

@@ -1,13 +1,16 @@
 """The pull fallback of SMS delivery reports: QuerySendDetails for what no push settled.
 
-Installation-wide and periodic: each run takes the oldest SMS deliveries of every
-workspace still `sent` more than `older_than_minutes` after they left (and at most
-`MAX_AGE` ago: carriers give up on a message after three days), asks Aliyun with each
-workspace's own account, and records the outcomes like a push would.
+Installation-wide and periodic: each run walks the SMS deliveries of every workspace
+still `sent` more than `older_than_minutes` after they left (and at most `MAX_AGE` ago:
+carriers give up on a message after three days), a chunk at a time up to `limit` rows,
+asks Aliyun with each workspace's own account, and records the outcomes like a push
+would. Messages still waiting for their receipt are asked again on the next run.
 """
 
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from siyu.exceptions import ValidationFailed
 from siyu.kit.time import utcnow
@@ -19,7 +22,18 @@ from siyu.worker.registry import job
 PULL_JOB = "messaging.pull_sms_receipts"
 DEFAULT_OLDER_THAN_MINUTES = 30
 MAX_AGE = timedelta(days=3)
-ROWS_PER_RUN = 2000
+CHUNK = 500
+ROWS_PER_RUN = 20_000
+
+Accounts = dict[int, tuple[dict[str, Any], str] | None]
+
+
+def _accounts(session: Session, workspace_ids: set[int], known: Accounts) -> None:
+    for workspace_id in workspace_ids - known.keys():
+        try:
+            known[workspace_id] = sending.account_of(session, workspace_id, Channel.SMS.value)
+        except ValidationFailed:
+            known[workspace_id] = None  # the account was removed or disabled: nobody to ask
 
 
 @job(PULL_JOB, max_attempts=3)
@@ -29,39 +43,43 @@ async def pull_sms_receipts(ctx: JobContext, payload: dict[str, Any]) -> dict[st
     older_than = timedelta(
         minutes=int(payload.get("older_than_minutes", DEFAULT_OLDER_THAN_MINUTES))
     )
-    rows = receipts.unreported(
-        session,
-        sent_before=now - older_than,
-        sent_after=now - MAX_AGE,
-        limit=int(payload.get("limit", ROWS_PER_RUN)),
-    )
-    by_workspace: dict[int, list[receipts.Unreported]] = {}
-    for row in rows:
-        by_workspace.setdefault(row.workspace_id, []).append(row)
-    accounts: dict[int, tuple[dict[str, Any], str]] = {}
-    for workspace_id in by_workspace:
-        try:
-            accounts[workspace_id] = sending.account_of(session, workspace_id, Channel.SMS.value)
-        except ValidationFailed:
-            continue  # the account was removed or disabled: nobody to ask
-    # Release SQLite's write lock while Aliyun answers.
-    ctx.checkpoint()
-    pulled: dict[int, receipts.PullResult] = {}
-    for workspace_id, (config, secret) in accounts.items():
-        async with sending.sms_client(config, secret) as client:
-            pulled[workspace_id] = await receipts.query_receipts(client, by_workspace[workspace_id])
+    limit = int(payload.get("limit", ROWS_PER_RUN))
+    accounts: Accounts = {}
     tally = receipts.Tally()
-    errors = 0
+    counts = {"checked": 0, "no_account": 0, "waiting": 0, "errors": 0}
     last_error = None
-    for workspace_id, result in pulled.items():
-        tally.add(receipts.apply_receipts(session, workspace_id, result.receipts))
-        errors += result.errors
-        last_error = result.last_error or last_error
-    return {
-        "checked": len(rows),
-        "no_account": len(rows) - sum(len(by_workspace[w]) for w in accounts),
-        "waiting": sum(r.waiting for r in pulled.values()),
-        "errors": errors,
-        "last_error": last_error,
-        **tally.as_dict(),
-    }
+    after_id = 0
+    while counts["checked"] < limit:
+        rows = receipts.unreported(
+            session,
+            sent_before=now - older_than,
+            sent_after=now - MAX_AGE,
+            after_id=after_id,
+            limit=min(CHUNK, limit - counts["checked"]),
+        )
+        if not rows:
+            break
+        after_id = rows[-1].id
+        counts["checked"] += len(rows)
+        by_workspace: dict[int, list[receipts.Unreported]] = {}
+        for row in rows:
+            by_workspace.setdefault(row.workspace_id, []).append(row)
+        _accounts(session, set(by_workspace), accounts)
+        # Release SQLite's write lock while Aliyun answers.
+        ctx.checkpoint()
+        pulled: dict[int, receipts.PullResult] = {}
+        for workspace_id, mine in by_workspace.items():
+            account = accounts[workspace_id]
+            if account is None:
+                counts["no_account"] += len(mine)
+                continue
+            async with sending.sms_client(*account) as client:
+                pulled[workspace_id] = await receipts.query_receipts(client, mine)
+        for workspace_id, result in pulled.items():
+            tally.add(receipts.apply_receipts(session, workspace_id, result.receipts))
+            counts["waiting"] += result.waiting
+            counts["errors"] += result.errors
+            last_error = result.last_error or last_error
+        ctx.progress(counts["checked"])
+        ctx.checkpoint()
+    return {**counts, **tally.as_dict(), "last_error": last_error}

@@ -315,9 +315,9 @@ class Unreported:
 
 
 def unreported(
-    session: Session, *, sent_before: datetime, sent_after: datetime, limit: int
+    session: Session, *, sent_before: datetime, sent_after: datetime, after_id: int, limit: int
 ) -> list[Unreported]:
-    """SMS deliveries of every workspace still `sent` in that window, oldest first.
+    """SMS deliveries of every workspace still `sent` in that window, by id after `after_id`.
 
     Found through recent SMS broadcasts, so the delivery table is read by its
     (broadcast_id, status, id) index.
@@ -342,6 +342,7 @@ def unreported(
             Broadcast.channel == Channel.SMS.value,
             or_(Broadcast.finished_at.is_(None), Broadcast.finished_at >= sent_after),
             Delivery.status == DeliveryStatus.SENT.value,
+            Delivery.id > after_id,
             Delivery.address.is_not(None),
             Delivery.sent_at < sent_before,
             Delivery.sent_at >= sent_after,
@@ -390,7 +391,6 @@ async def _ask(client: AliyunSmsClient, row: Unreported) -> Receipt | None:
 @dataclass
 class PullResult:
     receipts: list[Receipt]
-    asked: int = 0
     waiting: int = 0
     errors: int = 0
     last_error: str | None = None
@@ -409,7 +409,6 @@ async def query_receipts(client: AliyunSmsClient, rows: Sequence[Unreported]) ->
                 result.errors += 1
                 result.last_error = exc.message
                 return
-        result.asked += 1
         if receipt is None:
             result.waiting += 1
         else:
