@@ -14,3 +14,8 @@ export function config(): ConsoleConfig {
   if (!loaded) throw new Error('loadConfig() has not finished')
   return loaded
 }
+
+/** Served by `siyu demo`: pages may offer what the simulators play (scans, staff confirms). */
+export function isDemo(): boolean {
+  return loaded?.mode === 'demo'
+}

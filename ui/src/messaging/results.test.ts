@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest'
-import { allowedActions, funnelOption, groupTableRows, LIVE_STATUSES, rate, reasonsOption, statusTheme, type Counts } from './results'
+import {
+  allowedActions,
+  canSimulateConfirm,
+  funnelOption,
+  funnelSteps,
+  groupTableRows,
+  LIVE_STATUSES,
+  progress,
+  rate,
+  reasonsOption,
+  statusTheme,
+  type Counts,
+} from './results'
 
+// one status per delivery: 10 sent without a receipt yet, 80 delivered, 10 failed
 const counts: Counts = {
   planned: 100,
   excluded: 10,
   pending: 0,
   sending: 0,
-  sent: 90,
+  sent: 10,
   delivered: 80,
   failed: 10,
   cancelled: 0,
@@ -32,6 +45,16 @@ describe('broadcast actions', () => {
     expect(allowedActions('waiting', 'email')).not.toContain('remind')
   })
 
+  it('offer simulated staff confirmation only in demo mode, to WeCom broadcasts with a waiting task', () => {
+    const waiting = [{ status: 'sent', msgid: 'm1' }, { status: 'waiting', msgid: 'm2' }]
+    expect(canSimulateConfirm(true, 'wecom', 'waiting', waiting)).toBe(true)
+    expect(canSimulateConfirm(true, 'wecom_group', 'waiting', waiting)).toBe(true)
+    expect(canSimulateConfirm(false, 'wecom', 'waiting', waiting)).toBe(false)
+    expect(canSimulateConfirm(true, 'email', 'waiting', waiting)).toBe(false)
+    expect(canSimulateConfirm(true, 'wecom', 'completed', waiting)).toBe(false)
+    expect(canSimulateConfirm(true, 'wecom', 'waiting', [{ status: 'waiting', msgid: null }])).toBe(false)
+  })
+
   it('refresh the page only while in flight', () => {
     expect([...LIVE_STATUSES].sort()).toEqual(['planning', 'sending', 'waiting'])
     expect(statusTheme('failed')).toBe('danger')
@@ -40,13 +63,39 @@ describe('broadcast actions', () => {
 })
 
 describe('result charts and tables', () => {
-  it('draw the funnel top to bottom from planned to converted', () => {
-    const option = funnelOption(counts, { planned: '计划', sent: '已发送', delivered: '已送达', clicked: '点击', converted: '转化' }) as {
+  it('count a delivered row as sent and show delivered only where receipts exist', () => {
+    expect(funnelSteps(counts, 'sms')).toEqual([
+      { stage: 'planned', value: 100, ofPrevious: null },
+      { stage: 'sent', value: 90, ofPrevious: '90.0%' },
+      { stage: 'delivered', value: 80, ofPrevious: '88.9%' },
+      { stage: 'clicked', value: 20, ofPrevious: '25.0%' },
+      { stage: 'converted', value: 4, ofPrevious: '20.0%' },
+    ])
+    expect(funnelSteps(counts, 'email').map((s) => s.stage)).toEqual(['planned', 'sent', 'clicked', 'converted'])
+    expect(funnelSteps({ ...counts, opened: 30 }, 'wecom').map((s) => [s.stage, s.value])).toEqual([
+      ['planned', 100],
+      ['sent', 90],
+      ['opened', 30],
+      ['clicked', 20],
+      ['converted', 4],
+    ])
+  })
+
+  it('draw the funnel top to bottom with the share of the stage before', () => {
+    const option = funnelOption(funnelSteps(counts, 'sms'), (stage) => `L-${stage}`) as {
       yAxis: { data: string[] }
-      series: { data: number[] }[]
+      series: { data: { value: number; label: { formatter: string } }[] }[]
     }
-    expect(option.yAxis.data).toEqual(['转化', '点击', '已送达', '已发送', '计划'])
-    expect(option.series[0].data).toEqual([4, 20, 80, 90, 100])
+    expect(option.yAxis.data).toEqual(['L-converted', 'L-clicked', 'L-delivered', 'L-sent', 'L-planned'])
+    expect(option.series[0].data.map((d) => d.value)).toEqual([4, 20, 80, 90, 100])
+    expect(option.series[0].data[0].label.formatter).toBe('4 · 20.0%')
+    expect(option.series[0].data[4].label.formatter).toBe('100')
+  })
+
+  it('measure progress as deliveries with an outcome', () => {
+    expect(progress(counts)).toBe(100)
+    expect(progress({ ...counts, sent: 0, delivered: 0, failed: 0, pending: 100 })).toBe(0)
+    expect(progress({ ...counts, planned: 0 })).toBe(0)
   })
 
   it('draw reasons with labels and nothing when there are none', () => {
@@ -63,9 +112,11 @@ describe('result charts and tables', () => {
     expect(rate(1, 3)).toBe('33.3%')
     expect(rate(0, 0)).toBe('—')
     expect(groupTableRows([{ key: 'A', label: 'A', counts }])[0]).toMatchObject({
+      sent: 90,
+      delivered: 80,
       delivery_rate: '88.9%',
-      click_rate: '25.0%',
-      conversion_rate: '5.0%',
+      click_rate: '22.2%',
+      conversion_rate: '4.4%',
     })
   })
 })

@@ -25,7 +25,11 @@ export const STATUSES: BroadcastStatus[] = [
   'failed',
 ]
 export const DELIVERY_STATUSES = ['excluded', 'pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled'] as const
-export const FUNNEL_STAGES = ['planned', 'sent', 'delivered', 'clicked', 'converted'] as const
+export const FUNNEL_STAGES = ['planned', 'sent', 'delivered', 'opened', 'clicked', 'converted'] as const
+export type FunnelStage = (typeof FUNNEL_STAGES)[number]
+/** Channels whose provider reports delivery (SMS receipts); the others end at "sent". */
+export const RECEIPT_CHANNELS: ReadonlySet<string> = new Set(['sms'])
+const WECOM_CHANNELS: ReadonlySet<string> = new Set(['wecom', 'wecom_group'])
 /** While a broadcast is in one of these, its results page refreshes itself. */
 export const LIVE_STATUSES: ReadonlySet<string> = new Set(['planning', 'sending', 'waiting'])
 export const REFRESH_MS = 3000
@@ -70,6 +74,7 @@ export function needsConfirm(action: Action): boolean {
   return action !== 'edit'
 }
 
+/** A delivery's status is one at a time: a delivered row no longer counts as sent. */
 export interface Counts {
   planned: number
   excluded: number
@@ -79,9 +84,59 @@ export interface Counts {
   delivered: number
   failed: number
   cancelled: number
+  /** Not counted by the server yet; the funnel shows the stage once it is. */
+  opened?: number
   clicked: number
   converted: number
   converted_fen: number
+}
+
+/** Handed to the provider (sent, and delivered if it reported so). */
+export function reached(counts: Counts): number {
+  return counts.sent + counts.delivered
+}
+
+/** Share of the planned deliveries that reached an outcome, 0–100. */
+export function progress(counts: Counts): number {
+  if (!counts.planned) return 0
+  const done = reached(counts) + counts.failed + counts.cancelled
+  return Math.min(100, Math.round((done / counts.planned) * 100))
+}
+
+export interface FunnelStep {
+  stage: FunnelStage
+  value: number
+  /** Of the stage before, e.g. '85.0%'; null for the first. */
+  ofPrevious: string | null
+}
+
+/** The funnel of this channel: "delivered" only where receipts exist, "opened" once counted. */
+export function funnelSteps(counts: Counts, channel: string): FunnelStep[] {
+  const values: [FunnelStage, number | undefined][] = [
+    ['planned', counts.planned],
+    ['sent', reached(counts)],
+    ['delivered', RECEIPT_CHANNELS.has(channel) ? counts.delivered : undefined],
+    ['opened', counts.opened],
+    ['clicked', counts.clicked],
+    ['converted', counts.converted],
+  ]
+  const steps: FunnelStep[] = []
+  for (const [stage, value] of values) {
+    if (value === undefined) continue
+    const previous = steps.at(-1)
+    steps.push({ stage, value, ofPrevious: previous ? rate(value, previous.value) : null })
+  }
+  return steps
+}
+
+/** Simulated staff can confirm a WeCom broadcast's waiting tasks, in demo mode only. */
+export function canSimulateConfirm(
+  demo: boolean,
+  channel: string,
+  status: string,
+  tasks: { status: string; msgid: string | null }[],
+): boolean {
+  return demo && WECOM_CHANNELS.has(channel) && status === 'waiting' && tasks.some((task) => task.status === 'waiting' && task.msgid)
 }
 
 /** `part / whole` as a percentage with one decimal, or '—' when nothing to divide by. */
@@ -90,17 +145,22 @@ export function rate(part: number, whole: number): string {
   return `${((part / whole) * 100).toFixed(1)}%`
 }
 
-export function funnelOption(counts: Counts, labels: Record<(typeof FUNNEL_STAGES)[number], string>): EChartsCoreOption {
-  const stages = [...FUNNEL_STAGES].reverse()
+export function funnelOption(steps: FunnelStep[], label: (stage: FunnelStage) => string): EChartsCoreOption {
+  const top = [...steps].reverse()
   return {
+    // redrawn every few seconds while sending: bars must not grow from zero each time
+    animation: false,
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
-    grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 96, top: 8, bottom: 8, containLabel: true },
     xAxis: { type: 'value', minInterval: 1 },
-    yAxis: { type: 'category', data: stages.map((s) => labels[s]) },
+    yAxis: { type: 'category', data: top.map((s) => label(s.stage)) },
     series: [
       {
         type: 'bar',
-        data: stages.map((s) => counts[s]),
+        data: top.map((s) => ({
+          value: s.value,
+          label: { formatter: s.ofPrevious ? `${s.value.toLocaleString()} · ${s.ofPrevious}` : s.value.toLocaleString() },
+        })),
         label: { show: true, position: 'right' },
         itemStyle: { color: '#0052d9' },
         barMaxWidth: 28,
@@ -120,6 +180,8 @@ export function reasonsOption(
     .sort((a, b) => a[1] - b[1])
   if (rows.length === 0) return null
   return {
+    // redrawn every few seconds while sending: bars must not grow from zero each time
+    animation: false,
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
     xAxis: { type: 'value', minInterval: 1 },
@@ -138,18 +200,22 @@ export interface GroupRow {
 
 /** Per-staff or per-variant rows flattened for a table, with delivery and click rates. */
 export function groupTableRows(groups: GroupRow[]): Record<string, string | number>[] {
-  return groups.map((g) => ({
-    key: g.key,
-    label: g.label,
-    planned: g.counts.planned,
-    sent: g.counts.sent,
-    delivered: g.counts.delivered,
-    failed: g.counts.failed,
-    clicked: g.counts.clicked,
-    converted: g.counts.converted,
-    converted_fen: g.counts.converted_fen,
-    delivery_rate: rate(g.counts.delivered, g.counts.sent),
-    click_rate: rate(g.counts.clicked, g.counts.delivered || g.counts.sent),
-    conversion_rate: rate(g.counts.converted, g.counts.delivered || g.counts.sent),
-  }))
+  return groups.map((g) => {
+    const sent = reached(g.counts)
+    return {
+      key: g.key,
+      label: g.label,
+      planned: g.counts.planned,
+      waiting: g.counts.pending + g.counts.sending,
+      sent,
+      delivered: g.counts.delivered,
+      failed: g.counts.failed,
+      clicked: g.counts.clicked,
+      converted: g.counts.converted,
+      converted_fen: g.counts.converted_fen,
+      delivery_rate: rate(g.counts.delivered, sent),
+      click_rate: rate(g.counts.clicked, sent),
+      conversion_rate: rate(g.counts.converted, sent),
+    }
+  })
 }

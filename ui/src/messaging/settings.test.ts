@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { accountBody, accountForm, accountProblem, rulesBody, rulesForm, rulesProblem } from './settings'
+import { accountBody, accountForm, accountProblem, canTest, checkView, rulesBody, rulesForm, rulesProblem } from './settings'
 
 describe('channel accounts', () => {
   it('read a saved SMTP account and never echo its secret', () => {
@@ -45,6 +45,33 @@ describe('channel accounts', () => {
     expect(accountProblem(form)?.key).toBe('broadcasts.settingsPage.errors.secretRequired')
     form.secret = 's3cret'
     expect(accountBody(form)).toEqual({ config: {}, secret: 's3cret', enabled: true })
+  })
+
+  it('test a webhook only with an http(s) URL to ping, which is saved with the account', () => {
+    const form = accountForm('webhook', { channel: 'webhook', config: { url: 'https://hooks.example.com/a' }, has_secret: true, enabled: true, updated_at: null })
+    expect(form.url).toBe('https://hooks.example.com/a')
+    expect(canTest(form)).toBe(true)
+    expect(accountBody(form).config).toEqual({ url: 'https://hooks.example.com/a' })
+    form.url = 'hooks.example.com'
+    expect(canTest(form)).toBe(false)
+    expect(accountProblem(form)).toMatchObject({ field: 'url', key: 'broadcasts.settingsPage.errors.webhookUrl' })
+    expect(canTest(accountForm('email', undefined))).toBe(true)
+  })
+})
+
+describe('account checks', () => {
+  it("show the server's own words, with the provider's code only when the check failed", () => {
+    expect(checkView({ ok: true, message: '阿里云短信账号可用，共 2 个签名', code: null }, '连接成功')).toEqual({
+      ok: true,
+      message: '阿里云短信账号可用，共 2 个签名',
+      code: null,
+    })
+    expect(checkView({ ok: false, message: '用户名或密码错误', code: '535' }, '连接成功')).toEqual({
+      ok: false,
+      message: '用户名或密码错误',
+      code: '535',
+    })
+    expect(checkView({ ok: true, message: ' ' }, '连接成功').message).toBe('连接成功')
   })
 })
 

@@ -4,6 +4,7 @@ import type { Channel, Problem } from './compose'
 type ChannelAccountOut = Schemas['ChannelAccountOut']
 type ChannelAccountIn = Schemas['ChannelAccountIn']
 type MessagingRules = Schemas['MessagingRules']
+type AccountCheck = Schemas['AccountCheck']
 
 /** Channels whose account is configured here (WeCom uses the WeCom connection). */
 export const ACCOUNT_CHANNELS = ['email', 'sms', 'webhook'] as const
@@ -14,6 +15,7 @@ export const CAP_CHANNELS: Channel[] = ['wecom', 'wecom_group', 'email', 'sms', 
 export const WECOM_QUOTAS = ['days_of_month', 'week', 'day'] as const
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+const HTTP_URL = /^https?:\/\/\S+$/
 
 export interface AccountForm {
   channel: AccountChannel
@@ -29,6 +31,8 @@ export interface AccountForm {
   from_name: string
   base_url: string
   access_key_id: string
+  /** Webhook: where the connection test posts, and broadcasts without their own URL. */
+  url: string
 }
 
 function str(value: unknown, fallback = ''): string {
@@ -51,6 +55,7 @@ export function accountForm(channel: AccountChannel, saved: ChannelAccountOut | 
     from_name: str(config.from_name),
     base_url: str(config.base_url),
     access_key_id: str(config.access_key_id),
+    url: str(config.url),
   }
 }
 
@@ -68,6 +73,8 @@ export function accountBody(form: AccountForm): ChannelAccountIn {
     }
   } else if (form.channel === 'sms') {
     config = { base_url: form.base_url.trim(), access_key_id: form.access_key_id.trim() }
+  } else if (form.url.trim()) {
+    config = { url: form.url.trim() }
   }
   return { config, secret: form.secret === '' ? null : form.secret, enabled: form.enabled }
 }
@@ -81,16 +88,34 @@ export function accountProblem(form: AccountForm): Problem | null {
     if (!EMAIL.test(form.from_address.trim())) return { field: 'from_address', key: 'broadcasts.settingsPage.errors.fromAddress' }
   }
   if (form.channel === 'sms') {
-    if (form.base_url.trim() && !/^https?:\/\/\S+$/.test(form.base_url.trim())) {
+    if (form.base_url.trim() && !HTTP_URL.test(form.base_url.trim())) {
       return { field: 'base_url', key: 'broadcasts.settingsPage.errors.baseUrl' }
     }
     if (!form.access_key_id.trim()) return { field: 'access_key_id', key: 'broadcasts.settingsPage.errors.accessKeyRequired' }
     if (!form.has_secret && !form.secret) return { field: 'secret', key: 'broadcasts.settingsPage.errors.secretRequired' }
   }
-  if (form.channel === 'webhook' && !form.has_secret && !form.secret) {
-    return { field: 'secret', key: 'broadcasts.settingsPage.errors.secretRequired' }
+  if (form.channel === 'webhook') {
+    if (form.url.trim() && !HTTP_URL.test(form.url.trim())) return { field: 'url', key: 'broadcasts.settingsPage.errors.webhookUrl' }
+    if (!form.has_secret && !form.secret) return { field: 'secret', key: 'broadcasts.settingsPage.errors.secretRequired' }
   }
   return null
+}
+
+/** The connection test needs somewhere to post a webhook ping; email and SMS always test. */
+export function canTest(form: AccountForm): boolean {
+  return form.channel !== 'webhook' || HTTP_URL.test(form.url.trim())
+}
+
+export interface CheckView {
+  ok: boolean
+  message: string
+  /** The provider's error code when the check failed (e.g. SMTP 535, isv.SMS_SIGNATURE_ILLEGAL). */
+  code: string | null
+}
+
+/** What the server said about the account, as the page shows it. */
+export function checkView(check: AccountCheck, fallback: string): CheckView {
+  return { ok: check.ok, message: check.message.trim() || fallback, code: check.ok ? null : (check.code ?? null) }
 }
 
 export interface CapRow {

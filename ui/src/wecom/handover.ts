@@ -1,18 +1,8 @@
 import type { Schemas } from '@/api/client'
 
 export type Transfer = Schemas['TransferOut']
+export type Candidate = Schemas['HandoverCandidateOut']
 export type HandoverKind = 'onjob' | 'resigned'
-
-/** GET /wecom/handovers/candidates (not yet in the generated client). */
-export interface Candidate {
-  customer_id: number
-  name: string | null
-  external_userid: string
-  added_at: string
-  recent_onjob: number
-  eligible: boolean
-  reason: string | null
-}
 
 /** WeCom takes at most 100 customers a request; Siyu splits bigger handovers. */
 export const PER_REQUEST = 100

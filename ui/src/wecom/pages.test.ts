@@ -87,10 +87,7 @@ describe('groups', () => {
     const member = { member_type: 'external', status: 'active' } as GroupMember
     const split = splitMembers([member, { ...member, member_type: 'staff' }, { ...member, status: 'left' }])
     expect([split.customers.length, split.staff.length, split.left.length]).toEqual([1, 1, 1])
-    expect(groupQuery({ ownerStaffId: null, q: ' 会员 ', status: 'active' })).toEqual({
-      owner_staff_id: null,
-      q: '会员',
-      status: 'active',
-    })
+    expect(groupQuery({ ownerStaffId: null, q: ' 会员 ', status: 'active' })).toEqual({ q: '会员', status: 'active' })
+    expect(groupQuery({ ownerStaffId: 7, q: ' ', status: null })).toEqual({ owner_staff_id: 7 })
   })
 })
