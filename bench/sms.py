@@ -229,6 +229,15 @@ async def raw_rate(base_url: str, config: SimConfig, count: int) -> float:
     return count / elapsed
 
 
+def push_summary(sim_url: str) -> str:
+    pushes = httpx.get(f"{sim_url}/control/pushes", timeout=120).json()
+    retried = [p for p in pushes if p["attempts"] > 1]
+    answers = sorted({r.split(" ")[0] for p in retried for r in p["responses"]})
+    return f"{len(pushes)} report pushes, {len(retried)} pushed again" + (
+        f" (answers: {', '.join(answers)})" if retried else ""
+    )
+
+
 def check_messages(sim_url: str, runs: int, recipients: int) -> None:
     messages = httpx.get(f"{sim_url}/control/messages", timeout=120).json()
     seen: dict[str, int] = {}
@@ -295,6 +304,7 @@ def main() -> None:
                 f" {raw:>9,.0f}"
             )
         check_messages(sim_url, args.runs, args.recipients)
+        pushes = push_summary(sim_url)
     finally:
         simulator.terminate()
         server.terminate()
@@ -306,7 +316,7 @@ def main() -> None:
         f"median over {len(runs)} runs: plan {median([r.plan_s for r in runs]):.2f} s, send"
         f" {rate:,.0f} SMS/s, all reports recorded {median([r.reports_s for r in runs]):.1f} s"
         f" after the send; raw client {raw:,.0f} SMS/s; broadcast/raw {rate / raw:.2f};"
-        " every recipient sent exactly once per run"
+        f" {pushes}; every recipient sent exactly once per run"
     )
 
 
