@@ -269,8 +269,9 @@ def _payload(attachment: dict[str, object]) -> tuple[str, dict[str, str]]:
     ],
 )
 def test_content_over_wecoms_limits_is_refused_naming_the_field(
-    api: TestClient, audience: int, content: dict[str, Any], field: str
+    api: TestClient, content: dict[str, Any], field: str
 ) -> None:
+    audience = api.post("/api/v1/segments", json={"name": "名单", "kind": "static"}).json()["id"]
     ids = {
         "IMAGE": create_image(api)["id"],
         "TEXT": create(api, "text", "话术", content="您好")["id"],

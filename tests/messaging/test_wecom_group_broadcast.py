@@ -219,9 +219,21 @@ def test_cancelling_a_group_broadcast_stops_the_owners_unsent_tasks(
     ],
 )
 def test_a_group_broadcast_needs_groups_and_one_content(
-    api: TestClient, groups: dict[str, tuple[int, str]], extra: dict[str, Any], field: str
+    api: TestClient, db: Session, workspace: WorkspaceFixture, extra: dict[str, Any], field: str
 ) -> None:
-    first = next(iter(groups.values()))[0]
+    record = customer_groups.WecomGroupRecord(
+        chat_id="wrOgQhDgAAfirst",
+        name="茶友群",
+        owner_userid="lisi",
+        owner_staff_id=None,
+        created_at=None,
+        notice="",
+        member_version="1",
+        members=(),
+    )
+    customer_groups.upsert_wecom_groups(db, workspace.id, [record])
+    first = db.scalars(select(CustomerGroup.id)).one()
+    db.commit()
     body = {
         "name": "社群",
         "channel": "wecom_group",
