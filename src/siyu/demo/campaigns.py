@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from siyu.connectors.aliyun_sms_sim.seed import MEMBER_DAY
@@ -151,6 +151,10 @@ def load_broadcasts(
     rng: random.Random,
     report: Progress,
 ) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Every table was filled in this transaction: without fresh statistics PostgreSQL
+        # plans the audience queries as if the tables were empty (minutes instead of ms).
+        session.execute(text("ANALYZE"))
     now = utcnow()
     specs = sorted(past_broadcasts(library, now), key=lambda spec: spec.sent_at)
     clicks = Clicks(session, loaded, rng, now)
