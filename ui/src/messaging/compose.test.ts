@@ -198,6 +198,26 @@ describe('the form as BroadcastIn', () => {
     } as unknown as Schemas['BroadcastOut']
     expect(toBody(formFromBroadcast(saved))).toEqual(body)
   })
+
+  it('reads SMS content and ignores malformed fields of a saved broadcast', () => {
+    const saved = {
+      name: '短信',
+      channel: 'sms',
+      segment_id: 1,
+      customer_group_ids: null,
+      content: { sms: { sign_name: '山茶集', template_code: 'SMS_1', params: { code: '8', n: 3 } }, material_ids: [4, 'x'] },
+      variants: null,
+      send_at: null,
+      recurrence: null,
+      attribution_days: 7,
+    } as unknown as Schemas['BroadcastOut']
+    const content = formFromBroadcast(saved).variants[0].content
+    expect(content).toMatchObject({ sign_name: '山茶集', template_code: 'SMS_1', material_ids: [4] })
+    expect(content.params).toEqual([
+      { key: 'code', value: '8' },
+      { key: 'n', value: '' },
+    ])
+  })
 })
 
 describe('steps', () => {

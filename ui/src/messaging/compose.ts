@@ -265,18 +265,23 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : ''
 }
 
+/** A JSON object of the API's free-form content, or an empty one. */
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value)) : {}
+}
+
 function contentForm(raw: Record<string, unknown> | null | undefined): ContentForm {
   const content = raw ?? {}
-  const sms = (content.sms ?? null) as { sign_name?: string; template_code?: string; params?: Record<string, string> } | null
+  const sms = record(content.sms)
   return {
     text: str(content.text),
     subject: str(content.subject),
     html: str(content.html),
-    material_ids: Array.isArray(content.material_ids) ? (content.material_ids as number[]).slice() : [],
+    material_ids: Array.isArray(content.material_ids) ? content.material_ids.filter((id): id is number => typeof id === 'number') : [],
     poster_id: typeof content.poster_id === 'number' ? content.poster_id : null,
-    sign_name: sms?.sign_name ?? '',
-    template_code: sms?.template_code ?? '',
-    params: Object.entries(sms?.params ?? {}).map(([key, value]) => ({ key, value })),
+    sign_name: str(sms.sign_name),
+    template_code: str(sms.template_code),
+    params: Object.entries(record(sms.params)).map(([key, value]) => ({ key, value: str(value) })),
     webhook_url: str(content.webhook_url),
     webhook_event: str(content.webhook_event) || 'broadcast.message',
   }
@@ -284,7 +289,11 @@ function contentForm(raw: Record<string, unknown> | null | undefined): ContentFo
 
 /** A saved broadcast as the editable form. */
 export function formFromBroadcast(broadcast: BroadcastOut): BroadcastForm {
-  const variants = (broadcast.variants ?? []) as { key: string; percent: number; content: Record<string, unknown> }[]
+  const variants = (broadcast.variants ?? []).map((v) => ({
+    key: str(v.key),
+    percent: typeof v.percent === 'number' ? v.percent : 0,
+    content: record(v.content),
+  }))
   return {
     name: broadcast.name,
     channel: broadcast.channel as Channel,

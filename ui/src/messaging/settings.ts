@@ -5,6 +5,7 @@ type ChannelAccountOut = Schemas['ChannelAccountOut']
 type ChannelAccountIn = Schemas['ChannelAccountIn']
 type MessagingRules = Schemas['MessagingRules']
 type AccountCheck = Schemas['AccountCheck']
+type FrequencyCap = Schemas['FrequencyCap']
 
 /** Channels whose account is configured here (WeCom uses the WeCom connection). */
 export const ACCOUNT_CHANNELS = ['email', 'sms', 'webhook'] as const
@@ -40,7 +41,7 @@ function str(value: unknown, fallback = ''): string {
 }
 
 export function accountForm(channel: AccountChannel, saved: ChannelAccountOut | undefined): AccountForm {
-  const config = (saved?.config ?? {}) as Record<string, unknown>
+  const config = saved?.config ?? {}
   const security = str(config.security, 'starttls')
   return {
     channel,
@@ -134,7 +135,7 @@ export interface RulesForm {
 }
 
 export function rulesForm(rules: MessagingRules | null | undefined): RulesForm {
-  const caps = (rules?.frequency_caps ?? {}) as Partial<Record<Channel, { max_messages: number; days: number }>>
+  const caps: Partial<Record<string, FrequencyCap>> = rules?.frequency_caps ?? {}
   const quota = rules?.wecom_quota ?? 'days_of_month'
   return {
     quiet: Boolean(rules?.quiet_hours),
