@@ -4,11 +4,42 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.messaging.schemas import DeliveryStatus
 from siyu.models import Broadcast, ChannelAccount, Delivery, WecomBroadcastTask
+
+_deliveries = Delivery.metadata.tables[Delivery.__tablename__]
+# Built once: the send loop runs them for every round and batch.
+_HAND_OVER = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.workspace_id == bindparam("in_workspace"),
+        _deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        _deliveries.c.status == DeliveryStatus.PENDING.value,
+    )
+    .values(
+        status=DeliveryStatus.SENDING.value,
+        committed_at=bindparam("now"),
+        attempts=_deliveries.c.attempts + 1,
+    )
+    .returning(_deliveries.c.id)
+)
+_RECORD = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.workspace_id == bindparam("in_workspace"),
+        _deliveries.c.id == bindparam("delivery_id"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        sent_at=bindparam("new_sent_at"),
+        reason=bindparam("new_reason"),
+        detail=bindparam("new_detail"),
+        provider_id=bindparam("new_provider_id"),
+    )
+)
 
 
 class MessagingRepository:
@@ -73,22 +104,17 @@ class MessagingRepository:
 
     def hand_over(self, ids: Sequence[int], now: datetime) -> set[int]:
         """Move still-pending rows to sending; returns the ids that moved (this sender's)."""
-        won = self.session.scalars(
-            update(Delivery)
-            .where(
-                Delivery.workspace_id == self.workspace_id,
-                Delivery.id.in_(ids),
-                Delivery.status == DeliveryStatus.PENDING.value,
-            )
-            .values(
-                status=DeliveryStatus.SENDING.value,
-                committed_at=now,
-                attempts=Delivery.attempts + 1,
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
+        found = self.session.execute(
+            _HAND_OVER, {"in_workspace": self.workspace_id, "ids": list(ids), "now": now}
         )
-        return set(won)
+        return set(found.scalars())
+
+    def record(self, changes: Sequence[dict[str, Any]]) -> None:
+        """Write outcomes: one executemany UPDATE by primary key of `_RECORD`'s columns."""
+        if changes:
+            self.session.execute(
+                _RECORD, [{**c, "in_workspace": self.workspace_id} for c in changes]
+            )
 
     def in_doubt(self, broadcast_id: int) -> list[Delivery]:
         return list(

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
@@ -31,7 +30,7 @@ from siyu.messaging.adapters import (
     WebhookAdapter,
     require,
 )
-from siyu.messaging.rendering import Recipient, Rendered, fill
+from siyu.messaging.rendering import Recipient, Rendered, Template, fill
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
 from siyu.models import Broadcast, Delivery
@@ -86,33 +85,49 @@ def open_adapter(session: Session, broadcast: Broadcast) -> Adapter:
     raise ValidationFailed("channel", f"{broadcast.channel} is not sent by this loop")
 
 
-def _content(broadcast: Broadcast, variant: str | None) -> dict[str, Any]:
-    for option in broadcast.variants or []:
-        if option["key"] == variant:
-            return dict(option["content"])
-    return dict(broadcast.content)
+class _Variant:
+    """One variant's content with its texts' links found once for the whole send."""
+
+    def __init__(self, broadcast: Broadcast, variant: str | None) -> None:
+        content = dict(broadcast.content)
+        for option in broadcast.variants or []:
+            if option["key"] == variant:
+                content = dict(option["content"])
+        self.content = content
+        self.subject: str | None = content.get("subject") or None
+        self.text = Template(content["text"]) if content.get("text") else None
+        self.html = Template(content["html"]) if content.get("html") else None
+        sms = content.get("sms") or {}
+        self.params: dict[str, str] = dict(sms.get("params", {}))
+        self.sms = {k: v for k, v in sms.items() if k != "params"} or None
+        found = [*(self.text.urls if self.text else []), *(self.html.urls if self.html else [])]
+        self.urls = list(dict.fromkeys(found))
 
 
 def render_batch(
-    session: Session, broadcast: Broadcast, rows: Sequence[Delivery]
+    session: Session,
+    broadcast: Broadcast,
+    rows: Sequence[Delivery],
+    variants: dict[str | None, _Variant] | None = None,
 ) -> list[Rendered]:
-    """Fill variables per recipient and turn every link into that recipient's tracked link."""
+    """Fill variables per recipient and turn every link into that recipient's tracked link.
+
+    `variants` keeps each variant's prepared content from one batch to the next."""
     workspace_id = broadcast.workspace_id
     settings = get_settings()
+    variants = {} if variants is None else variants
     people = contact_points.profiles(session, workspace_id, [r.customer_id for r in rows])
     staff_ids = sorted({r.staff_id for r in rows if r.staff_id is not None})
     staff_names = staff_service.staff_names(session, workspace_id, staff_ids) if staff_ids else {}
     by_variant: dict[str | None, list[Delivery]] = {}
     for row in rows:
         by_variant.setdefault(row.variant, []).append(row)
+    email = broadcast.channel == Channel.EMAIL.value
     rendered: dict[int, Rendered] = {}
-    for variant, members in by_variant.items():
-        content = _content(broadcast, variant)
-        urls: list[str] = []
-        for part in (content.get("text"), content.get("html")):
-            for url in links.find_links(part or ""):
-                if url not in urls:
-                    urls.append(url)
+    for key, members in by_variant.items():
+        if key not in variants:
+            variants[key] = _Variant(broadcast, key)
+        variant = variants[key]
         pairs = [(r.customer_id, r.staff_id) for r in members]
         short: dict[str, dict[int, str]] = {
             url: links.track_for_recipients(
@@ -123,7 +138,7 @@ def render_batch(
                 channel=broadcast.channel,
                 recipients=pairs,
             )
-            for url in urls
+            for url in variant.urls
         }
         for row in members:
             name, custom = people.get(row.customer_id, (None, {}))
@@ -138,24 +153,18 @@ def render_batch(
                 custom_fields=custom,
             )
             mine = {url: codes[row.customer_id] for url, codes in short.items()}
-            text = content.get("text")
-            html = content.get("html")
-            unsubscribe = None
-            if broadcast.channel == Channel.EMAIL.value:
-                unsubscribe = preferences.unsubscribe_url(
-                    settings, workspace_id, row.customer_id, broadcast.channel
-                )
-            sms = content.get("sms")
             rendered[row.id] = Rendered(
                 recipient=recipient,
-                subject=fill(content["subject"], recipient) if content.get("subject") else None,
-                text=links.rewrite_links(fill(text, recipient), mine) if text else None,
-                html=links.rewrite_links(fill(html, recipient, escape=True), mine)
-                if html
+                subject=fill(variant.subject, recipient) if variant.subject else None,
+                text=variant.text.render(recipient, mine, escape=False) if variant.text else None,
+                html=variant.html.render(recipient, mine, escape=True) if variant.html else None,
+                params={k: fill(v, recipient) for k, v in variant.params.items()},
+                unsubscribe_url=preferences.unsubscribe_url(
+                    settings, workspace_id, row.customer_id, broadcast.channel
+                )
+                if email
                 else None,
-                params={k: fill(v, recipient) for k, v in (sms or {}).get("params", {}).items()},
-                unsubscribe_url=unsubscribe,
-                sms={k: v for k, v in (sms or {}).items() if k != "params"} or None,
+                sms=variant.sms,
             )
     return [rendered[r.id] for r in rows]
 
@@ -177,28 +186,32 @@ def settle_in_doubt(session: Session, broadcast: Broadcast) -> int:
     return len(found)
 
 
-def _record(session: Session, rows: Sequence[Delivery], outcomes: Outcomes) -> None:
-    """Write each outcome with one executemany UPDATE by primary key."""
+def _record(repo: MessagingRepository, rows: Sequence[Delivery], outcomes: Outcomes) -> None:
+    """Write each outcome; a retryable failure goes back to pending until its last attempt."""
     now = utcnow()
     changes: list[dict[str, Any]] = []
     for row in rows:
         outcome = outcomes.get(row.id)
         if outcome is None:  # another sender took this row
             continue
-        detail = (outcome.reason or "")[:500] or None
-        change: dict[str, Any] = {"id": row.id, "provider_id": outcome.provider_id}
-        change["detail"] = detail
+        change: dict[str, Any] = {
+            "delivery_id": row.id,
+            "new_provider_id": outcome.provider_id,
+            "new_detail": (outcome.reason or "")[:500] or None,
+        }
         if outcome.ok:
-            change.update(status=DeliveryStatus.SENT.value, sent_at=now, reason=None)
+            change.update(new_status=DeliveryStatus.SENT.value, new_sent_at=now, new_reason=None)
         elif outcome.retryable and row.attempts + 1 < MAX_ATTEMPTS:
-            change.update(status=DeliveryStatus.PENDING.value, sent_at=None, reason=outcome.code)
+            status = DeliveryStatus.PENDING.value
+            change.update(new_status=status, new_sent_at=None, new_reason=outcome.code)
         else:
             reason = (outcome.code or "failed")[:40]
-            change.update(status=DeliveryStatus.FAILED.value, sent_at=None, reason=reason)
+            change.update(
+                new_status=DeliveryStatus.FAILED.value, new_sent_at=None, new_reason=reason
+            )
         changes.append(change)
-    if changes:
-        session.execute(update(Delivery), changes)
-    session.expire_all()
+    repo.record(changes)
+    repo.session.expire_all()
 
 
 async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
@@ -217,6 +230,7 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
     if quiet is not None:
         return {"quiet_until": quiet.isoformat(), "settled": settled}
     total = broadcast.planned_count
+    done_before = repo.count_status(broadcast.id, "sent", "delivered", "failed")
     sent = failed = 0
     after = 0
     ctx.checkpoint()
@@ -227,6 +241,7 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
         return won
 
     batch_seconds: list[float] = []
+    variants: dict[str | None, _Variant] = {}
     adapter = open_adapter(session, broadcast)
     async with adapter:
         while True:
@@ -238,12 +253,12 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
             if not rows:
                 break
             after = rows[-1].id
-            messages = render_batch(session, broadcast, rows)
+            messages = render_batch(session, broadcast, rows, variants)
             outcomes = await adapter.deliver(messages, hand_over)
-            _record(session, rows, outcomes)
+            _record(repo, rows, outcomes)
             sent += sum(1 for o in outcomes.values() if o.ok)
             failed += sum(1 for o in outcomes.values() if not o.ok and not o.retryable)
-            ctx.progress(repo.count_status(broadcast.id, "sent", "delivered", "failed"), total)
+            ctx.progress(done_before + sent + failed, total)
             ctx.checkpoint()
             batch_seconds.append(time.perf_counter() - started)
     batch_ms = round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None
