@@ -65,9 +65,9 @@ def load_channel_accounts(session: Session, loaded: Loaded) -> None:
     )
 
 
-def start_mail_sink(directory: Path, *, port: int = MAIL_PORT) -> MailSink:
-    """Run the demo mailbox; raises OSError when the port is taken."""
-    sink = MailSink(MAIL_HOST, port, directory)
+def start_mail_sink(directory: Path, *, port: int | None = None) -> MailSink:
+    """Run the demo mailbox (on MAIL_PORT unless told); raises OSError when the port is taken."""
+    sink = MailSink(MAIL_HOST, port or MAIL_PORT, directory)
     sink.start()
     return sink
 
