@@ -242,3 +242,25 @@ def test_email_needs_a_subject(api: TestClient, audience: dict[str, Any]) -> Non
 
     assert response.status_code == 422
     assert response.json()["error"]["details"]["field"] == "content.subject"
+
+
+def test_text_lines_starting_with_a_dot_arrive_unchanged(
+    api: TestClient, audience: dict[str, Any], smtp_sink: SmtpSink, run_jobs: RunJobs
+) -> None:
+    _account(api, smtp_sink)
+    text = ".Dear member,\n.\n..see you at 8pm\n"
+    broadcast = api.post(
+        "/api/v1/broadcasts",
+        json={
+            "name": "dots",
+            "channel": "email",
+            "segment_id": audience["segment_id"],
+            "content": {"subject": "Notice", "text": text},
+        },
+    ).json()
+    api.post(f"/api/v1/broadcasts/{broadcast['id']}/send")
+    run_jobs()
+
+    assert len(smtp_sink.inbox.messages) == 3
+    for message in smtp_sink.inbox.messages:
+        assert message.get_content().replace("\r\n", "\n") == text

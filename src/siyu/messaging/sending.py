@@ -1,8 +1,34 @@
 """The send loop of email, SMS and webhook broadcasts: claim, render, hand over, record.
 
-A delivery moves pending → sending (committed right before it leaves) → sent | failed.
-A retryable failure puts it back to pending for a later pass; a crash leaves `sending`
-rows that were handed over, which count as sent and are never sent again.
+A delivery moves pending → sending → sent | failed. A batch of pending rows is claimed
+(on PostgreSQL locked with SKIP LOCKED), rendered, and sent in rounds: every message of a
+round is prepared on its own SMTP connection (MAIL, RCPT, DATA and the content, all but
+the final dot), then one UPDATE moves the round's rows that are still pending to
+`sending` and commits (the hand-over), then the dots are written back to back, then the
+replies are read. A batch's outcomes are recorded together; a retryable failure goes back
+to pending for a later pass. A row another sender handed over first is not sent here:
+its connection is closed without the dot.
+
+What a crash (the process killed at any instruction) leaves, for email:
+- before the hand-over commit: the rows are pending; the server drops the unfinished
+  transactions with their connections. The next pass sends them. Nothing lost or doubled.
+- after the dots were written: the rows are `sending`. The kernel delivers bytes a dead
+  process wrote (the connection closes after them), so the server has every message.
+  The next pass settles these rows as sent (`detail` says so) and never sends them again.
+- between the hand-over commit and the last dot of the round: the rows are `sending`
+  but the messages whose dot was not yet written never reached the server, and they are
+  settled as sent too: this is the one span where a message can be lost. It holds no
+  I/O wait, only the loop writing one dot per connection right after the commit returns
+  (microseconds per round). Sending these rows again instead would double every message
+  of the far longer span after the dots, since a server cannot tell (SMTP servers do not
+  deduplicate, Message-ID or not); no order of commit and dot closes both spans, short of
+  a connection that outlives the process.
+- after the hand-over and before the outcomes are recorded: as after the dots; a message
+  the server refused at its dot counts as sent (in doubt).
+So: no message is ever sent twice, and none is lost unless the process dies inside
+that span. SMS and webhooks are handed over the same way (the request is the point of
+no return); webhook receivers deduplicate on X-Siyu-Delivery, so in-doubt webhooks are
+simply sent again.
 """
 
 import statistics

@@ -1,0 +1,126 @@
+"""Held SMTP connections: nothing is the server's until the dot, and content arrives intact."""
+
+import asyncio
+from pathlib import Path
+
+from siyu.connectors.outcome import SendOutcome
+from siyu.connectors.smtp.config import Email, SmtpConfig
+from siyu.connectors.smtp.held import HeldConnection, payload
+from siyu.connectors.smtp.lean_sink import LeanSink
+from siyu.connectors.smtp.message import render
+from tests.connectors.smtp.conftest import Recorder, StartServer
+
+SENDER = "news@shop.example"
+
+
+def _email(to: str, text: str, number: int = 1) -> Email:
+    return Email(
+        to_address=to,
+        subject="通知",
+        text=text,
+        message_id=f"<held-{number}@shop.example>",
+    )
+
+
+async def _send(connection: HeldConnection, email: Email) -> SendOutcome:
+    content = payload(render(connection.config, email))
+    refused = await connection.prepare(SENDER, email.to_address, content, email.message_id)
+    if refused is not None:
+        return refused
+    lost = connection.release()
+    return lost if lost is not None else await connection.outcome()
+
+
+def test_payload_doubles_every_leading_dot_of_the_crlf_message() -> None:
+    assert payload(b".a\r\nb\r\n..c\r\n.\r\nd") == b"..a\r\nb\r\n...c\r\n..\r\nd\r\n"
+
+
+def test_lines_starting_with_a_dot_arrive_unchanged(smtp_server: StartServer) -> None:
+    server = smtp_server()
+    text = ".first line\n.\n..two dots\nlast\n"
+
+    async def run() -> SendOutcome:
+        connection = HeldConnection(server.config())
+        try:
+            return await _send(connection, _email("wang@example.cn", text))
+        finally:
+            await connection.quit()
+
+    outcome = asyncio.run(run())
+
+    assert outcome.ok, outcome
+    [received] = server.handler.messages
+    assert received.message.get_content().replace("\r\n", "\n") == text
+
+
+def test_a_prepared_message_closed_without_its_dot_never_arrives(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server()
+
+    async def run() -> SendOutcome:
+        dropped = HeldConnection(server.config())
+        email = _email("li@example.cn", "不会送达")
+        content = payload(render(dropped.config, email))
+        assert await dropped.prepare(SENDER, email.to_address, content, email.message_id) is None
+        dropped.close()
+        kept = HeldConnection(server.config())
+        try:
+            return await _send(kept, _email("zhang@example.cn", "送达", 2))
+        finally:
+            await kept.quit()
+
+    outcome = asyncio.run(run())
+
+    assert outcome.ok, outcome
+    assert [m.rcpt_tos for m in server.handler.messages] == [["zhang@example.cn"]]
+
+
+def test_a_refused_recipient_fails_alone_and_the_connection_goes_on(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server(Recorder(replies={"gone@example.cn": "550 5.1.1 no such user"}))
+
+    async def run() -> list[SendOutcome]:
+        connection = HeldConnection(server.config())
+        try:
+            return [
+                await _send(connection, _email("gone@example.cn", "a")),
+                await _send(connection, _email("liu@example.cn", "b", 2)),
+            ]
+        finally:
+            await connection.quit()
+
+    refused, sent = asyncio.run(run())
+
+    assert (refused.ok, refused.retryable, refused.code) == (False, False, "smtp_550")
+    assert sent.ok
+    assert [m.rcpt_tos for m in server.handler.messages] == [["liu@example.cn"]]
+
+
+def test_a_pipelining_server_takes_the_message_only_at_the_dot(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.txt"
+    with LeanSink(journal=journal) as sink:
+        config = SmtpConfig(host="127.0.0.1", port=sink.port, from_address=SENDER)
+
+        async def run() -> tuple[int, SendOutcome]:
+            connection = HeldConnection(config)
+            email = _email("chen@example.cn", ".点开始的一行")
+            content = payload(render(config, email))
+            assert (
+                await connection.prepare(SENDER, email.to_address, content, email.message_id)
+                is None
+            )
+            before_dot = sink.accepted
+            assert connection.release() is None
+            outcome = await connection.outcome()
+            await connection.quit()
+            return before_dot, outcome
+
+        before_dot, outcome = asyncio.run(run())
+        after = sink.accepted
+
+    assert (before_dot, after) == (0, 1)
+    assert outcome.ok
+    assert outcome.provider_id == "<held-1@shop.example>"
+    assert journal.read_text() == "<held-1@shop.example> chen@example.cn\n"
