@@ -12,11 +12,12 @@ WECOM_KIND = "wecom_external_userid"
 
 
 def addresses(workspace_id: int, channel: str) -> Select[Any, Any, Any]:
-    """Rows (customer_id, address, staff_id) for every reachable customer of the workspace.
+    """Rows (customer_id, address, staff_id), at most one per customer of the workspace.
 
-    email and sms use the profile's email and mobile. wecom pairs the customer's external
-    userid with one active follow relation to an active staff member with a WeCom userid:
-    the earliest added, the person who has known the customer longest.
+    email and sms use the profile's email and mobile; customers without one have no row.
+    wecom has a row for every customer with an external userid: `staff_id` is the member
+    of one active follow relation to an active staff member with a WeCom userid — the
+    earliest added, who has known the customer longest — or None when nobody follows.
     """
     live = (Customer.workspace_id == workspace_id, Customer.merged_into_id.is_(None))
     if channel in ("email", "sms"):
@@ -45,6 +46,11 @@ def addresses(workspace_id: int, channel: str) -> Select[Any, Any, Any]:
             .group_by(FollowRelation.customer_id)
             .subquery()
         )
+        follower = (
+            select(FollowRelation.customer_id, FollowRelation.staff_id)
+            .join(first, first.c.relation_id == FollowRelation.id)
+            .subquery()
+        )
         # a merged customer may hold two external userids; one message is enough
         identity = (
             select(Identity.customer_id, func.min(Identity.value).label("value"))
@@ -52,23 +58,12 @@ def addresses(workspace_id: int, channel: str) -> Select[Any, Any, Any]:
             .group_by(Identity.customer_id)
             .subquery()
         )
-        return (
-            select(
-                identity.c.customer_id.label("customer_id"),
-                identity.c.value.label("address"),
-                FollowRelation.staff_id.label("staff_id"),
-            )
-            .join(FollowRelation, FollowRelation.customer_id == identity.c.customer_id)
-            .join(first, first.c.relation_id == FollowRelation.id)
-        )
+        return select(
+            identity.c.customer_id.label("customer_id"),
+            identity.c.value.label("address"),
+            follower.c.staff_id.label("staff_id"),
+        ).outerjoin(follower, follower.c.customer_id == identity.c.customer_id)
     raise ValueError(f"no addresses for channel {channel!r}")
-
-
-def wecom_reachable(workspace_id: int) -> Select[Any]:
-    """Customers with a WeCom identity (whether or not anyone still follows them)."""
-    return select(Identity.customer_id).where(
-        Identity.workspace_id == workspace_id, Identity.kind == WECOM_KIND
-    )
 
 
 def profiles(

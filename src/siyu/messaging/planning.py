@@ -4,20 +4,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
+    BigInteger,
     Select,
     String,
+    and_,
     case,
     cast,
     func,
     insert,
     literal,
+    not_,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
 from siyu.content import preferences
 from siyu.customers import contact_points
+from siyu.db.maintenance import StatisticsRefresher
 from siyu.kit.time import utcnow
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.schemas import Channel, DeliveryStatus, Eligibility, ExclusionReason
@@ -27,16 +32,26 @@ from siyu.workspace.principal import Principal
 from siyu.workspace.roles import Role
 
 COUNTED = (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value)
+# channels where two customers can share an address (a family's mobile, a shared mailbox)
+SHARED_ADDRESSES = (Channel.EMAIL.value, Channel.SMS.value)
 
 
-def _sent_since(workspace_id: int, channel: str, since: datetime) -> Any:
+def _sent_since(workspace_id: int, channel: str, windows: dict[str, datetime]) -> Any:
+    """Per customer, the messages of `channel` sent since the start of each window.
+
+    One pass over the deliveries of the longest window, whatever the number of windows.
+    """
+    counts = [
+        func.sum(case((Delivery.sent_at >= start, 1), else_=0)).label(name)
+        for name, start in windows.items()
+    ]
     return (
-        select(Delivery.customer_id, func.count().label("n"))
+        select(Delivery.customer_id, *counts)
         .where(
             Delivery.workspace_id == workspace_id,
             Delivery.channel == channel,
             Delivery.status.in_(COUNTED),
-            Delivery.sent_at >= since,
+            Delivery.sent_at >= min(windows.values()),
         )
         .group_by(Delivery.customer_id)
         .subquery()
@@ -65,82 +80,93 @@ def candidates(
     variants: list[dict[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> Select[Any]:
-    """(customer_id, address, staff_id, variant, reason) for each customer of `audience`.
+    """(customer_id, address, staff_id, variant, reason): one row per customer of `audience`.
 
-    `audience` is a subquery whose first column is a customer id. `reason` is None for an
-    eligible customer, otherwise the first exclusion that applies, in this order: opted
-    out, no address (or no follow relation for WeCom), duplicate address, frequency cap,
-    WeCom's quota.
+    `audience` is a subquery whose first column is a customer id, each at most once.
+    `reason` is None for an eligible customer, otherwise the first exclusion that applies,
+    in this order: opted out, no address (for WeCom: no external userid, or no follow
+    relation with an active staff member), duplicate, frequency cap, WeCom's quota.
+    Customers sharing an address get one message: it goes to the first of them (lowest
+    id) who may receive it; the others who may are duplicates, and those who may not
+    (opted out, capped) show their own reason.
+
+    Every join meets at most one row per customer, so the statement is one pass of hash
+    joins over the audience at any size, with one sort for the duplicates.
     """
     now = now or utcnow()
     rules = messaging_rules.read(session, workspace_id)
-    tz = messaging_rules.zone(session, workspace_id)
     member = audience.c[0]
     points = contact_points.addresses(workspace_id, channel).subquery()
-    opted = preferences.opted_out_customers(session, workspace_id, channel).subquery()
-    rank = func.row_number().over(partition_by=points.c.address, order_by=member)
+    # a webhook goes to the brand's own system: only an opt-out of everything holds there
+    kind = preferences.ALL if channel == Channel.WEBHOOK.value else channel
+    opted_ids = preferences.opted_out_customers(session, workspace_id, kind).subquery()
+    opted = select(opted_ids.c[0].label("customer_id")).group_by(opted_ids.c[0]).subquery()
+    source = audience.outerjoin(points, points.c.customer_id == member).outerjoin(
+        opted, opted.c.customer_id == member
+    )
+    opted_out = opted.c.customer_id.is_not(None)
 
-    reason_whens: list[tuple[Any, Any]] = [
-        (opted.c[0].is_not(None), literal(ExclusionReason.OPTED_OUT.value)),
-    ]
-    if channel == Channel.WECOM.value:
-        reachable = contact_points.wecom_reachable(workspace_id).subquery()
-        reason_whens.append(
-            (
-                points.c.address.is_(None),
-                case(
-                    (
-                        member.in_(select(reachable.c[0])),
-                        literal(ExclusionReason.NO_FOLLOW.value),
-                    ),
-                    else_=literal(ExclusionReason.NO_ADDRESS.value),
-                ),
-            )
-        )
-    else:
-        reason_whens.append((points.c.address.is_(None), literal(ExclusionReason.NO_ADDRESS.value)))
-    reason_whens.append((rank > 1, literal(ExclusionReason.DUPLICATE.value)))
-
-    query = select(member.label("customer_id"))
-    joins: list[tuple[Any, Any]] = [
-        (points, points.c.customer_id == member),
-        (opted, opted.c[0] == member),
-    ]
+    windows: dict[str, datetime] = {}
+    limits: list[tuple[str, int, ExclusionReason]] = []
     cap = rules.frequency_caps.get(Channel(channel))
     if cap is not None:
-        capped = _sent_since(workspace_id, channel, now - timedelta(days=cap.days))
-        joins.append((capped, capped.c.customer_id == member))
-        reason_whens.append(
-            (
-                func.coalesce(capped.c.n, 0) >= cap.max_messages,
-                literal(ExclusionReason.FREQUENCY_CAP.value),
-            )
-        )
+        windows["capped"] = now - timedelta(days=cap.days)
+        limits.append(("capped", cap.max_messages, ExclusionReason.FREQUENCY_CAP))
     if channel == Channel.WECOM.value:
-        start, allowed = messaging_rules.quota_window(rules.wecom_quota, now, tz)
-        quota = _sent_since(workspace_id, channel, start)
-        joins.append((quota, quota.c.customer_id == member))
-        reason_whens.append(
-            (func.coalesce(quota.c.n, 0) >= allowed, literal(ExclusionReason.WECOM_QUOTA.value))
+        tz = messaging_rules.zone(session, workspace_id)
+        windows["quota"], allowed = messaging_rules.quota_window(rules.wecom_quota, now, tz)
+        limits.append(("quota", allowed, ExclusionReason.WECOM_QUOTA))
+    limited: list[tuple[Any, ExclusionReason]] = []
+    if windows:
+        sent = _sent_since(workspace_id, channel, windows)
+        source = source.outerjoin(sent, sent.c.customer_id == member)
+        limited = [(func.coalesce(sent.c[name], 0) >= n, reason) for name, n, reason in limits]
+
+    whens: list[tuple[Any, ExclusionReason]] = [
+        (opted_out, ExclusionReason.OPTED_OUT),
+        (points.c.customer_id.is_(None), ExclusionReason.NO_ADDRESS),
+    ]
+    if channel == Channel.WECOM.value:
+        whens.append((points.c.staff_id.is_(None), ExclusionReason.NO_FOLLOW))
+    if channel in SHARED_ADDRESSES:
+        blocked = or_(opted_out, *(condition for condition, _ in limited))
+        first = func.row_number().over(
+            partition_by=points.c.address, order_by=(case((blocked, 1), else_=0), member)
         )
+        whens.append((and_(first > 1, not_(blocked)), ExclusionReason.DUPLICATE))
+    whens.extend(limited)
 
-    source: Any = audience
-    for table, on in joins:
-        source = source.outerjoin(table, on)
-    return (
-        query.add_columns(
-            points.c.address.label("address"),
-            cast(points.c.staff_id, Integer).label("staff_id"),
-            _variant(member, variants).label("variant"),
-            case(*reason_whens, else_=literal(None, String)).label("reason"),
-        )
-        .select_from(source)
-        .distinct()
-    )
+    return select(
+        member.label("customer_id"),
+        points.c.address.label("address"),
+        cast(points.c.staff_id, BigInteger).label("staff_id"),
+        _variant(member, variants).label("variant"),
+        case(
+            *((condition, literal(reason.value)) for condition, reason in whens),
+            else_=literal(None, String),
+        ).label("reason"),
+    ).select_from(source)
 
 
-def eligibility(session: Session, workspace_id: int, channel: str, audience: Any) -> Eligibility:
-    rows = candidates(session, workspace_id, channel, audience).subquery()
+def _settle_for_bulk(session: Session) -> None:
+    """PostgreSQL's defaults suit small queries; this one statement reads the whole
+    audience. JIT compiling it costs seconds, and with 4 MB of work_mem its hashes and its
+    sort of a million rows go to disk. For the rest of this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+def eligibility(
+    session: Session,
+    workspace_id: int,
+    channel: str,
+    audience: Any,
+    *,
+    now: datetime | None = None,
+) -> Eligibility:
+    rows = candidates(session, workspace_id, channel, audience, now=now).subquery()
+    _settle_for_bulk(session)
     counted = session.execute(select(rows.c.reason, func.count()).group_by(rows.c.reason)).all()
     excluded = {reason: n for reason, n in counted if reason is not None}
     eligible = sum(n for reason, n in counted if reason is None)
@@ -154,10 +180,11 @@ def segment_audience(session: Session, workspace_id: int, segment_id: int) -> An
     return segments_service.current_members(session, workspace_id, segment_id).subquery()
 
 
-def plan(session: Session, broadcast: Broadcast) -> None:
-    """Freeze the audience in a snapshot and write one delivery row per customer.
+def plan(session: Session, broadcast: Broadcast, *, now: datetime | None = None) -> None:
+    """Freeze the audience in a snapshot and write one delivery row per customer of it.
 
-    Running it again adds nothing: rows are unique per (broadcast, customer, channel).
+    Each customer's row says why they are excluded, or waits to be sent. Running it again
+    (a start job resumed after a crash) reuses the snapshot and adds no rows.
     """
     workspace_id = broadcast.workspace_id
     if broadcast.snapshot_id is None:
@@ -167,12 +194,36 @@ def plan(session: Session, broadcast: Broadcast) -> None:
             session, system, broadcast.segment_id, f"broadcast {broadcast.id}"
         )
         broadcast.snapshot_id = snapshot.id
-    audience = segments_service.snapshot_members(workspace_id, broadcast.snapshot_id).subquery()
+    planned = select(Delivery.id).where(Delivery.broadcast_id == broadcast.id).limit(1)
+    if session.scalar(planned) is None:
+        _insert_deliveries(session, broadcast, broadcast.snapshot_id, now)
+    counts = dict(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.broadcast_id == broadcast.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    excluded = counts.get(DeliveryStatus.EXCLUDED.value, 0)
+    broadcast.excluded_count = excluded
+    broadcast.planned_count = sum(counts.values()) - excluded
+    broadcast.planned_at = utcnow()
+    session.flush()
+    StatisticsRefresher(session, ["delivery"]).wrote(sum(counts.values()))
+
+
+def _insert_deliveries(
+    session: Session, broadcast: Broadcast, snapshot_id: int, now: datetime | None
+) -> None:
+    workspace_id = broadcast.workspace_id
+    audience = segments_service.snapshot_members(workspace_id, snapshot_id).subquery()
     rows = candidates(
-        session, workspace_id, broadcast.channel, audience, variants=broadcast.variants
+        session, workspace_id, broadcast.channel, audience, variants=broadcast.variants, now=now
     ).subquery()
-    excluded = DeliveryStatus.EXCLUDED.value
-    pending = DeliveryStatus.PENDING.value
+    status = case(
+        (rows.c.reason.is_(None), literal(DeliveryStatus.PENDING.value)),
+        else_=literal(DeliveryStatus.EXCLUDED.value),
+    )
     source = select(
         literal(workspace_id),
         literal(broadcast.id),
@@ -181,34 +232,10 @@ def plan(session: Session, broadcast: Broadcast) -> None:
         rows.c.variant,
         rows.c.staff_id,
         rows.c.address,
-        case((rows.c.reason.is_(None), literal(pending)), else_=literal(excluded)),
+        status,
         rows.c.reason,
         literal(0),
     )
-    statement = insert(Delivery).from_select(
-        [
-            "workspace_id",
-            "broadcast_id",
-            "customer_id",
-            "channel",
-            "variant",
-            "staff_id",
-            "address",
-            "status",
-            "reason",
-            "attempts",
-        ],
-        source,
-    )
-    session.execute(statement)
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.broadcast_id == broadcast.id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    broadcast.excluded_count = counts.get(excluded, 0)
-    broadcast.planned_count = sum(counts.values()) - broadcast.excluded_count
-    broadcast.planned_at = utcnow()
-    session.flush()
+    columns = "workspace_id broadcast_id customer_id channel variant staff_id address status"
+    _settle_for_bulk(session)
+    session.execute(insert(Delivery).from_select([*columns.split(), "reason", "attempts"], source))
