@@ -252,7 +252,7 @@ def test_siyu_demo_goes_on_without_a_simulator_whose_port_is_taken(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    loaded = load_demo(engine, customers=CUSTOMERS)
+    loaded = load_demo(engine, customers=30)
     monkeypatch.setattr(demo_wecom, "SIM_PORT", 0)
     monkeypatch.setattr(channels, "SMS_PORT", free_port())
     with socket.socket() as taken:
