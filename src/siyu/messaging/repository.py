@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from siyu.db import bulk
 from siyu.messaging.schemas import DeliveryStatus
 from siyu.models import Broadcast, ChannelAccount, Delivery, WecomBroadcastTask
 
@@ -110,11 +111,21 @@ class MessagingRepository:
         return set(found.scalars())
 
     def record(self, changes: Sequence[dict[str, Any]]) -> None:
-        """Write outcomes: one executemany UPDATE by primary key of `_RECORD`'s columns."""
-        if changes:
-            self.session.execute(
-                _RECORD, [{**c, "in_workspace": self.workspace_id} for c in changes]
-            )
+        """Write outcomes in one statement: each change holds `id` and the new status,
+        sent_at, reason, detail and provider_id."""
+        if not changes:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            bulk.update_by_id(self.session, _deliveries, changes, workspace_id=self.workspace_id)
+            return
+        self.session.execute(
+            _RECORD,
+            [
+                {"in_workspace": self.workspace_id, "delivery_id": c["id"]}
+                | {f"new_{k}": v for k, v in c.items() if k != "id"}
+                for c in changes
+            ],
+        )
 
     def in_doubt(self, broadcast_id: int) -> list[Delivery]:
         return list(

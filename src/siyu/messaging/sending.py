@@ -221,20 +221,17 @@ def _record(repo: MessagingRepository, rows: Sequence[Delivery], outcomes: Outco
         if outcome is None:  # another sender took this row
             continue
         change: dict[str, Any] = {
-            "delivery_id": row.id,
-            "new_provider_id": outcome.provider_id,
-            "new_detail": (outcome.reason or "")[:500] or None,
+            "id": row.id,
+            "provider_id": outcome.provider_id,
+            "detail": (outcome.reason or "")[:500] or None,
         }
         if outcome.ok:
-            change.update(new_status=DeliveryStatus.SENT.value, new_sent_at=now, new_reason=None)
+            change.update(status=DeliveryStatus.SENT.value, sent_at=now, reason=None)
         elif outcome.retryable and row.attempts + 1 < MAX_ATTEMPTS:
-            status = DeliveryStatus.PENDING.value
-            change.update(new_status=status, new_sent_at=None, new_reason=outcome.code)
+            change.update(status=DeliveryStatus.PENDING.value, sent_at=None, reason=outcome.code)
         else:
             reason = (outcome.code or "failed")[:40]
-            change.update(
-                new_status=DeliveryStatus.FAILED.value, new_sent_at=None, new_reason=reason
-            )
+            change.update(status=DeliveryStatus.FAILED.value, sent_at=None, reason=reason)
         changes.append(change)
     repo.record(changes)
     repo.session.expire_all()
