@@ -35,7 +35,7 @@ from siyu.messaging.schemas import (
     DeliveryStatus,
     SmsContent,
 )
-from siyu.models import Broadcast, Delivery, SegmentSnapshot, Staff, TrackedLink
+from siyu.models import Broadcast, Delivery, SegmentSnapshot, TrackedLink
 from siyu.models import WecomBroadcastTask as WecomTask
 
 
@@ -151,6 +151,7 @@ def load_broadcasts(
     rng: random.Random,
     report: Progress,
 ) -> None:
+    """The past broadcasts, oldest first, with everything that followed them."""
     if session.get_bind().dialect.name == "postgresql":
         # Every table was filled in this transaction: without fresh statistics PostgreSQL
         # plans the audience queries as if the tables were empty (minutes instead of ms).
@@ -244,7 +245,7 @@ def wecom_tasks(
         by_staff.setdefault(row.staff_id, []).append(row)
     confirmed: dict[int | None, datetime] = {}
     for staff_id, members in sorted(by_staff.items(), key=lambda item: item[0] or 0):
-        userid = userids.get(staff_id or 0) or _userid(session, staff_id)
+        assert staff_id is not None, "a WeCom delivery is planned with its staff member"
         # Staff confirm in their WeCom client within a few hours, some the next morning.
         at = sent_at + timedelta(minutes=int(rng.expovariate(1 / 150)))
         confirmed[staff_id] = at
@@ -252,9 +253,9 @@ def wecom_tasks(
             workspace_id=broadcast.workspace_id,
             broadcast_id=broadcast.id,
             staff_id=staff_id,
-            userid=userid,
+            userid=userids[staff_id],
             chunk=0,
-            msgid=f"msgDemo{broadcast.id:04d}{staff_id or 0:05d}",
+            msgid=f"msgDemo{broadcast.id:04d}{staff_id:05d}",
             recipient_count=len(members),
             status="sent",
             created_at=sent_at,
@@ -266,11 +267,6 @@ def wecom_tasks(
         for row in members:
             row.task_id = task.id
     return confirmed
-
-
-def _userid(session: Session, staff_id: int | None) -> str:
-    staff = session.get(Staff, staff_id) if staff_id is not None else None
-    return (staff.wecom_userid if staff else None) or "unknown"
 
 
 def backdate(session: Session, broadcast: Broadcast, sent_at: datetime, finished: datetime) -> None:
