@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
+from siyu.connectors.aliyun_sms.receipts import OPT_OUT_REPLIES
 from siyu.customers import identities, oneid
 from siyu.customers import service as customers_service
 from siyu.customers.identities import IdentityKind
@@ -32,7 +33,8 @@ ALL = "all"
 TOKEN_SALT = "siyu.preferences.v1"  # noqa: S105 - a salt, not a secret
 # Replies that mean "unsubscribe" under the SMS convention "回T退订" (after trimming,
 # full-width letters folded to ASCII, case ignored).
-SMS_STOP_WORDS = frozenset({"T", "TD", "N", "退订"})
+# The replies carriers and Aliyun templates ask for ("回T退订", "拒收请回复R").
+SMS_STOP_WORDS = OPT_OUT_REPLIES
 
 SOURCE_PAGE = "preference_page"
 SOURCE_ONE_CLICK = "one_click"
@@ -116,8 +118,9 @@ def opted_out_customers(session: Session, workspace_id: int, channel: str) -> Se
 
 
 def opt_out_by_sms_reply(session: Session, workspace_id: int, mobile: str, content: str) -> bool:
-    """Handle an SMS reply: "T", "TD", "N" or "退订" opts the customer owning `mobile` out
-    of SMS. True when the reply was such a word from a known customer's number."""
+    """Handle an SMS reply: a stop word ("T", "TD", "R", "退订", "拒收" …) opts the customer
+    owning `mobile` out of SMS. True when the reply was such a word from a known customer's
+    number."""
     word = unicodedata.normalize("NFKC", content).strip().upper()
     if word not in SMS_STOP_WORDS:
         return False

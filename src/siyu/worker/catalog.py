@@ -16,6 +16,7 @@ JOB_MODULES = (
     "siyu.analytics.clv_jobs",
     "siyu.content.materials_jobs",
     "siyu.messaging.jobs",
+    "siyu.messaging.receipt_jobs",
 )
 
 

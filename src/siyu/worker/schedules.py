@@ -14,6 +14,7 @@ RECOUNT_TAGS_JOB = "tags.recount"
 DAILY_FEATURES_JOB = "analytics.daily_features"
 REFRESH_WECOM_MEDIA_JOB = "content.refresh_wecom_media"
 WECOM_SWEEP_INBOX_JOB = "wecom.sweep_inbox"
+PULL_SMS_RECEIPTS_JOB = "messaging.pull_sms_receipts"
 
 
 def ensure_schedule(
@@ -73,4 +74,8 @@ def ensure_installation_schedules(session: Session, settings: Settings) -> None:
         cron="50 3 * * *",
         job_name=WECOM_SWEEP_INBOX_JOB,
         payload={"retention_days": settings.wecom_inbox_retention_days},
+    )
+    # SMS delivery reports Aliyun did not push are asked for (QuerySendDetails).
+    ensure_schedule(
+        session, key=PULL_SMS_RECEIPTS_JOB, cron="*/10 * * * *", job_name=PULL_SMS_RECEIPTS_JOB
     )
