@@ -8,7 +8,7 @@ from siyu.connectors.smtp.config import Email, SmtpConfig
 from siyu.connectors.smtp.held import HeldConnection, payload
 from siyu.connectors.smtp.lean_sink import LeanSink
 from siyu.connectors.smtp.message import render
-from tests.connectors.smtp.conftest import Recorder, StartServer
+from tests.connectors.smtp.conftest import PASSWORD, USER, Certificate, Recorder, StartServer
 
 SENDER = "news@shop.example"
 
@@ -124,3 +124,36 @@ def test_a_pipelining_server_takes_the_message_only_at_the_dot(tmp_path: Path) -
     assert outcome.ok
     assert outcome.provider_id == "<held-1@shop.example>"
     assert journal.read_text() == "<held-1@shop.example> chen@example.cn\n"
+
+
+def test_a_held_session_over_starttls_with_a_login_sends_both_messages(
+    smtp_server: StartServer, certificate: Certificate
+) -> None:
+    server = smtp_server(
+        tls_context=certificate.server_context(),
+        require_starttls=True,
+        authenticator=True,
+        auth_required=True,
+    )
+    config = server.config(
+        security="starttls", ca_file=str(certificate.cert_file), username=USER, password=PASSWORD
+    )
+
+    async def run() -> list[SendOutcome]:
+        connection = HeldConnection(config)
+        try:
+            return [
+                await _send(connection, _email("wu@example.cn", "第一封")),
+                await _send(connection, _email("zhou@example.cn", "第二封", 2)),
+            ]
+        finally:
+            await connection.quit()
+
+    outcomes = asyncio.run(run())
+
+    assert all(o.ok for o in outcomes), outcomes
+    assert [m.rcpt_tos for m in server.handler.messages] == [
+        ["wu@example.cn"],
+        ["zhou@example.cn"],
+    ]
+    assert len(server.handler.logins) == 1  # one session for both

@@ -111,13 +111,20 @@ class _Replies(asyncio.Protocol):
                 self.waiter = None
         return self.replies.popleft()
 
-    async def drained(self, timeout: float) -> None:
-        if self.paused is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.paused), timeout)
-            except TimeoutError as exc:
+    async def drained(self, transport: asyncio.Transport, timeout: float) -> None:
+        """Wait until the transport holds nothing back: all is in the kernel's hands."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while transport.get_write_buffer_size() > 0 and self.lost is None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
                 msg = f"the server took no data for {timeout:g} s"
-                raise ConnectionLost(msg) from exc
+                raise ConnectionLost(msg)
+            # paused unless a byte or so is left over (plain transports pause above `high`)
+            waiting = asyncio.shield(self.paused) if self.paused else asyncio.sleep(0.001)
+            try:
+                await asyncio.wait_for(waiting, left)
+            except TimeoutError:
+                continue
         if self.lost is not None:
             raise ConnectionLost(self.lost)
 
@@ -162,8 +169,9 @@ class HeldConnection:
         self._pipelining = smtp.supports_extension("pipelining")
         self._replies = _Replies()
         transport.set_protocol(self._replies)
-        # pause_writing whenever anything waits in user space, so `drained` can tell
-        transport.set_write_buffer_limits(high=0)
+        # pause_writing as soon as anything waits in user space, so `drained` need not poll
+        # (TLS transports pause at >= high, plain ones at > high)
+        transport.set_write_buffer_limits(high=1, low=0)
         self._transport = transport
         self.sent_on_connection = 0
 
@@ -214,7 +222,8 @@ class HeldConnection:
                 self.close()
                 return _outcome(*replies[-1])
             self._write(content)
-            await self._replies.drained(self.config.timeout)
+            assert self._transport is not None
+            await self._replies.drained(self._transport, self.config.timeout)
         except ConnectionLost as exc:
             self.close()
             return _lost(exc)
