@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from siyu.content import preferences
 from siyu.db.session import unit_of_work
@@ -23,7 +23,7 @@ from siyu.models import (
     Delivery,
     FollowRelation,
     Identity,
-    SegmentSnapshotMember,
+    SegmentSnapshot,
     Staff,
     Workspace,
 )
@@ -562,6 +562,7 @@ def test_planning_again_reuses_the_snapshot_and_adds_no_rows(shop: Shop, engine:
         assert again is not None
         assert again.snapshot_id == snapshot_id
         assert (again.planned_count, again.excluded_count) == (2, 0)
-        members = select(func.count()).where(SegmentSnapshotMember.snapshot_id == snapshot_id)
-        assert session.scalar(members) == 2
+        snapshot = session.get(SegmentSnapshot, snapshot_id)
+        assert snapshot is not None
+        assert (snapshot.member_count, snapshot.purpose) == (2, f"broadcast {broadcast_id}")
     assert set(shop.deliveries(broadcast_id)) == {"王芳", "李娜"}

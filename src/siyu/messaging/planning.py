@@ -181,22 +181,26 @@ def segment_audience(session: Session, workspace_id: int, segment_id: int) -> An
 
 
 def plan(session: Session, broadcast: Broadcast, *, now: datetime | None = None) -> None:
-    """Freeze the audience in a snapshot and write one delivery row per customer of it.
+    """Freeze the audience and write one delivery row per customer of it, in one statement.
 
-    Each customer's row says why they are excluded, or waits to be sent. Running it again
-    (a start job resumed after a crash) reuses the snapshot and adds no rows.
+    Each customer's row says why they are excluded, or waits to be sent; the rows are the
+    frozen audience, so a customer who joins the segment later is not sent. Running it
+    again (a start job resumed after a crash) adds no rows.
     """
     workspace_id = broadcast.workspace_id
-    if broadcast.snapshot_id is None:
-        assert broadcast.segment_id is not None
-        system = Principal(workspace_id=workspace_id, role=Role.OPERATOR)
-        snapshot = segments_service.take_snapshot(
-            session, system, broadcast.segment_id, f"broadcast {broadcast.id}"
-        )
-        broadcast.snapshot_id = snapshot.id
     planned = select(Delivery.id).where(Delivery.broadcast_id == broadcast.id).limit(1)
+    frozen = None
     if session.scalar(planned) is None:
-        _insert_deliveries(session, broadcast, broadcast.snapshot_id, now)
+        if broadcast.snapshot_id is None:
+            assert broadcast.segment_id is not None
+            system = Principal(workspace_id=workspace_id, role=Role.OPERATOR)
+            frozen, members = segments_service.freeze_audience(
+                session, system, broadcast.segment_id, f"broadcast {broadcast.id}"
+            )
+            broadcast.snapshot_id = frozen
+        else:
+            members = segments_service.snapshot_members(workspace_id, broadcast.snapshot_id)
+        _insert_deliveries(session, broadcast, members.subquery(), now)
     counts = dict(
         session.execute(
             select(Delivery.status, func.count())
@@ -204,19 +208,21 @@ def plan(session: Session, broadcast: Broadcast, *, now: datetime | None = None)
             .group_by(Delivery.status)
         ).all()
     )
+    total = sum(counts.values())
+    if frozen is not None:
+        segments_service.count_frozen(session, workspace_id, frozen, total)
     excluded = counts.get(DeliveryStatus.EXCLUDED.value, 0)
     broadcast.excluded_count = excluded
-    broadcast.planned_count = sum(counts.values()) - excluded
+    broadcast.planned_count = total - excluded
     broadcast.planned_at = utcnow()
     session.flush()
-    StatisticsRefresher(session, ["delivery"]).wrote(sum(counts.values()))
+    StatisticsRefresher(session, ["delivery"]).wrote(total)
 
 
 def _insert_deliveries(
-    session: Session, broadcast: Broadcast, snapshot_id: int, now: datetime | None
+    session: Session, broadcast: Broadcast, audience: Any, now: datetime | None
 ) -> None:
     workspace_id = broadcast.workspace_id
-    audience = segments_service.snapshot_members(workspace_id, snapshot_id).subquery()
     rows = candidates(
         session, workspace_id, broadcast.channel, audience, variants=broadcast.variants, now=now
     ).subquery()

@@ -381,27 +381,8 @@ def take_snapshot(
     session: Session, principal: Principal, segment_id: int, purpose: str | None
 ) -> SnapshotOut:
     """Freeze who is in the segment now: a dynamic rule is evaluated at this moment."""
-    segment = segment_row(session, principal.workspace_id, segment_id)
-    now = utcnow()
-    snapshot = SegmentSnapshot(
-        workspace_id=principal.workspace_id,
-        segment_id=segment.id,
-        segment_name=segment.name,
-        rule=segment.rule,
-        taken_at=now,
-        taken_by=principal.actor,
-        purpose=purpose,
-    )
-    session.add(snapshot)
-    session.flush()
-    if segment.kind == "dynamic" and segment.rule is not None:
-        ids = compile_rule(parse_rule(segment.rule), context(session, principal.workspace_id, now))
-    else:
-        ids = select(SegmentMember.customer_id).where(
-            SegmentMember.workspace_id == principal.workspace_id,
-            SegmentMember.segment_id == segment.id,
-        )
-    picked = ids.subquery()
+    snapshot, members = _open_snapshot(session, principal, segment_id, purpose)
+    picked = members.subquery()
     session.execute(
         insert(SegmentSnapshotMember).from_select(
             ["workspace_id", "snapshot_id", "customer_id"],
@@ -416,6 +397,57 @@ def take_snapshot(
     # what reads the snapshot next (a broadcast's planning) joins it with a million rows
     StatisticsRefresher(session, ["segment_snapshot_member"]).wrote(snapshot.member_count)
     return SnapshotOut.model_validate(snapshot)
+
+
+def freeze_audience(
+    session: Session, principal: Principal, segment_id: int, purpose: str | None
+) -> tuple[int, Select[Any]]:
+    """A snapshot for a caller that keeps the frozen members itself, in this transaction.
+
+    Records the moment, the rule and the segment like `take_snapshot`, and returns its id
+    with the members as they are at that moment, as a query to read once now (a broadcast
+    writes them as its delivery rows, one per customer). No member rows are copied: at a
+    million customers the copy, with its three foreign keys per row, costs as much as the
+    planning it serves. The caller records how many it kept with `count_frozen`.
+    """
+    snapshot, members = _open_snapshot(session, principal, segment_id, purpose)
+    return snapshot.id, members
+
+
+def count_frozen(session: Session, workspace_id: int, snapshot_id: int, member_count: int) -> None:
+    snapshot = SegmentRepository(session, workspace_id).snapshot(snapshot_id)
+    if snapshot is None:
+        raise NotFound("snapshot")
+    snapshot.member_count = member_count
+    session.flush()
+
+
+def _open_snapshot(
+    session: Session, principal: Principal, segment_id: int, purpose: str | None
+) -> tuple[SegmentSnapshot, Select[Any]]:
+    segment = segment_row(session, principal.workspace_id, segment_id)
+    now = utcnow()
+    snapshot = SegmentSnapshot(
+        workspace_id=principal.workspace_id,
+        segment_id=segment.id,
+        segment_name=segment.name,
+        rule=segment.rule,
+        taken_at=now,
+        taken_by=principal.actor,
+        purpose=purpose,
+    )
+    session.add(snapshot)
+    session.flush()
+    if segment.kind == "dynamic" and segment.rule is not None:
+        members = compile_rule(
+            parse_rule(segment.rule), context(session, principal.workspace_id, now)
+        )
+    else:
+        members = select(SegmentMember.customer_id).where(
+            SegmentMember.workspace_id == principal.workspace_id,
+            SegmentMember.segment_id == segment.id,
+        )
+    return snapshot, members
 
 
 def snapshot_members(workspace_id: int, snapshot_id: int) -> Select[Any]:
