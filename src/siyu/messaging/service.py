@@ -54,6 +54,7 @@ FINISHED = (
     BroadcastStatus.FAILED.value,
 )
 ACCOUNT_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value, Channel.WEBHOOK.value)
+WECOM_CHANNELS = (Channel.WECOM.value, Channel.WECOM_GROUP.value)
 
 
 def _row(session: Session, workspace_id: int, broadcast_id: int) -> Broadcast:
@@ -61,34 +62,6 @@ def _row(session: Session, workspace_id: int, broadcast_id: int) -> Broadcast:
     if broadcast is None:
         raise NotFound("broadcast")
     return broadcast
-
-
-WECOM_CHANNELS = (Channel.WECOM.value, Channel.WECOM_GROUP.value)
-
-
-def _check_wecom_content(session: Session, workspace_id: int, content: Content, field: str) -> None:
-    if not (content.text or content.material_ids or content.poster_id):
-        raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
-    if content.text and len(content.text.encode()) > wecom.TEXT_MAX_BYTES:
-        raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
-    attachments = len(content.material_ids) + (1 if content.poster_id else 0)
-    if attachments > wecom.MAX_ATTACHMENTS:
-        raise ValidationFailed(
-            f"{field}.material_ids", "WeCom takes at most 9 attachments, the poster included"
-        )
-    for index, material_id in enumerate(content.material_ids):
-        kind = materials.get_material(session, workspace_id, material_id).kind
-        if kind not in wecom.ATTACHMENT_KINDS:
-            raise ValidationFailed(
-                f"{field}.material_ids[{index}]",
-                f"a {kind} material cannot be a WeCom attachment "
-                "(images, links, mini-programs, files and videos can)",
-            )
-    if content.poster_id is not None:
-        if materials.get_material(session, workspace_id, content.poster_id).kind != "poster":
-            raise ValidationFailed(f"{field}.poster_id", "choose a poster template")
-        if not content.poster_url:
-            raise ValidationFailed(f"{field}.poster_url", "the poster's QR code needs a URL")
 
 
 def _check_content(
@@ -102,7 +75,7 @@ def _check_content(
         if not (content.html or content.text):
             raise ValidationFailed(f"{field}.html", "an email needs an HTML or a text body")
     elif channel in WECOM_CHANNELS:
-        _check_wecom_content(session, workspace_id, content, field)
+        wecom.check_content(session, workspace_id, content, field)
     elif channel == Channel.SMS.value and content.sms is None:
         raise ValidationFailed(f"{field}.sms", "an SMS needs a sign name and a template")
 

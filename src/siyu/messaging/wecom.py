@@ -27,12 +27,12 @@ from siyu.connectors.wecom.schemas import (
     ImagePayload,
     TextContent,
 )
-from siyu.content import posters, wecom_media
+from siyu.content import materials, posters, wecom_media
 from siyu.exceptions import SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
 from siyu.messaging.rendering import Recipient, fill
 from siyu.messaging.repository import MessagingRepository
-from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
+from siyu.messaging.schemas import BroadcastStatus, Channel, Content, DeliveryStatus
 from siyu.models import Broadcast, Delivery, WecomBroadcastTask, WecomGroupDelivery
 from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
@@ -112,6 +112,32 @@ async def compose(
     if len(attachments) > MAX_ATTACHMENTS:
         raise ValidationFailed("content.material_ids", "WeCom takes at most 9 attachments")
     return Message(text, attachments)
+
+
+def check_content(session: Session, workspace_id: int, content: Content, field: str) -> None:
+    """A WeCom message's text and attachments within WeCom's limits, as field errors."""
+    if not (content.text or content.material_ids or content.poster_id):
+        raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
+    if content.text and len(content.text.encode()) > TEXT_MAX_BYTES:
+        raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
+    attachments = len(content.material_ids) + (1 if content.poster_id else 0)
+    if attachments > MAX_ATTACHMENTS:
+        raise ValidationFailed(
+            f"{field}.material_ids", "WeCom takes at most 9 attachments, the poster included"
+        )
+    for index, material_id in enumerate(content.material_ids):
+        kind = materials.get_material(session, workspace_id, material_id).kind
+        if kind not in ATTACHMENT_KINDS:
+            raise ValidationFailed(
+                f"{field}.material_ids[{index}]",
+                f"a {kind} material cannot be a WeCom attachment "
+                "(images, links, mini-programs, files and videos can)",
+            )
+    if content.poster_id is not None:
+        if materials.get_material(session, workspace_id, content.poster_id).kind != "poster":
+            raise ValidationFailed(f"{field}.poster_id", "choose a poster template")
+        if not content.poster_url:
+            raise ValidationFailed(f"{field}.poster_url", "the poster's QR code needs a URL")
 
 
 def _fail(rows: Sequence[Row], reason: str, detail: str) -> None:
