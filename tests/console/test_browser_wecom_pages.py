@@ -352,7 +352,7 @@ def test_demo_results_page_confirms_a_wecom_broadcast_as_simulated_staff(
             "name": "明前龙井到店提醒",
             "channel": "wecom",
             "segment_id": segment["id"],
-            "content": {"text": "{客户昵称}您好，明前龙井到店了"},
+            "content": {"text": "您好，我是{员工姓名}，明前龙井到店了"},
         },
     )
     clean.api("POST", f"/broadcasts/{broadcast['id']}/send")

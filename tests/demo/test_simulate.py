@@ -58,7 +58,7 @@ def _waiting_broadcast(
             "name": "新品龙井上市",
             "channel": "wecom",
             "segment_id": segment["id"],
-            "content": {"text": "{客户昵称}您好，明前龙井到店了"},
+            "content": {"text": "您好，我是{员工姓名}，明前龙井到店了"},
         },
     )
     assert created.status_code == 201, created.text

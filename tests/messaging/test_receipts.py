@@ -601,3 +601,16 @@ def test_a_report_for_a_send_we_took_for_failed_settles_it_so_it_is_not_sent_aga
         first.biz_id,
     )
     assert settled.sent_at == settled.committed_at
+
+
+def test_the_sms_account_shows_the_urls_to_enter_in_aliyuns_console(
+    api: TestClient, settings: Settings, workspace: WorkspaceFixture
+) -> None:
+    accounts = {a["channel"]: a for a in api.get("/api/v1/messaging/channels").json()}
+
+    urls = receipts.receipt_urls(settings, workspace.id)
+    assert accounts["sms"]["receipt_urls"] == {
+        "report_url": urls.report_url,
+        "uplink_url": urls.uplink_url,
+    }
+    assert accounts["email"]["receipt_urls"] is None

@@ -417,10 +417,10 @@ def conversions(
     workspace_id: int,
     first_times: Mapping[int, datetime],
     window: timedelta,
-) -> tuple[int, int]:
-    """Customers who paid for an order within `window` after their time, and what they paid."""
-    converted: set[int] = set()
-    paid = 0
+) -> dict[int, int]:
+    """customer id -> what they paid for orders within `window` after their time (converted
+    customers only)."""
+    converted: dict[int, int] = {}
     ids = list(first_times)
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
@@ -438,6 +438,5 @@ def conversions(
                 continue
             began = first_times[customer_id]
             if began <= paid_at <= began + window:
-                converted.add(customer_id)
-                paid += paid_fen
-    return len(converted), paid
+                converted[customer_id] = converted.get(customer_id, 0) + paid_fen
+    return converted

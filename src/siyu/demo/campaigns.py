@@ -96,7 +96,7 @@ def past_broadcasts(library: Library, now: datetime) -> list[PastBroadcast]:
             channel=Channel.WECOM,
             segment=GREEN_TEA_FRIENDS,
             content=Content(
-                text="{客户昵称}您好，我是{员工姓名}。今年的明前龙井到店了，嫩芽一芽一叶，"
+                text="您好，我是{员工姓名}。今年的明前龙井到店了，嫩芽一芽一叶，"
                 f"豆香清雅。给您留了一份品鉴装，预订戳 {LONGJING_URL} 转发给爱喝茶的朋友，"
                 "对方下单您也得双倍积分～",
                 poster_id=library.longjing_poster,

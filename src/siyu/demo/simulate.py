@@ -17,7 +17,6 @@ from siyu.db.dependencies import DbSession
 from siyu.exceptions import Conflict, NotFound, SiyuError
 from siyu.messaging import service as messaging_service
 from siyu.messaging.schemas import TaskOut
-from siyu.worker.queue import enqueue
 from siyu.workspace.dependencies import Operator
 from siyu.workspace.principal import Principal
 
@@ -105,12 +104,7 @@ async def confirm_as_staff(
                 outcome.over_quota += int(counts.get("over_quota", 0))
     except httpx.HTTPError as exc:
         raise SimulatorUnavailable(f"the WeCom simulator did not answer: {exc}") from exc
-    poll = enqueue(
-        session,
-        messaging_service.POLL_JOB,
-        {"broadcast_id": broadcast_id},
-        workspace_id=principal.workspace_id,
-    )
+    poll = messaging_service.poll_now(session, principal.workspace_id, broadcast_id)
     outcome.poll_job_id = poll.id
     return outcome
 

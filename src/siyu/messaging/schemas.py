@@ -260,9 +260,17 @@ class AccountCheck(BaseModel):
     code: str | None = None
 
 
+class ReceiptUrlsOut(BaseModel):
+    """Where Aliyun's console should push delivery reports and replies (SMS only)."""
+
+    report_url: str
+    uplink_url: str
+
+
 class ChannelAccountOut(BaseModel):
     channel: str
     config: dict[str, Any]
     has_secret: bool
     enabled: bool
     updated_at: datetime | None
+    receipt_urls: ReceiptUrlsOut | None = None

@@ -1,19 +1,19 @@
 """Broadcasts: compose, check eligibility, send, pause, resume, cancel, read results."""
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu.commerce import service as commerce_service
+from siyu.config import get_settings
 from siyu.content import links, materials, share
 from siyu.customers import groups as customer_groups
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import checks, planning, sending, wecom, wecom_groups
+from siyu.messaging import attribution, checks, planning, receipts, sending, wecom, wecom_groups
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
@@ -32,13 +32,14 @@ from siyu.messaging.schemas import (
     Eligibility,
     GroupCounts,
     MessagingRules,
+    ReceiptUrlsOut,
     ResultsOut,
     TaskOut,
 )
-from siyu.models import Broadcast, ChannelAccount, Delivery, WecomGroupDelivery
+from siyu.models import Broadcast, ChannelAccount, Delivery, Job, WecomGroupDelivery
 from siyu.segments import service as segments_service
 from siyu.staff import service as staff_service
-from siyu.worker.queue import enqueue
+from siyu.worker.queue import enqueue, run_now
 from siyu.worker.runner import next_cron_time
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
@@ -297,6 +298,11 @@ def remind(session: Session, principal: Principal, broadcast_id: int) -> Broadca
     return BroadcastOut.model_validate(broadcast)
 
 
+def poll_now(session: Session, workspace_id: int, broadcast_id: int) -> Job:
+    """Ask WeCom for results now (staff just confirmed), without a second polling chain."""
+    return run_now(session, POLL_JOB, {"broadcast_id": broadcast_id}, workspace_id=workspace_id)
+
+
 def next_occurrence(session: Session, broadcast: Broadcast) -> Broadcast | None:
     """A recurring broadcast schedules its next run as a copy when this one starts."""
     if not broadcast.recurrence:
@@ -359,11 +365,14 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
         elif status == DeliveryStatus.FAILED.value:
             failed[reason or "unknown"] = n
     clicks = links.first_clicks(session, principal.workspace_id, broadcast.id)
-    overall.clicked = len(clicks)
-    overall.converted, overall.converted_fen = commerce_service.conversions(
-        session, principal.workspace_id, clicks, timedelta(days=broadcast.attribution_days)
-    )
+    credited = attribution.attribute(session, broadcast, clicks)
+    _credit(overall, credited.overall)
     by_staff = _grouped(by_owner)
+    for key, tally in credited.by_staff.items():
+        _credit(by_staff.setdefault(key, Counts()), tally)
+    by_variant = _grouped(repo.grouped(broadcast.id, Delivery.variant))
+    for key, tally in credited.by_variant.items():
+        _credit(by_variant.setdefault(key, Counts()), tally)
     names = staff_service.staff_names(
         session, principal.workspace_id, [int(k) for k in by_staff if k != "none"]
     )
@@ -379,15 +388,19 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
             for k, c in by_staff.items()
         ],
         by_variant=[
-            GroupCounts(key=k, label=k, counts=c)
-            for k, c in _grouped(repo.grouped(broadcast.id, Delivery.variant)).items()
-            if k != "none"
+            GroupCounts(key=k, label=k, counts=c) for k, c in by_variant.items() if k != "none"
         ],
         shares=shares.shares,
         share_visitors=shares.visitors_reached,
         tasks=[TaskOut.model_validate(t) for t in repo.tasks(broadcast.id)],
         groups=wecom_groups.results(session, broadcast) if group_broadcast else [],
     )
+
+
+def _credit(counts: Counts, tally: attribution.Tally) -> None:
+    counts.clicked = tally.clicked
+    counts.converted = tally.converted
+    counts.converted_fen = tally.converted_fen
 
 
 def _grouped(rows: list[Any]) -> dict[str, Counts]:
@@ -432,19 +445,26 @@ def write_rules(session: Session, principal: Principal, data: MessagingRules) ->
     return messaging_rules.write(session, principal.workspace_id, data)
 
 
-def _account_out(channel: str, account: ChannelAccount | None) -> ChannelAccountOut:
+def _account_out(
+    workspace_id: int, channel: str, account: ChannelAccount | None
+) -> ChannelAccountOut:
+    urls = None
+    if channel == Channel.SMS.value:
+        found = receipts.receipt_urls(get_settings(), workspace_id)
+        urls = ReceiptUrlsOut(report_url=found.report_url, uplink_url=found.uplink_url)
     return ChannelAccountOut(
         channel=channel,
         config=dict(account.config) if account else {},
         has_secret=bool(account and account.secret),
         enabled=bool(account and account.enabled),
         updated_at=account.updated_at if account else None,
+        receipt_urls=urls,
     )
 
 
 def accounts(session: Session, principal: Principal) -> list[ChannelAccountOut]:
     found = {a.channel: a for a in MessagingRepository(session, principal.workspace_id).accounts()}
-    return [_account_out(c, found.get(c)) for c in ACCOUNT_CHANNELS]
+    return [_account_out(principal.workspace_id, c, found.get(c)) for c in ACCOUNT_CHANNELS]
 
 
 def save_account(
@@ -467,7 +487,7 @@ def save_account(
         session, principal, "messaging.account", target_type="channel", target_id=channel
     )
     session.flush()
-    return _account_out(channel, account)
+    return _account_out(principal.workspace_id, channel, account)
 
 
 def check_account(session: Session, principal: Principal, channel: str) -> AccountCheck:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.acquisition.rendering import CUSTOMER_NAME, STAFF_NAME
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
@@ -30,7 +31,7 @@ from siyu.connectors.wecom.schemas import (
 from siyu.content import materials, posters, wecom_media
 from siyu.exceptions import SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
-from siyu.messaging.rendering import Recipient, fill
+from siyu.messaging.rendering import CUSTOM, Recipient, fill
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import BroadcastStatus, Channel, Content, DeliveryStatus
 from siyu.models import Broadcast, Delivery, WecomBroadcastTask, WecomGroupDelivery
@@ -120,6 +121,12 @@ def check_content(session: Session, workspace_id: int, content: Content, field: 
         raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
     if content.text and len(content.text.encode()) > TEXT_MAX_BYTES:
         raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
+    if content.text and ("{" + CUSTOMER_NAME + "}" in content.text or CUSTOM.search(content.text)):
+        raise ValidationFailed(
+            f"{field}.text",
+            "a WeCom mass message is one text for all of a staff member's customers: "
+            f"only {{{STAFF_NAME}}} can be filled in",
+        )
     attachments = len(content.material_ids) + (1 if content.poster_id else 0)
     if attachments > MAX_ATTACHMENTS:
         raise ValidationFailed(

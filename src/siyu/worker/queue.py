@@ -77,6 +77,23 @@ def enqueue_on_connection(
     )
 
 
+def run_now(
+    session: Session, name: str, payload: dict[str, Any], *, workspace_id: int | None
+) -> Job:
+    """Bring a queued job with exactly this payload forward to now, or enqueue one."""
+    waiting = session.scalars(
+        select(Job).where(
+            Job.name == name, Job.workspace_id == workspace_id, Job.status == "queued"
+        )
+    )
+    for job in waiting:
+        if job.payload == payload:
+            job.run_at = utcnow()
+            session.flush()
+            return job
+    return enqueue(session, name, payload, workspace_id=workspace_id)
+
+
 def _checked_spec(name: str, lane: str) -> JobSpec:
     if lane not in LANES:
         msg = f"unknown lane {lane!r}"

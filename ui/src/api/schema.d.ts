@@ -2988,6 +2988,7 @@ export interface components {
             enabled: boolean;
             /** Updated At */
             updated_at: string | null;
+            receipt_urls?: components["schemas"]["ReceiptUrlsOut"] | null;
         };
         /** CheckResult */
         CheckResult: {
@@ -5729,6 +5730,16 @@ export interface components {
             start: string;
             /** End */
             end: string;
+        };
+        /**
+         * ReceiptUrlsOut
+         * @description Where Aliyun's console should push delivery reports and replies (SMS only).
+         */
+        ReceiptUrlsOut: {
+            /** Report Url */
+            report_url: string;
+            /** Uplink Url */
+            uplink_url: string;
         };
         /** RefundIn */
         RefundIn: {

@@ -48,6 +48,21 @@ describe('byte counting', () => {
     form.variants[0].content.text = '好'.repeat(1333) // 3999 bytes
     expect(stepProblem(form, 1)).toBeNull()
   })
+
+  it('refuses the customer name in WeCom text and a poster without its QR link', () => {
+    const form = emptyForm()
+    form.name = 'x'
+    form.segment_id = 1
+    const content = form.variants[0].content
+    content.text = '{客户昵称}您好，我是{员工姓名}'
+    expect(stepProblem(form, 1)?.key).toBe('broadcasts.errors.wecomCustomerName')
+    content.text = '您好，我是{员工姓名}'
+    content.poster_id = 7
+    expect(stepProblem(form, 1)?.key).toBe('broadcasts.errors.posterUrl')
+    content.poster_url = 'https://shop.example.cn/longjing'
+    expect(stepProblem(form, 1)).toBeNull()
+    expect(toBody(form).content).toMatchObject({ poster_id: 7, poster_url: 'https://shop.example.cn/longjing' })
+  })
 })
 
 describe('variables', () => {

@@ -11,6 +11,8 @@ export const CHANNELS: Channel[] = ['wecom', 'wecom_group', 'email', 'sms', 'web
 export const EXCLUSION_REASONS = ['duplicate', 'opted_out', 'no_address', 'no_follow', 'frequency_cap', 'wecom_quota'] as const
 /** Variables the server fills per recipient; the names are part of the content, never translated. */
 export const VARIABLES = ['客户昵称', '员工姓名'] as const
+/** A WeCom mass task is one text for all of a staff member's customers: only the sender varies. */
+export const WECOM_VARIABLES = ['员工姓名'] as const
 export const MAX_WECOM_TEXT_BYTES = 4000
 export const MAX_ATTACHMENTS = 9
 export const MAX_VARIANTS = 5
@@ -28,6 +30,8 @@ export interface ContentForm {
   html: string
   material_ids: number[]
   poster_id: number | null
+  /** Where the poster's QR code leads. */
+  poster_url: string
   sign_name: string
   template_code: string
   params: ParamRow[]
@@ -68,6 +72,7 @@ export function emptyContent(): ContentForm {
     html: '',
     material_ids: [],
     poster_id: null,
+    poster_url: '',
     sign_name: '',
     template_code: '',
     params: [],
@@ -193,7 +198,12 @@ export function contentBody(channel: Channel, content: ContentForm): ContentIn {
   switch (channel) {
     case 'wecom':
     case 'wecom_group':
-      return sparse({ text: orNull(content.text), material_ids: [...content.material_ids], poster_id: content.poster_id })
+      return sparse({
+        text: orNull(content.text),
+        material_ids: [...content.material_ids],
+        poster_id: content.poster_id,
+        poster_url: content.poster_id === null ? null : orNull(content.poster_url),
+      })
     case 'email':
       return sparse({ subject: orNull(content.subject), html: orNull(content.html), text: orNull(content.text) })
     case 'sms':
@@ -279,6 +289,7 @@ function contentForm(raw: Record<string, unknown> | null | undefined): ContentFo
     html: str(content.html),
     material_ids: Array.isArray(content.material_ids) ? content.material_ids.filter((id): id is number => typeof id === 'number') : [],
     poster_id: typeof content.poster_id === 'number' ? content.poster_id : null,
+    poster_url: str(content.poster_url),
     sign_name: str(sms.sign_name),
     template_code: str(sms.template_code),
     params: Object.entries(record(sms.params)).map(([key, value]) => ({ key, value: str(value) })),
@@ -319,8 +330,14 @@ function contentProblem(channel: Channel, content: ContentForm, field: string): 
       if (utf8Bytes(content.text) > MAX_WECOM_TEXT_BYTES) {
         return { field: `${field}.text`, key: 'broadcasts.errors.textTooLong', params: { max: MAX_WECOM_TEXT_BYTES } }
       }
-      if (content.material_ids.length > MAX_ATTACHMENTS) {
+      if (content.material_ids.length + (content.poster_id === null ? 0 : 1) > MAX_ATTACHMENTS) {
         return { field: `${field}.material_ids`, key: 'broadcasts.errors.tooManyAttachments', params: { max: MAX_ATTACHMENTS } }
+      }
+      if (content.text.includes('{客户昵称}')) {
+        return { field: `${field}.text`, key: 'broadcasts.errors.wecomCustomerName' }
+      }
+      if (content.poster_id !== null && !/^https?:\/\/\S+$/.test(content.poster_url.trim())) {
+        return { field: `${field}.poster_url`, key: 'broadcasts.errors.posterUrl' }
       }
       return null
     case 'email':
