@@ -1,11 +1,12 @@
 """The send loop of email, SMS and webhook broadcasts: claim, render, hand over, record.
 
 A delivery moves pending → sending → sent | failed. A batch of pending rows is claimed
-(on PostgreSQL locked with SKIP LOCKED), rendered, and sent in rounds: every message of a
-round is prepared on its own SMTP connection (MAIL, RCPT, DATA and the content, all but
-the final dot), then one UPDATE moves the round's rows that are still pending to
-`sending` and commits (the hand-over), then the dots are written back to back, then the
-replies are read. A batch's outcomes are recorded together; a retryable failure goes back
+(on PostgreSQL skipping rows another sender has locked), rendered with its tracked links
+and committed, so no transaction stays open while SMTP talks, then sent in rounds: every
+message of a round is prepared on its own SMTP connection (MAIL, RCPT, DATA and the
+content, all but the final dot), then one UPDATE moves the round's rows that are still
+pending to `sending` and commits (the hand-over), then the dots are written back to back,
+then the replies are read. A batch's outcomes are recorded together; a retryable failure goes back
 to pending for a later pass. A row another sender handed over first is not sent here:
 its connection is closed without the dot.
 
@@ -277,6 +278,7 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
                 break
             after = rows[-1].id
             messages = render_batch(session, broadcast, rows, variants)
+            ctx.checkpoint()  # no transaction (nor SQLite's write lock) stays open over SMTP
             outcomes = await adapter.deliver(messages, hand_over)
             _record(repo, rows, outcomes)
             sent += sum(1 for o in outcomes.values() if o.ok)
