@@ -242,6 +242,9 @@ def _insert_deliveries(
         rows.c.reason,
         literal(0),
     )
+    # in customer order the rows' index entries and foreign key lookups land on
+    # neighbouring pages; in hash-join order each one reads a random page
+    source = source.order_by(rows.c.customer_id)
     columns = "workspace_id broadcast_id customer_id channel variant staff_id address status"
     _settle_for_bulk(session)
     session.execute(insert(Delivery).from_select([*columns.split(), "reason", "attempts"], source))
