@@ -19,6 +19,8 @@ class Customer(IdMixin, WorkspaceMixin, TimestampMixin, Base):
         Index(None, "workspace_id", "total_paid_fen", "id"),
         Index(None, "workspace_id", "mobile_last4"),
         Index(None, "workspace_id", "mobile"),
+        # Deleting a customer nulls merged_into_id of those merged into it.
+        Index(None, "merged_into_id"),
         # Prefix search: text_pattern_ops lets PostgreSQL use the index for LIKE 'abc%'.
         Index(None, "workspace_id", "name", postgresql_ops={"name": "text_pattern_ops"}),
         Index(None, "workspace_id", "remark", postgresql_ops={"remark": "text_pattern_ops"}),

@@ -19,6 +19,8 @@ class Delivery(IdMixin, WorkspaceMixin, Base):
         Index(None, "broadcast_id", "status", "id"),
         Index(None, "workspace_id", "customer_id", "channel", "sent_at"),
         Index(None, "workspace_id", "channel", "provider_id"),
+        # Frequency caps and WeCom's quota look back over a channel's recent sends.
+        Index(None, "workspace_id", "channel", "sent_at"),
     )
 
     broadcast_id: Mapped[int] = mapped_column(
