@@ -389,7 +389,10 @@ def test_email_account_check_shows_what_the_server_said(clean: Console, corp: Co
     page.goto(f"{corp.url}/broadcasts/settings")
     card = page.get_by_test_id("account-email")
     page.get_by_test_id("smtp-host").locator("input").fill("127.0.0.1")
-    page.get_by_test_id("smtp-port").locator("input").fill(str(port))
+    port_input = page.get_by_test_id("smtp-port").locator("input")
+    port_input.fill(str(port))
+    port_input.press("Tab")  # the number input commits its value on blur
+    expect(port_input).to_have_value(str(port))
     card.get_by_text("不加密").click()
     page.get_by_test_id("smtp-username").locator("input").fill("")
     page.get_by_test_id("smtp-from").locator("input").fill("member@shanchaji.example")
