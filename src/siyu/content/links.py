@@ -171,7 +171,7 @@ def track_for_recipients(
     repo = LinksRepository(session, workspace_id)
     keys = {customer_id: _dedupe_key(broadcast_id, customer_id, url) for customer_id in staff_of}
     now = utcnow()
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, tuple[int | None, str]] = {}
     for _ in range(MINT_ATTEMPTS):
         missing = [c for c in staff_of if keys[c] not in found]
         if not missing:
@@ -299,6 +299,12 @@ def open_link(
     repo = LinksRepository(session, link.workspace_id)
     now = utcnow()
     visitor = repo.visitor(visitor_key, now=now)
+    if link.customer_id is None:
+        # sent by a staff member to many: an open is theirs, whoever the visitor is
+        visit = repo.add_visit(link, visitor, kind="staff", now=now, user_agent=user_agent)
+        if visitor.customer_id is not None:
+            _record_event(session, link, visitor, visit_id=visit.id, own=True, at=now)
+        return Opened(link.url, visitor_key)
     if visitor.customer_id is None and not repo.opened_by_owner(link.id):
         repo.bind_visitor(visitor, link.customer_id, now=now)
     own = visitor.customer_id == link.customer_id

@@ -53,7 +53,7 @@ class LinksRepository:
         table: Table = TrackedLink.__table__  # type: ignore[assignment]
         insert_rows(self.session, table, rows, ignore_conflicts=True)
 
-    def codes_by_dedupe_key(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    def codes_by_dedupe_key(self, keys: Sequence[str]) -> dict[str, tuple[int | None, str]]:
         """dedupe key -> (customer_id, code) of the links stored under those keys."""
         rows = self.session.execute(
             select(TrackedLink.dedupe_key, TrackedLink.customer_id, TrackedLink.code).where(
@@ -171,7 +171,8 @@ class LinksRepository:
         )
         first: dict[int, datetime] = {}
         for customer_id, at in rows:
-            first[customer_id] = at
+            if customer_id is not None:
+                first[customer_id] = at
         return first
 
     # -- share edges ------------------------------------------------------------

@@ -50,3 +50,5 @@ class Delivery(IdMixin, WorkspaceMixin, Base):
     committed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    # the first time the message was seen (an email's open pixel); opens are counted once
+    opened_at: Mapped[datetime | None]

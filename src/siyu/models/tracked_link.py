@@ -8,7 +8,7 @@ from siyu.kit.time import utcnow
 
 
 class TrackedLink(IdMixin, WorkspaceMixin, Base):
-    """A short link sent to one customer: `/l/{code}` redirects to `url` and counts the open.
+    """A short link sent to one customer (or by one staff member): `/l/{code}` redirects to `url` and counts the open.
 
     `code` is unique across workspaces (the public URL names no workspace). `dedupe_key`
     (a hash of broadcast, customer and url) makes minting idempotent: a resumed send finds
@@ -26,7 +26,9 @@ class TrackedLink(IdMixin, WorkspaceMixin, Base):
     code: Mapped[str] = mapped_column(String(16))
     dedupe_key: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(2048))
-    customer_id: Mapped[int] = mapped_column(
+    # None for a link a staff member sends to many customers at once (WeCom messages and
+    # posters): its opens are the broadcast's and the staff member's, not one customer's.
+    customer_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("customer.id", ondelete="CASCADE")
     )
     staff_id: Mapped[int | None] = mapped_column(
