@@ -210,11 +210,6 @@ def _kill_while_held(worker: Worker, sink: LeanSink, after: int, point: HoldPoin
 
 
 @pytest.mark.usefixtures("_quick_customer_cleanup")
-@pytest.mark.skipif(
-    bool(os.environ.get("SIYU_TEST_DATABASE_URL")),
-    reason="on PostgreSQL the worker stalled before the first kill in a clean-clone "
-    "CI run (it passed in development); runs in the SQLite pass until that is found",
-)
 def test_a_broadcast_killed_twice_mid_send_reaches_everyone_exactly_once(
     engine: Engine,
     api: TestClient,

@@ -28,3 +28,35 @@ class StatisticsRefresher:
         self.next_at = self.written * 2
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text(f"ANALYZE {', '.join(self.tables)}"))
+
+
+# autovacuum's default analyze rule: 50 rows plus 10% of the table changed since the last
+STALE_BASE_ROWS = 50
+STALE_FRACTION = 0.1
+
+
+def analyze_stale(session: Session) -> list[str]:
+    """ANALYZE the tables whose statistics autovacuum would have refreshed by now; returns
+    their names. For jobs whose plans join large tables (segment builds, broadcast
+    planning): with autovacuum off or behind, a freshly filled table still looks empty
+    and PostgreSQL nests loops over it. Runs on a connection of its own, so the job's
+    transaction holds no lock for it. A no-op on SQLite."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        stale = list(
+            connection.scalars(
+                text(
+                    "SELECT s.relname FROM pg_stat_user_tables s"
+                    " JOIN pg_class c ON c.oid = s.relid"
+                    " WHERE s.schemaname = current_schema()"
+                    " AND s.n_mod_since_analyze > :base + :fraction * GREATEST(c.reltuples, 0)"
+                    " ORDER BY s.relname"
+                ),
+                {"base": STALE_BASE_ROWS, "fraction": STALE_FRACTION},
+            )
+        )
+        for table in stale:
+            connection.execute(text(f'ANALYZE "{table}"'))
+    return stale

@@ -5,6 +5,7 @@ from typing import Any
 
 from siyu.config import get_settings
 from siyu.connectors.wecom.clients import release_before_calls
+from siyu.db.maintenance import analyze_stale
 from siyu.kit.time import utcnow
 from siyu.messaging import planning, sending, service, wecom, wecom_groups
 from siyu.messaging.repository import MessagingRepository
@@ -30,6 +31,7 @@ async def start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": True}
     group = broadcast.channel == Channel.WECOM_GROUP.value
     if broadcast.planned_at is None:
+        analyze_stale(session)
         if group:
             wecom_groups.plan(session, broadcast)
         else:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from siyu.customers.changes import REFRESH_JOB
+from siyu.db.maintenance import analyze_stale
 from siyu.segments import service
 from siyu.worker.context import JobContext
 from siyu.worker.queue import enqueue
@@ -17,6 +18,7 @@ REFRESH_BATCHES_PER_RUN = 20
 @job(service.BUILD_JOB)
 def build(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     assert ctx.workspace_id is not None
+    analyze_stale(ctx.session)
     return service.build_segment(ctx.session, ctx.workspace_id, int(payload["segment_id"]))
 
 
@@ -40,4 +42,5 @@ def refresh_changed(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]
 @job(service.REBUILD_JOB)
 def rebuild_all(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]:
     assert ctx.workspace_id is not None
+    analyze_stale(ctx.session)
     return {"segments": service.rebuild_all(ctx.session, ctx.workspace_id)}
