@@ -8,11 +8,8 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
-from siyu.connectors.wecom.schemas import (
-    AddContactWayRequest,
-    Attachment,
-    UpdateContactWayRequest,
-)
+from siyu.connectors.wecom.schemas.contact_ways import AddContactWayRequest, UpdateContactWayRequest
+from siyu.connectors.wecom.schemas.messages import Attachment
 
 __all__ = ["ContactWay", "WecomApiError", "describe"]
 

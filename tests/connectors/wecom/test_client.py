@@ -20,16 +20,15 @@ from siyu.connectors.wecom.errors import (
     WecomUnavailable,
     error_for,
 )
-from siyu.connectors.wecom.schemas import (
-    AddContactWayRequest,
+from siyu.connectors.wecom.schemas.contact_ways import AddContactWayRequest, UpdateContactWayRequest
+from siyu.connectors.wecom.schemas.messages import (
     AddMsgTemplateRequest,
     Attachment,
     AttachmentType,
     GroupMsg,
     TextContent,
-    UpdateContactWayRequest,
-    UserGetResponse,
 )
+from siyu.connectors.wecom.schemas.org import UserGetResponse
 from siyu.connectors.wecom.tokens import TokenCache
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.exceptions import NotFound

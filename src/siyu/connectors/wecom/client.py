@@ -11,32 +11,34 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
-from siyu.connectors.wecom.schemas import (
+from siyu.connectors.wecom.schemas.base import WecomResponse
+from siyu.connectors.wecom.schemas.contact_ways import (
     AddContactWayRequest,
     AddContactWayResponse,
-    AddCorpTagRequest,
-    AddCorpTagResponse,
-    AddMsgTemplateRequest,
-    AddMsgTemplateResponse,
-    Attachment,
-    BatchGetByUserResponse,
     ContactWayRef,
-    CorpTagListRequest,
-    CorpTagListResponse,
-    DelCorpTagRequest,
-    DepartmentListResponse,
-    DepartmentSimpleListResponse,
-    DeptUser,
-    EditCorpTagRequest,
+    GetContactWayResponse,
+    ListContactWayRequest,
+    ListContactWayResponse,
+    UpdateContactWayRequest,
+)
+from siyu.connectors.wecom.schemas.contacts import (
+    BatchGetByUserResponse,
     ExternalContactGetResponse,
     ExternalContactListResponse,
     ExternalContactWithFollowInfo,
-    FollowUserListResponse,
-    GetContactWayResponse,
+    RemarkRequest,
+)
+from siyu.connectors.wecom.schemas.groups import (
     GroupChatGetResponse,
     GroupChatListRequest,
     GroupChatListResponse,
     GroupChatRef,
+    OwnerFilter,
+)
+from siyu.connectors.wecom.schemas.messages import (
+    AddMsgTemplateRequest,
+    AddMsgTemplateResponse,
+    Attachment,
     GroupMsg,
     GroupMsgListRequest,
     GroupMsgListResponse,
@@ -44,16 +46,32 @@ from siyu.connectors.wecom.schemas import (
     GroupMsgSendResultResponse,
     GroupMsgTask,
     GroupMsgTaskResponse,
-    ListContactWayRequest,
-    ListContactWayResponse,
-    MarkTagRequest,
     MediaUploadImgResponse,
     MediaUploadResponse,
-    NewCorpTag,
-    OwnerFilter,
-    RemarkRequest,
     SendWelcomeMsgRequest,
     TextContent,
+)
+from siyu.connectors.wecom.schemas.org import (
+    DepartmentListResponse,
+    DepartmentSimpleListResponse,
+    DeptUser,
+    FollowUserListResponse,
+    UserGetResponse,
+    UserListIdResponse,
+    UserListResponse,
+    UserSimpleListResponse,
+)
+from siyu.connectors.wecom.schemas.tags import (
+    AddCorpTagRequest,
+    AddCorpTagResponse,
+    CorpTagListRequest,
+    CorpTagListResponse,
+    DelCorpTagRequest,
+    EditCorpTagRequest,
+    MarkTagRequest,
+    NewCorpTag,
+)
+from siyu.connectors.wecom.schemas.transfers import (
     TransferCustomerRequest,
     TransferCustomerResponse,
     TransferResultRequest,
@@ -61,12 +79,6 @@ from siyu.connectors.wecom.schemas import (
     TransferStatus,
     UnassignedCustomer,
     UnassignedListResponse,
-    UpdateContactWayRequest,
-    UserGetResponse,
-    UserListIdResponse,
-    UserListResponse,
-    UserSimpleListResponse,
-    WecomResponse,
 )
 from siyu.connectors.wecom.transport import WecomTransport
 

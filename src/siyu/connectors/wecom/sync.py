@@ -14,8 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import schemas
 from siyu.connectors.wecom.client import WecomClient
+from siyu.connectors.wecom.schemas.contacts import (
+    ExternalContact,
+    ExternalContactGetResponse,
+    ExternalContactWithFollowInfo,
+    FollowCommon,
+)
+from siyu.connectors.wecom.schemas.groups import GroupChat
+from siyu.connectors.wecom.schemas.org import Department, Member
+from siyu.connectors.wecom.schemas.tags import CorpTagGroup
 from siyu.customers import groups as customer_groups
 from siyu.customers import wecom as customers_wecom
 from siyu.customers.groups import WecomGroupMemberRecord, WecomGroupRecord
@@ -46,7 +54,7 @@ def _time(unix: int) -> datetime | None:
 # -- WeCom payloads → domain records -------------------------------------------------------
 
 
-def department_record(department: schemas.Department) -> WecomDepartmentRecord:
+def department_record(department: Department) -> WecomDepartmentRecord:
     return WecomDepartmentRecord(
         wecom_id=department.id,
         name=department.name or str(department.id),
@@ -55,7 +63,7 @@ def department_record(department: schemas.Department) -> WecomDepartmentRecord:
     )
 
 
-def member_record(member: schemas.Member) -> WecomMemberRecord:
+def member_record(member: Member) -> WecomMemberRecord:
     main = member.main_department or (member.department[0] if member.department else None)
     return WecomMemberRecord(
         userid=member.userid,
@@ -68,7 +76,7 @@ def member_record(member: schemas.Member) -> WecomMemberRecord:
     )
 
 
-def tag_group_record(group: schemas.CorpTagGroup) -> WecomTagGroupRecord:
+def tag_group_record(group: CorpTagGroup) -> WecomTagGroupRecord:
     return WecomTagGroupRecord(
         wecom_group_id=group.group_id,
         name=group.group_name,
@@ -81,7 +89,7 @@ def tag_group_record(group: schemas.CorpTagGroup) -> WecomTagGroupRecord:
     )
 
 
-def contact_record(contact: schemas.ExternalContact) -> WecomContactRecord:
+def contact_record(contact: ExternalContact) -> WecomContactRecord:
     return WecomContactRecord(
         external_userid=contact.external_userid,
         name=contact.name,
@@ -92,7 +100,7 @@ def contact_record(contact: schemas.ExternalContact) -> WecomContactRecord:
 
 
 def follow_record(
-    external_userid: str, staff_id: int, follow: schemas.FollowCommon, tag_ids: Sequence[int]
+    external_userid: str, staff_id: int, follow: FollowCommon, tag_ids: Sequence[int]
 ) -> WecomFollowRecord:
     return WecomFollowRecord(
         external_userid=external_userid,
@@ -106,7 +114,7 @@ def follow_record(
     )
 
 
-def group_record(chat: schemas.GroupChat, staff_ids: dict[str, int]) -> WecomGroupRecord:
+def group_record(chat: GroupChat, staff_ids: dict[str, int]) -> WecomGroupRecord:
     return WecomGroupRecord(
         chat_id=chat.chat_id,
         name=chat.name,
@@ -147,7 +155,7 @@ async def read_tag_library(
 def apply_contact(
     session: Session,
     workspace_id: int,
-    detail: schemas.ExternalContactGetResponse,
+    detail: ExternalContactGetResponse,
     *,
     ended_by: str,
     occurred_at: datetime,
@@ -297,7 +305,7 @@ class Syncer:
         self._next_phase("members", {"departments": [d.id for d in departments]})
 
     async def _members(self) -> None:
-        members: dict[str, schemas.Member] = {}
+        members: dict[str, Member] = {}
         for department_id in self.run.checkpoint["departments"]:
             for member in (await self.client.user_list(department_id)).userlist:
                 members.setdefault(member.userid, member)
@@ -338,7 +346,7 @@ class Syncer:
         self._next_phase("groups", {**checkpoint, "group_cursor": ""})
 
     def _contact_page(
-        self, rows: Sequence[schemas.ExternalContactWithFollowInfo], staff_ids: dict[str, int]
+        self, rows: Sequence[ExternalContactWithFollowInfo], staff_ids: dict[str, int]
     ) -> None:
         contacts = [contact_record(r.external_contact) for r in rows]
         ids, created = customers_wecom.upsert_wecom_contacts(

@@ -26,7 +26,7 @@ from siyu.connectors.wecom.errors import (
     WecomUnavailable,
     error_for,
 )
-from siyu.connectors.wecom.schemas import AccessTokenResponse, CursorPage, WecomModel
+from siyu.connectors.wecom.schemas.base import AccessTokenResponse, CursorPage, WecomModel
 from siyu.connectors.wecom.tokens import TOKENS, TokenCache, token_key
 from siyu.kit.ratelimit import Limit, Limiter
 
