@@ -9,7 +9,7 @@ themselves at doubling row counts: a handful of ANALYZEs over any file size.
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 
@@ -41,7 +41,8 @@ def analyze_stale(session: Session) -> list[str]:
     planning): with autovacuum off or behind, a freshly filled table still looks empty
     and PostgreSQL nests loops over it. Runs on a connection of its own, so the job's
     transaction holds no lock for it. A no-op on SQLite."""
-    engine = session.get_bind()
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

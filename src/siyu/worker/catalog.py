@@ -3,6 +3,7 @@
 import importlib
 
 JOB_MODULES = (
+    "siyu.db.jobs",
     "siyu.customers.jobs",
     "siyu.tags.jobs",
     "siyu.commerce.jobs",

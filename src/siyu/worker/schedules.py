@@ -15,6 +15,7 @@ DAILY_FEATURES_JOB = "analytics.daily_features"
 REFRESH_WECOM_MEDIA_JOB = "content.refresh_wecom_media"
 WECOM_SWEEP_INBOX_JOB = "wecom.sweep_inbox"
 PULL_SMS_RECEIPTS_JOB = "messaging.pull_sms_receipts"
+ANALYZE_STALE_JOB = "db.analyze_stale"
 
 
 def ensure_schedule(
@@ -79,3 +80,5 @@ def ensure_installation_schedules(session: Session, settings: Settings) -> None:
     ensure_schedule(
         session, key=PULL_SMS_RECEIPTS_JOB, cron="*/10 * * * *", job_name=PULL_SMS_RECEIPTS_JOB
     )
+    # Planner statistics on PostgreSQL, where autovacuum is off or behind.
+    ensure_schedule(session, key=ANALYZE_STALE_JOB, cron="*/10 * * * *", job_name=ANALYZE_STALE_JOB)
