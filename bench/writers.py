@@ -106,6 +106,8 @@ class PostgresWriter(Writer):
             self.connection.commit()
             self.connection.autocommit = True
             cursor.execute("ANALYZE")
+        # the connection goes back to the engine's pool as it came out
+        self.connection.autocommit = False
         super().finish()
 
 
