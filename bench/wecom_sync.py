@@ -27,12 +27,11 @@ from siyu.connectors.wecom_sim import SimConfig, SimServer
 from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.session import session_factory, unit_of_work
-from siyu.kit.ratelimit import Limit
+from siyu.kit.ratelimit import Window, WindowLimit
 from siyu.workspace import service as workspace_service
 
 DEFAULT_URL = f"sqlite:///{DATA_DIR / 'wecom_sync.db'}"
 PER_HOUR = 150_000
-BURST = 10
 PACED = (
     "externalcontact/batch/get_by_user",
     "externalcontact/groupchat/list",
@@ -87,11 +86,9 @@ def one_run(url: str, staff: int, contacts: int, per_minute: int) -> tuple[float
 
         async def work() -> None:
             async with client_for(session, workspace_id) as client:
-                # Pace every API at the simulator's limit: a burst of BURST, then the rest of
-                # the minute's quota spread evenly, so no 60-second window exceeds it.
-                client.limits = {
-                    path: Limit(rate=(per_minute - BURST) / 60, capacity=BURST) for path in PACED
-                }
+                # The client's limits are the simulator's: `per_minute` a minute per API.
+                limit = WindowLimit((Window(per_minute, 60), Window(PER_HOUR, 3600)))
+                client.limits = dict.fromkeys(PACED, limit)
                 await sync.Syncer(
                     session, run, client, commit=session.commit, progress=lambda _d, _t: None
                 ).execute()

@@ -5,10 +5,11 @@ from siyu.db.base import Base, IdMixin, WorkspaceMixin
 
 
 class RateBucket(IdMixin, WorkspaceMixin, Base):
-    """A token bucket shared by every worker process (see `siyu.kit.ratelimit`).
+    """A rate limit's state shared by every worker process (see `siyu.kit.ratelimit`).
 
-    `tokens` is the level at `refilled_at` (unix seconds); the refill since then is
-    computed in the UPDATE that takes a token, so the row is the only shared state.
+    For a token bucket, `tokens` is the level at `refilled_at` (unix seconds); the refill
+    since then is computed in the UPDATE that takes a token. For one slot of a window's
+    ring, `tokens` counts the calls made in the slot and `refilled_at` is the slot's number.
     """
 
     __tablename__ = "rate_bucket"

@@ -11,7 +11,7 @@ from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.tokens import TokenCache
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.db.engine import build_engine
-from siyu.kit.ratelimit import DatabaseLimiter, Limit
+from siyu.kit.ratelimit import DatabaseLimiter, Limit, Window, WindowLimit
 from siyu.models import RateBucket
 from tests.conftest import WorkspaceFixture
 
@@ -60,7 +60,7 @@ def test_workers_sharing_a_workspace_bucket_never_call_wecom_faster_than_its_lim
         assert count <= limit.capacity + limit.rate * (called_at - started) + 1
 
 
-def test_each_api_has_its_own_bucket_in_the_workspace(
+def test_each_api_counts_its_own_calls_in_wecom_s_minute_and_hour_windows(
     engine: Engine, db: Session, workspace: WorkspaceFixture, wecom_sim: WecomSim
 ) -> None:
     wecom = WecomClient(
@@ -82,11 +82,49 @@ def test_each_api_has_its_own_bucket_in_the_workspace(
     rows = db.execute(
         select(RateBucket.key, RateBucket.tokens).where(RateBucket.workspace_id == workspace.id)
     )
-    levels = {row.key: row.tokens for row in rows}
-    assert set(levels) == {
-        "wecom:gettoken",
-        "wecom:department/list",
-        "wecom:externalcontact/get_follow_user_list",
+    calls: dict[tuple[str, str], float] = {}
+    for key, tokens in rows:
+        api, window = key.split("@")
+        window = window.split("#")[0]
+        calls[api, window] = calls.get((api, window), 0) + tokens
+    assert calls == {
+        (f"wecom:{path}", window): count
+        for path, count in (
+            ("gettoken", 1),
+            ("department/list", 2),
+            ("externalcontact/get_follow_user_list", 1),
+        )
+        for window in ("60s", "3600s")
     }
-    # The default bucket holds 5,000 tokens; each call took one (refills stop at the capacity).
-    assert all(level <= 4999 for level in levels.values())
+    assert wecom.limit_for("department/list") == WindowLimit(
+        (Window(10_000, 60), Window(150_000, 3600))
+    )
+
+
+def test_calls_over_a_window_s_quota_wait_until_the_first_calls_left_the_window(
+    engine: Engine, workspace: WorkspaceFixture, wecom_sim: WecomSim
+) -> None:
+    window = Window(3, 2.0)
+    wecom = WecomClient(
+        wecom_sim.corp_id,
+        wecom_sim.contact_secret,
+        wecom_sim.base_url,
+        limiter=DatabaseLimiter(engine, workspace.id),
+        tokens=TokenCache(),
+        limits={PATH: WindowLimit((window,))},
+    )
+
+    async def run() -> None:
+        async with wecom:
+            await wecom.ensure_token()
+            for _ in range(5):
+                await wecom.department_list()
+
+    asyncio.run(run())
+
+    with wecom_sim.state.lock:
+        seen = sorted(wecom_sim.state.calls[PATH])
+    assert len(seen) == 5
+    # WeCom never saw more than the window's calls in any span of its length.
+    for first, later in zip(seen, seen[window.calls :], strict=False):
+        assert later - first >= window.seconds

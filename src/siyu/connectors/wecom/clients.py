@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.client import WecomClient
 from siyu.exceptions import NotFound, ValidationFailed
-from siyu.kit.ratelimit import DatabaseLimiter, Limit, Limiter
+from siyu.kit.ratelimit import DatabaseLimiter, Limiter, RateLimit
 from siyu.models import WecomConnection
 
 SecretKind = Literal["contact", "directory"]
@@ -45,7 +45,7 @@ class ReleasingLimiter:
         self.inner = inner
         self.session = session
 
-    async def acquire(self, key: str, limit: Limit) -> None:
+    async def acquire(self, key: str, limit: RateLimit) -> None:
         release(self.session)
         await self.inner.acquire(key, limit)
 

@@ -1,6 +1,6 @@
 """How every WeCom call travels: token, shared rate limit, retries, errors, redaction.
 
-Every call takes a token from the shared rate limiter ("wecom:" + path), then:
+Every call first passes the shared rate limit of its API ("wecom:" + path), then:
 * 40014 / 42001 / 40001 → the token is dropped, refreshed and the call retried once;
 * 45009 / 45033 → backed off with jitter and retried (bounded);
 * HTTP 5xx, -1 and network errors → retried with backoff for reads only;
@@ -28,12 +28,12 @@ from siyu.connectors.wecom.errors import (
 )
 from siyu.connectors.wecom.schemas.base import AccessTokenResponse, CursorPage, WecomModel
 from siyu.connectors.wecom.tokens import TOKENS, TokenCache, token_key
-from siyu.kit.ratelimit import Limit, Limiter
+from siyu.kit.ratelimit import Limiter, RateLimit, Window, WindowLimit
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
-# WeCom allows 10,000 calls/min and 150,000/hour per corp and API (protocol.md §5): a
-# bucket of 5,000 refilled at 38.8/s stays under both (≤ 7,330/min, ≤ 145,000/hour).
-DEFAULT_LIMIT = Limit(rate=140_000 / 3600, capacity=5_000)
+# WeCom allows each API 10,000 calls a minute and 150,000 an hour per corp (protocol.md §5),
+# counted per window: a minute's quota may go at once.
+DEFAULT_LIMIT: RateLimit = WindowLimit((Window(10_000, 60), Window(150_000, 3600)))
 MAX_RETRIES = 4
 # 45009/45033 count calls per minute: with the 30 s cap these pauses (0.5 s doubling, about
 # 60 s in all at the default backoff) outlast one window instead of giving up inside it.
@@ -81,7 +81,7 @@ class WecomTransport:
         limiter: Limiter | None = None,
         http: httpx.AsyncClient | None = None,
         tokens: TokenCache | None = None,
-        limits: Mapping[str, Limit] | None = None,
+        limits: Mapping[str, RateLimit] | None = None,
         backoff: float = 0.5,
         timeout: float = 10.0,
     ) -> None:
@@ -127,6 +127,10 @@ class WecomTransport:
             self._owned_loop = loop
         return self._owned
 
+    def limit_for(self, path: str) -> RateLimit:
+        """The rate limit of one API (path below /cgi-bin/), shared by every process."""
+        return self.limits.get(path, DEFAULT_LIMIT)
+
     # ------------------------------------------------------------------ transport
 
     async def _pause(self, attempt: int) -> None:
@@ -148,7 +152,7 @@ class WecomTransport:
         attempt = 0
         while True:
             if self.limiter is not None:
-                await self.limiter.acquire(f"wecom:{path}", self.limits.get(path, DEFAULT_LIMIT))
+                await self.limiter.acquire(f"wecom:{path}", self.limit_for(path))
             query = {k: v for k, v in (params or {}).items() if v is not None}
             token = ""
             if with_token:
