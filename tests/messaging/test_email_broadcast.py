@@ -92,6 +92,7 @@ def test_eligibility_counts_every_exclusion_reason(
         "audience": 6,
         "eligible": 3,
         "excluded": {"no_address": 1, "opted_out": 1, "duplicate": 1},
+        "groups": [],
     }
 
 

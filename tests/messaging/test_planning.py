@@ -228,7 +228,7 @@ def test_email_eligibility_and_results_count_every_exclusion_reason(shop: Shop) 
     results = shop.results(broadcast_id)
 
     reasons = {"opted_out": 1, "no_address": 1, "duplicate": 1, "frequency_cap": 1}
-    assert preview == {"audience": 6, "eligible": 2, "excluded": reasons}
+    assert preview == {"audience": 6, "eligible": 2, "excluded": reasons, "groups": []}
     assert results["excluded_by_reason"] == reasons
     assert results["counts"]["planned"] == 2
     assert results["counts"]["excluded"] == 4
@@ -275,7 +275,7 @@ def test_wecom_eligibility_and_results_count_every_exclusion_reason(
         "frequency_cap": 1,
         "wecom_quota": 1,
     }
-    assert preview == {"audience": 7, "eligible": 1, "excluded": reasons}
+    assert preview == {"audience": 7, "eligible": 1, "excluded": reasons, "groups": []}
     assert results["excluded_by_reason"] == reasons
     assert results["counts"]["planned"] == 1
     rows = shop.deliveries(broadcast_id)
@@ -453,6 +453,7 @@ def test_a_shared_address_goes_to_whoever_of_its_customers_may_receive_it(shop: 
         "audience": 4,
         "eligible": 2,
         "excluded": {"opted_out": 1, "frequency_cap": 1},
+        "groups": [],
     }
     broadcast_id = shop.broadcast("email", segment_id)
     shop.plan(broadcast_id)

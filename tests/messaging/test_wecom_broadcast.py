@@ -5,9 +5,11 @@ worker that died between WeCom creating a task and Siyu storing its msgid."""
 import asyncio
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import Engine, select, update
@@ -20,12 +22,14 @@ from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.apis.media import find_media
 from siyu.connectors.wecom_sim.state import MassTask
 from siyu.db.session import unit_of_work
+from siyu.kit.time import utcnow
 from siyu.messaging import service, wecom
-from siyu.models import Broadcast, Customer, Delivery, Staff, WecomBroadcastTask
+from siyu.models import Broadcast, Customer, Delivery, Event, Order, Staff, WecomBroadcastTask
 from siyu.worker.queue import enqueue
 from tests.conftest import WorkspaceFixture
 from tests.connectors.wecom.sync_helpers import connect_to_sim
 from tests.content.materials_helpers import create, create_image, png
+from tests.messaging.wecom_links import SHORT, known_phone, phone, short_path, target
 
 RunJobs = Callable[[], int]
 POSTER_SIZE = (360, 640)
@@ -231,6 +235,7 @@ def test_attachments_arrive_in_each_staff_members_task_with_a_poster_of_their_ow
     sim_tasks = _sim_tasks(wecom_sim)
     posters: set[bytes] = set()
     photos: set[str] = set()
+    links: set[str] = set()
     for task in results["tasks"]:
         attachments = [_payload(a) for a in sim_tasks[task["msgid"]].attachments]
         assert [kind for kind, _ in attachments] == ["image", "link", "image"]
@@ -238,15 +243,22 @@ def test_attachments_arrive_in_each_staff_members_task_with_a_poster_of_their_ow
         assert photo is not None
         assert photo.content == png()
         photos.add(photo.media_id)
-        assert attachments[1][1]["url"] == "https://shop.example.cn/longjing"
+        card_url = attachments[1][1]["url"]
+        assert target(api, card_url) == "https://shop.example.cn/longjing"
         drawn = find_media(wecom_sim.state, attachments[2][1]["media_id"])
         assert drawn is not None
         with Image.open(io.BytesIO(drawn.content)) as picture:
             assert picture.size == POSTER_SIZE
+            (scanned,) = [code.text for code in zxingcpp.read_barcodes(picture.convert("RGB"))]
+        assert target(api, scanned) == "https://shop.example.cn/store"
+        assert scanned != card_url
         posters.add(drawn.content)
+        links.update([card_url, scanned])
     # one poster per staff member (their name on it), the material image uploaded once
     assert len(posters) == len(results["tasks"])
     assert len(photos) == 1
+    # each staff member's link and poster QR code are tracked links of their own
+    assert len(links) == 2 * len(results["tasks"])
 
 
 def _payload(attachment: dict[str, object]) -> tuple[str, dict[str, str]]:
@@ -260,6 +272,8 @@ def _payload(attachment: dict[str, object]) -> tuple[str, dict[str, str]]:
     ("content", "field"),
     [
         ({"text": "好" * 1400}, "content.text"),
+        # 3,990 bytes as written; the short link that replaces the URL is longer
+        ({"text": "好" * 1325 + " https://a.cn/x"}, "content.text"),
         ({"text": "x", "poster_id": "POSTER"}, "content.poster_url"),
         ({"material_ids": ["TEXT"]}, "content.material_ids[0]"),
         (
@@ -392,7 +406,8 @@ def test_a_worker_that_died_after_wecom_created_the_task_adopts_it_instead_of_se
     audience: int,
 ) -> None:
     image = create_image(api, "龙井茶园")
-    broadcast = _create(api, audience, {"text": "新茶到店", "material_ids": [image["id"]]})
+    text = "新茶到店 https://shop.example.cn/new"
+    broadcast = _create(api, audience, {"text": text, "material_ids": [image["id"]]})
     results = _send(api, broadcast["id"], run_jobs)
     lost = results["tasks"][1]
     before = set(_sim_tasks(wecom_sim))
@@ -415,7 +430,7 @@ def test_a_worker_that_died_before_calling_wecom_creates_the_task_once(
     run_jobs: RunJobs,
     audience: int,
 ) -> None:
-    broadcast = _create(api, audience, {"text": "新茶到店"})
+    broadcast = _create(api, audience, {"text": "新茶到店 https://shop.example.cn/new"})
     results = _send(api, broadcast["id"], run_jobs)
     lost = results["tasks"][0]
     with wecom_sim.state.lock:
@@ -434,3 +449,78 @@ def test_a_worker_that_died_before_calling_wecom_creates_the_task_once(
     assert {s.external_userid for s in again.sends} == {
         s.external_userid for s in never_created.sends
     }
+    assert again.text == never_created.text  # the same tracked link, not a new one
+
+
+def test_links_in_the_text_are_each_staff_members_and_their_clicks_count_for_them(
+    api: TestClient,
+    db: Session,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    wecom_sim: WecomSim,
+    run_jobs: RunJobs,
+    audience: int,
+) -> None:
+    broadcast = _create(
+        api,
+        audience,
+        {"text": "{员工姓名}推荐：明前龙井 https://shop.example.cn/longjing 到店自取"},
+    )
+    results = _send(api, broadcast["id"], run_jobs)
+    sim_tasks = _sim_tasks(wecom_sim)
+    sent = {}
+    for task in results["tasks"]:
+        text = str(sim_tasks[task["msgid"]].text["content"])
+        assert "https://shop.example.cn/longjing" not in text
+        (short,) = SHORT.findall(text)
+        assert target(api, short) == "https://shop.example.cn/longjing"
+        sent[task["staff_id"]] = short
+    assert len(set(sent.values())) == len(sent)
+    for task in results["tasks"]:
+        _confirm(wecom_sim, task)
+    _poll(engine, workspace.id, broadcast["id"], run_jobs)
+
+    first, second, *_ = results["tasks"]
+    assert (
+        phone(api).get(short_path(sent[first["staff_id"]]), follow_redirects=False).status_code
+        == 302
+    )
+    deliveries = _deliveries(db, broadcast["id"])
+    buyer_address = next(a for a, (s, _, _) in deliveries.items() if s == second["staff_id"])
+    buyer = db.scalar(select(Delivery.customer_id).where(Delivery.address == buyer_address))
+    db.commit()
+    assert buyer is not None
+    buyers_phone = known_phone(api, engine, workspace.id, buyer)
+    for _ in range(2):
+        buyers_phone.get(short_path(sent[second["staff_id"]]), follow_redirects=False)
+    with unit_of_work(engine) as session:
+        session.add(
+            Order(
+                workspace_id=workspace.id,
+                platform="youzan",
+                platform_order_id="YZ-LONGJING-1",
+                status="paid",
+                ordered_at=utcnow() + timedelta(minutes=5),
+                paid_at=utcnow() + timedelta(minutes=5),
+                paid_fen=16800,
+                total_fen=16800,
+                customer_id=buyer,
+            )
+        )
+
+    final = _results(api, broadcast["id"])
+
+    assert final["status"] == "completed"
+    counts = final["counts"]
+    assert (counts["clicked"], counts["converted"], counts["converted_fen"]) == (2, 1, 16800)
+    staff = {row["key"]: row["counts"] for row in final["by_staff"]}
+    stranger_staff, buyer_staff = (staff[str(t["staff_id"])] for t in (first, second))
+    assert (stranger_staff["clicked"], stranger_staff["converted"]) == (1, 0)
+    assert (buyer_staff["clicked"], buyer_staff["converted"]) == (1, 1)
+    opened = db.scalars(
+        select(Event.properties)
+        .where(Event.customer_id == buyer, Event.event_type == "link_opened")
+        .order_by(Event.occurred_at, Event.id)
+    ).all()
+    db.commit()
+    assert [p["broadcast_id"] for p in opened] == [None, broadcast["id"], broadcast["id"]]

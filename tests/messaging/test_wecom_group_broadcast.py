@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import sync_jobs
@@ -16,10 +16,11 @@ from siyu.connectors.wecom_sim import WecomSim
 from siyu.customers import groups as customer_groups
 from siyu.db.session import unit_of_work
 from siyu.messaging import service
-from siyu.models import CustomerGroup
+from siyu.models import CustomerGroup, CustomerGroupMember, Staff
 from siyu.worker.queue import enqueue
 from tests.conftest import WorkspaceFixture
 from tests.connectors.wecom.sync_helpers import connect_to_sim
+from tests.messaging.wecom_links import SHORT, known_phone, phone, short_path
 
 RunJobs = Callable[[], int]
 
@@ -245,3 +246,115 @@ def test_a_group_broadcast_needs_groups_and_one_content(
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"]["field"] == field
+
+
+def test_the_eligibility_preview_lists_each_group_with_its_owner_and_why_it_is_left_out(
+    api: TestClient,
+    db: Session,
+    workspace: WorkspaceFixture,
+    groups: dict[str, tuple[int, str]],
+) -> None:
+    dismissed, orphaned, *rest = sorted(groups)
+    customer_groups.dismiss_wecom_group(db, workspace.id, dismissed)
+    orphan = db.scalars(select(CustomerGroup).where(CustomerGroup.chat_id == orphaned)).one()
+    resigned = db.get(Staff, orphan.owner_staff_id)
+    assert resigned is not None
+    resigned.status = "resigned"
+    db.commit()
+    resigned_groups = {c for c, (_, owner) in groups.items() if owner == resigned.wecom_userid}
+    chosen = [group_id for group_id, _ in groups.values()]
+
+    response = api.post(
+        "/api/v1/broadcasts/eligibility",
+        json={"channel": "wecom_group", "customer_group_ids": [*chosen, chosen[0]]},
+    )
+
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    no_owner = len(resigned_groups - {dismissed})
+    assert preview["audience"] == 6
+    assert preview["excluded"] == {"dismissed": 1, "no_owner": no_owner}
+    assert preview["eligible"] == 6 - 1 - no_owner
+    by_id = {g["customer_group_id"]: g for g in preview["groups"]}
+    assert list(by_id) == chosen
+    assert by_id[groups[dismissed][0]]["reason"] == "dismissed"
+    assert by_id[groups[orphaned][0]]["reason"] == "no_owner"
+    assert by_id[groups[orphaned][0]]["owner_name"] == resigned.name
+    for chat_id in rest:
+        if chat_id not in resigned_groups:
+            assert by_id[groups[chat_id][0]]["reason"] is None
+    members = db.scalar(
+        select(func.count())
+        .select_from(CustomerGroupMember)
+        .where(
+            CustomerGroupMember.group_id == groups[rest[0]][0],
+            CustomerGroupMember.member_type == "external",
+            CustomerGroupMember.status == "active",
+        )
+    )
+    db.commit()
+    assert by_id[groups[rest[0]][0]]["customers"] == members
+
+    missing = api.post(
+        "/api/v1/broadcasts/eligibility", json={"channel": "wecom_group", "customer_group_ids": []}
+    )
+    assert missing.status_code == 422
+    assert missing.json()["error"]["details"]["field"] == "customer_group_ids"
+
+
+def test_each_owner_sends_links_of_their_own_and_a_members_click_counts_for_the_owner(
+    api: TestClient,
+    db: Session,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    wecom_sim: WecomSim,
+    run_jobs: RunJobs,
+    groups: dict[str, tuple[int, str]],
+) -> None:
+    created = api.post(
+        "/api/v1/broadcasts",
+        json={
+            "name": "社群新品",
+            "channel": "wecom_group",
+            "customer_group_ids": [group_id for group_id, _ in groups.values()],
+            "content": {"text": "新品茶礼盒上架：https://shop.example.cn/gift 群友专享"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    broadcast_id = created.json()["id"]
+    assert api.post(f"/api/v1/broadcasts/{broadcast_id}/send").status_code == 200
+    run_jobs()
+    results = _results(api, broadcast_id)
+    with wecom_sim.state.lock:
+        texts = {t["userid"]: wecom_sim.state.mass_tasks[t["msgid"]].text for t in results["tasks"]}
+    sent = {}
+    for userid, text in texts.items():
+        (short,) = SHORT.findall(str(text["content"]))
+        sent[userid] = short
+    assert len(set(sent.values())) == len(sent) > 1
+    _confirm_all_and_poll(wecom_sim, engine, workspace.id, results, run_jobs)
+
+    first, second, *_ = sorted(sent)
+    member = db.scalar(
+        select(CustomerGroupMember.customer_id)
+        .join(CustomerGroup, CustomerGroup.id == CustomerGroupMember.group_id)
+        .where(
+            CustomerGroup.workspace_id == workspace.id,
+            CustomerGroup.owner_userid == first,
+            CustomerGroupMember.customer_id.is_not(None),
+        )
+        .limit(1)
+    )
+    staff_of = dict(db.execute(select(Staff.wecom_userid, Staff.id)).all())
+    db.commit()
+    assert member is not None
+    known_phone(api, engine, workspace.id, member).get(
+        short_path(sent[first]), follow_redirects=False
+    )
+    phone(api).get(short_path(sent[second]), follow_redirects=False)
+
+    final = _results(api, broadcast_id)
+
+    assert final["counts"]["clicked"] == 2
+    staff = {row["key"]: row["counts"]["clicked"] for row in final["by_staff"]}
+    assert staff[str(staff_of[first])] == staff[str(staff_of[second])] == 1

@@ -175,6 +175,34 @@ class LinksRepository:
                 first[customer_id] = at
         return first
 
+    def first_staff_link_opens(
+        self, broadcast_id: int
+    ) -> list[tuple[int | None, int, int | None, datetime]]:
+        """(staff id, visitor id, the visitor's customer now, first open) per staff member and
+        browser, of the broadcast's links sent with no customer."""
+        rows = self.session.execute(
+            select(
+                TrackedLink.staff_id,
+                LinkVisit.visitor_id,
+                LinkVisitor.customer_id,
+                func.min(LinkVisit.visited_at),
+            )
+            .join(LinkVisit, LinkVisit.link_id == TrackedLink.id)
+            .join(LinkVisitor, LinkVisitor.id == LinkVisit.visitor_id)
+            .where(
+                TrackedLink.workspace_id == self.workspace_id,
+                TrackedLink.broadcast_id == broadcast_id,
+                TrackedLink.customer_id.is_(None),
+                LinkVisit.workspace_id == self.workspace_id,
+                LinkVisitor.workspace_id == self.workspace_id,
+            )
+            .group_by(TrackedLink.staff_id, LinkVisit.visitor_id, LinkVisitor.customer_id)
+        )
+        return [
+            (staff_id, visitor_id, customer_id, at)
+            for staff_id, visitor_id, customer_id, at in rows
+        ]
+
     # -- share edges ------------------------------------------------------------
 
     def edges(self, broadcast_id: int | None) -> tuple[list[EdgeRow], bool]:

@@ -270,6 +270,31 @@ def list_groups(
     ], next_cursor
 
 
+def groups_by_ids(session: Session, workspace_id: int, group_ids: Sequence[int]) -> list[GroupRow]:
+    """The workspace's groups among `group_ids`, in that order (unknown ids and those of
+    another workspace left out), with their owner's name and member mix; two statements."""
+    wanted = list(dict.fromkeys(group_ids))
+    if not wanted:
+        return []
+    found = {
+        group.id: (group, owner)
+        for group, owner in session.execute(
+            select(CustomerGroup, Staff.name)
+            .outerjoin(
+                Staff,
+                (Staff.id == CustomerGroup.owner_staff_id) & (Staff.workspace_id == workspace_id),
+            )
+            .where(CustomerGroup.workspace_id == workspace_id, CustomerGroup.id.in_(wanted))
+        )
+    }
+    counts = _member_counts(session, workspace_id, list(found))
+    return [
+        GroupRow(*found[group_id], *counts.get(group_id, (0, 0)))
+        for group_id in wanted
+        if group_id in found
+    ]
+
+
 @dataclass(frozen=True)
 class MemberRow:
     member: CustomerGroupMember
@@ -323,3 +348,37 @@ def get_group(session: Session, workspace_id: int, group_id: int) -> GroupDetail
         1 for m in members if m.member.status == "active" and m.member.member_type == "staff"
     )
     return GroupDetail(GroupRow(group, owner, customers, staff), members)
+
+
+def active_groups_of_owner(
+    session: Session, workspace_id: int, owner_userid: str
+) -> list[CustomerGroup]:
+    """The active groups `owner_userid` owns as Siyu last saw them, oldest first."""
+    return list(
+        session.scalars(
+            select(CustomerGroup)
+            .where(
+                CustomerGroup.workspace_id == workspace_id,
+                CustomerGroup.owner_userid == owner_userid,
+                CustomerGroup.status == "active",
+            )
+            .order_by(CustomerGroup.id)
+        )
+    )
+
+
+def groups_by_chat_id(
+    session: Session, workspace_id: int, chat_ids: Sequence[str]
+) -> dict[str, CustomerGroup]:
+    """The workspace's groups among `chat_ids`, by chat id (unknown ones left out)."""
+    if not chat_ids:
+        return {}
+    return {
+        group.chat_id: group
+        for group in session.scalars(
+            select(CustomerGroup).where(
+                CustomerGroup.workspace_id == workspace_id,
+                CustomerGroup.chat_id.in_(list(dict.fromkeys(chat_ids))),
+            )
+        )
+    }

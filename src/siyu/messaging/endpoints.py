@@ -51,7 +51,9 @@ def create_broadcast(body: BroadcastIn, session: DbSession, principal: Operator)
 @router.post("/broadcasts/eligibility", response_model=Eligibility)
 def eligibility(body: EligibilityIn, session: DbSession, principal: Viewer) -> Eligibility:
     """Who would receive it now, and how many are excluded for each reason; stores nothing."""
-    return service.eligibility(session, principal, body.channel, body.segment_id)
+    return service.eligibility(
+        session, principal, body.channel, body.segment_id, body.customer_group_ids
+    )
 
 
 @router.get("/broadcasts/{broadcast_id}", response_model=BroadcastOut)

@@ -23,9 +23,17 @@ from sqlalchemy.orm import Session
 from siyu.content import preferences
 from siyu.customers import contact_points
 from siyu.db.maintenance import StatisticsRefresher
+from siyu.exceptions import ValidationFailed
 from siyu.kit.time import utcnow
 from siyu.messaging import rules as messaging_rules
-from siyu.messaging.schemas import Channel, DeliveryStatus, Eligibility, ExclusionReason
+from siyu.messaging import wecom_groups
+from siyu.messaging.schemas import (
+    Channel,
+    DeliveryStatus,
+    Eligibility,
+    ExclusionReason,
+    GroupEligibility,
+)
 from siyu.models import Broadcast, Delivery
 from siyu.segments import service as segments_service
 from siyu.workspace.principal import Principal
@@ -172,6 +180,50 @@ def eligibility(
     eligible = sum(n for reason, n in counted if reason is None)
     return Eligibility(
         audience=eligible + sum(excluded.values()), eligible=eligible, excluded=excluded
+    )
+
+
+def preview(
+    session: Session,
+    workspace_id: int,
+    channel: str,
+    segment_id: int | None,
+    customer_group_ids: list[int] | None,
+) -> Eligibility:
+    """Who a broadcast of `channel` to this audience would reach now; stores nothing."""
+    if channel == Channel.WECOM_GROUP.value:
+        if not customer_group_ids:
+            raise ValidationFailed("customer_group_ids", "choose the customer groups to send to")
+        return group_eligibility(session, workspace_id, customer_group_ids)
+    if segment_id is None:
+        raise ValidationFailed("segment_id", "choose the audience: a segment or a list")
+    audience = segment_audience(session, workspace_id, segment_id)
+    return eligibility(session, workspace_id, channel, audience)
+
+
+def group_eligibility(session: Session, workspace_id: int, group_ids: list[int]) -> Eligibility:
+    """A WeCom group broadcast's audience: its groups, each once, and why some would be
+    left out (the same checks its planning makes)."""
+    checked = wecom_groups.check_groups(session, workspace_id, group_ids)
+    excluded: dict[str, int] = {}
+    for group in checked:
+        if group.reason is not None:
+            excluded[group.reason] = excluded.get(group.reason, 0) + 1
+    return Eligibility(
+        audience=len(checked),
+        eligible=len(checked) - sum(excluded.values()),
+        excluded=excluded,
+        groups=[
+            GroupEligibility(
+                customer_group_id=group.row.group.id,
+                name=group.row.group.name,
+                owner_staff_id=group.row.group.owner_staff_id,
+                owner_name=group.row.owner_name,
+                customers=group.row.customers,
+                reason=group.reason,
+            )
+            for group in checked
+        ],
     )
 
 

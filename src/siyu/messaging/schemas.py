@@ -117,7 +117,7 @@ class BroadcastOut(BaseModel):
     segment_id: int | None
     snapshot_id: int | None
     customer_group_ids: list[int] | None
-    content: dict[str, Any]
+    content: Content
     variants: list[dict[str, Any]] | None
     send_at: datetime | None
     recurrence: str | None
@@ -133,12 +133,25 @@ class BroadcastOut(BaseModel):
     created_at: datetime
 
 
+class GroupEligibility(BaseModel):
+    """A chosen customer group of a WeCom group broadcast, and why it would be left out."""
+
+    customer_group_id: int
+    name: str
+    owner_staff_id: int | None
+    owner_name: str | None
+    customers: int
+    reason: str | None
+
+
 class Eligibility(BaseModel):
-    """Who would get the broadcast now, and why the others would not."""
+    """Who would get the broadcast now, and why the others would not (for a group
+    broadcast: its customer groups, each listed in `groups`)."""
 
     audience: int
     eligible: int
     excluded: dict[str, int]
+    groups: list[GroupEligibility] = Field(default_factory=list)
 
 
 class Counts(BaseModel):

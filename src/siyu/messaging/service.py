@@ -198,12 +198,15 @@ def page(
 
 
 def eligibility(
-    session: Session, principal: Principal, channel: Channel, segment_id: int | None
+    session: Session,
+    principal: Principal,
+    channel: Channel,
+    segment_id: int | None,
+    customer_group_ids: list[int] | None = None,
 ) -> Eligibility:
-    if segment_id is None:
-        raise ValidationFailed("segment_id", "choose the audience: a segment or a list")
-    audience = planning.segment_audience(session, principal.workspace_id, segment_id)
-    return planning.eligibility(session, principal.workspace_id, channel.value, audience)
+    return planning.preview(
+        session, principal.workspace_id, channel.value, segment_id, customer_group_ids
+    )
 
 
 def send(session: Session, principal: Principal, broadcast_id: int) -> BroadcastOut:

@@ -28,7 +28,7 @@ from siyu.connectors.wecom.schemas import (
     ImagePayload,
     TextContent,
 )
-from siyu.content import materials, posters, wecom_media
+from siyu.content import links, materials, posters, staff_links, wecom_media
 from siyu.exceptions import SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
 from siyu.messaging.rendering import CUSTOM, Recipient, fill
@@ -50,6 +50,8 @@ RESULT_REASONS = {2: "not_friend", 3: "wecom_quota"}
 GROUP_RESULT_REASONS = {2: "group_gone", 3: "wecom_quota"}
 STAFF_SENT = 2
 OPEN_TASKS = ("creating", "waiting")
+# the channel of a poster's QR link, so results can tell scans from clicks in the message
+POSTER_CHANNEL = "poster"
 POLL_BATCH = 50
 
 Row = Delivery | WecomGroupDelivery
@@ -88,21 +90,46 @@ async def compose(
     text = None
     if content.get("text"):
         text = fill(content["text"], Recipient(0, 0, "", staff_id, variant, None, staff_name))
-        if len(text.encode()) > TEXT_MAX_BYTES:
-            raise ValidationFailed("content.text", "WeCom takes at most 4,000 bytes of text")
     attachments = [
         Attachment.model_validate(
             await wecom_media.attachment_for(session, workspace_id, material_id, client)
         )
         for material_id in content.get("material_ids") or []
     ]
+    urls = [a.link.url for a in attachments if a.link is not None]
+    tracked = staff_links.track_for_staff(
+        session,
+        workspace_id,
+        broadcast_id=broadcast.id,
+        staff_id=staff_id,
+        channel=broadcast.channel,
+        urls=[*links.find_links(text or ""), *urls],
+    )
+    if text is not None:
+        text = links.rewrite_links(text, tracked)
+        if len(text.encode()) > TEXT_MAX_BYTES:
+            raise ValidationFailed(
+                "content.text", "WeCom takes at most 4,000 bytes of text, tracked links included"
+            )
+    for attachment in attachments:
+        if attachment.link is not None:
+            attachment.link.url = tracked.get(attachment.link.url, attachment.link.url)
     poster_id = content.get("poster_id")
     if poster_id:
+        qr_url = str(content.get("poster_url") or "")
+        poster_links = staff_links.track_for_staff(
+            session,
+            workspace_id,
+            broadcast_id=broadcast.id,
+            staff_id=staff_id,
+            channel=POSTER_CHANNEL,
+            urls=[qr_url],
+        )
         image = posters.render_poster(
             session,
             workspace_id,
             poster_id,
-            qr_url=str(content.get("poster_url") or ""),
+            qr_url=poster_links.get(qr_url, qr_url),
             name=staff_name or "",
             staff_name=staff_name,
         )
@@ -115,12 +142,21 @@ async def compose(
     return Message(text, attachments)
 
 
+def tracked_bytes(text: str) -> int:
+    """Bytes of `text` once its links are short links."""
+    short = "x" * staff_links.short_url_length()
+    found = {url: short for url in links.find_links(text) if staff_links.trackable(url)}
+    return len(links.rewrite_links(text, found).encode())
+
+
 def check_content(session: Session, workspace_id: int, content: Content, field: str) -> None:
     """A WeCom message's text and attachments within WeCom's limits, as field errors."""
     if not (content.text or content.material_ids or content.poster_id):
         raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
-    if content.text and len(content.text.encode()) > TEXT_MAX_BYTES:
-        raise ValidationFailed(f"{field}.text", "WeCom takes at most 4,000 bytes of text")
+    if content.text and tracked_bytes(content.text) > TEXT_MAX_BYTES:
+        raise ValidationFailed(
+            f"{field}.text", "WeCom takes at most 4,000 bytes of text, tracked links included"
+        )
     if content.text and ("{" + CUSTOMER_NAME + "}" in content.text or CUSTOM.search(content.text)):
         raise ValidationFailed(
             f"{field}.text",

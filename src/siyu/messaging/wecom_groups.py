@@ -4,6 +4,9 @@ chats) to their groups. WeCom's mass-message quota counts per group as it does p
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -11,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.clients import client_for
 from siyu.customers import groups as customer_groups
-from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging import wecom
@@ -23,17 +25,16 @@ from siyu.worker.context import JobContext
 COUNTED = (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value)
 
 
-def _sent_in_window(session: Session, broadcast: Broadcast, chat_ids: list[str]) -> dict[str, int]:
-    """chat id -> group messages it received in the current WeCom quota period."""
+def _sent_since(
+    session: Session, workspace_id: int, chat_ids: list[str], since: datetime
+) -> dict[str, int]:
+    """chat id -> group messages it received since `since`."""
     if not chat_ids:
         return {}
-    rules = messaging_rules.read(session, broadcast.workspace_id)
-    zone = messaging_rules.zone(session, broadcast.workspace_id)
-    since, _ = messaging_rules.quota_window(rules.wecom_quota, utcnow(), zone)
     rows = session.execute(
         select(WecomGroupDelivery.chat_id, func.count())
         .where(
-            WecomGroupDelivery.workspace_id == broadcast.workspace_id,
+            WecomGroupDelivery.workspace_id == workspace_id,
             WecomGroupDelivery.chat_id.in_(chat_ids),
             WecomGroupDelivery.status.in_(COUNTED),
             WecomGroupDelivery.sent_at >= since,
@@ -43,27 +44,52 @@ def _sent_in_window(session: Session, broadcast: Broadcast, chat_ids: list[str])
     return {chat_id: int(n) for chat_id, n in rows}
 
 
-def plan(session: Session, broadcast: Broadcast) -> None:
-    """One row per chosen customer group: pending, or excluded with its reason (the group
-    was dismissed, its owner is not an active staff member with WeCom, or the group used up
-    WeCom's quota). Running it again adds nothing."""
-    workspace_id = broadcast.workspace_id
+@dataclass(frozen=True)
+class CheckedGroup:
+    """A chosen customer group and why it would not be sent to (None: it would)."""
+
+    row: customer_groups.GroupRow
+    reason: str | None
+
+
+def check_groups(
+    session: Session, workspace_id: int, group_ids: Sequence[int]
+) -> list[CheckedGroup]:
+    """The chosen groups (each once, unknown ones left out), each with its exclusion: the
+    group was dismissed, its owner is not an active staff member with WeCom, or the group
+    used up WeCom's quota."""
     rules = messaging_rules.read(session, workspace_id)
-    _, allowed = messaging_rules.quota_window(
+    since, allowed = messaging_rules.quota_window(
         rules.wecom_quota, utcnow(), messaging_rules.zone(session, workspace_id)
     )
-    found = []
-    for group_id in dict.fromkeys(broadcast.customer_group_ids or []):
-        try:
-            found.append(customer_groups.get_group(session, workspace_id, group_id).row.group)
-        except NotFound:
-            continue
+    found = customer_groups.groups_by_ids(session, workspace_id, group_ids)
     owners = {
-        g.owner_staff_id: staff_service.get_staff(session, workspace_id, g.owner_staff_id)
-        for g in found
-        if g.owner_staff_id is not None
+        row.group.owner_staff_id: staff_service.get_staff(
+            session, workspace_id, row.group.owner_staff_id
+        )
+        for row in found
+        if row.group.owner_staff_id is not None
     }
-    received = _sent_in_window(session, broadcast, [g.chat_id for g in found])
+    received = _sent_since(session, workspace_id, [row.group.chat_id for row in found], since)
+    checked = []
+    for row in found:
+        group = row.group
+        owner = owners.get(group.owner_staff_id) if group.owner_staff_id else None
+        reason = None
+        if group.status != "active":
+            reason = "dismissed"
+        elif owner is None or owner.status == "resigned" or owner.wecom_userid is None:
+            reason = "no_owner"
+        elif received.get(group.chat_id, 0) >= allowed:
+            reason = "wecom_quota"
+        checked.append(CheckedGroup(row, reason))
+    return checked
+
+
+def plan(session: Session, broadcast: Broadcast) -> None:
+    """One row per chosen customer group: pending, or excluded with its reason (see
+    `check_groups`). Running it again adds nothing."""
+    workspace_id = broadcast.workspace_id
     done = set(
         session.scalars(
             select(WecomGroupDelivery.chat_id).where(
@@ -73,18 +99,11 @@ def plan(session: Session, broadcast: Broadcast) -> None:
         )
     )
     rows: list[dict[str, Any]] = []
-    for group in found:
+    for checked in check_groups(session, workspace_id, broadcast.customer_group_ids or []):
+        group = checked.row.group
         if group.chat_id in done:
             continue
         done.add(group.chat_id)
-        owner = owners.get(group.owner_staff_id) if group.owner_staff_id else None
-        reason = None
-        if group.status != "active":
-            reason = "dismissed"
-        elif owner is None or owner.status == "resigned" or owner.wecom_userid is None:
-            reason = "no_owner"
-        elif received.get(group.chat_id, 0) >= allowed:
-            reason = "wecom_quota"
         rows.append(
             {
                 "workspace_id": workspace_id,
@@ -94,8 +113,12 @@ def plan(session: Session, broadcast: Broadcast) -> None:
                 "name": group.name[:200],
                 "owner_userid": group.owner_userid,
                 "staff_id": group.owner_staff_id,
-                "status": DeliveryStatus.EXCLUDED.value if reason else DeliveryStatus.PENDING.value,
-                "reason": reason,
+                "status": (
+                    DeliveryStatus.EXCLUDED.value
+                    if checked.reason
+                    else DeliveryStatus.PENDING.value
+                ),
+                "reason": checked.reason,
             }
         )
     if rows:

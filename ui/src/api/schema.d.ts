@@ -2814,10 +2814,7 @@ export interface components {
             snapshot_id: number | null;
             /** Customer Group Ids */
             customer_group_ids: number[] | null;
-            /** Content */
-            content: {
-                [key: string]: unknown;
-            };
+            content: components["schemas"]["Content"];
             /** Variants */
             variants: {
                 [key: string]: unknown;
@@ -3724,7 +3721,8 @@ export interface components {
         };
         /**
          * Eligibility
-         * @description Who would get the broadcast now, and why the others would not.
+         * @description Who would get the broadcast now, and why the others would not (for a group
+         *     broadcast: its customer groups, each listed in `groups`).
          */
         Eligibility: {
             /** Audience */
@@ -3735,6 +3733,8 @@ export interface components {
             excluded: {
                 [key: string]: number;
             };
+            /** Groups */
+            groups?: components["schemas"]["GroupEligibility"][];
         };
         /** EligibilityIn */
         EligibilityIn: {
@@ -4147,6 +4147,24 @@ export interface components {
             notice: string | null;
             /** Members */
             members: components["schemas"]["GroupMemberOut"][];
+        };
+        /**
+         * GroupEligibility
+         * @description A chosen customer group of a WeCom group broadcast, and why it would be left out.
+         */
+        GroupEligibility: {
+            /** Customer Group Id */
+            customer_group_id: number;
+            /** Name */
+            name: string;
+            /** Owner Staff Id */
+            owner_staff_id: number | null;
+            /** Owner Name */
+            owner_name: string | null;
+            /** Customers */
+            customers: number;
+            /** Reason */
+            reason: string | null;
         };
         /** GroupMemberOut */
         GroupMemberOut: {
