@@ -52,6 +52,7 @@ class Served:
     mobile_last4: str
     customer_id: int
     customer_name: str
+    database_url: str
 
 
 def _free_port() -> int:
@@ -137,7 +138,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"siyu serve did not start:\n{(home / 'serve.log').read_text()}")
             time.sleep(0.2)
-        yield Served(base, last4, customer_id, name)
+        yield Served(base, last4, customer_id, name, url)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -239,6 +240,31 @@ def test_customer_found_by_last_four_mobile_digits_opens_360(
     expect(page.get_by_test_id("customer-stats")).to_be_visible()
     expect(page.get_by_test_id("timeline")).to_be_visible()
     shot(page, "05-customer-360")
+
+
+def test_more_filters_find_customers_by_a_custom_field(signed_in: Page, served: Served) -> None:
+    engine = build_engine(served.database_url)
+    with engine.connect() as connection:
+        levels = connection.execute(
+            select(Customer.name, Customer.custom_fields).where(Customer.merged_into_id.is_(None))
+        ).all()
+    engine.dispose()
+    gold = sorted(str(name) for name, fields in levels if fields.get("member_level") == "金卡")
+    assert gold, "the demo gives some customers a gold card"
+    page = signed_in
+    page.goto(f"{served.url}/customers")
+    page.get_by_test_id("more-filters").click()
+    page.get_by_test_id("filter-custom-field").click()
+    page.locator(".t-select-option").filter(has_text="会员等级").click()
+    page.get_by_test_id("filter-custom-value").click()
+    page.locator(".t-select-option").filter(has_text="金卡").click()
+    page.get_by_test_id("more-filters-apply").click()
+    rows = page.get_by_test_id("customers-table").locator("tbody tr")
+    expect(rows).to_have_count(len(gold))
+    shown = sorted(rows.nth(n).locator("td").nth(1).inner_text() for n in range(len(gold)))
+    assert shown == gold
+    expect(page.get_by_test_id("more-filters")).to_contain_text("(1)")
+    shot(page, "04b-custom-field-filter")
 
 
 def test_tag_added_on_360_appears_in_tags_and_on_timeline(signed_in: Page, served: Served) -> None:

@@ -1,5 +1,6 @@
 """The demo workspace loads through the services, once, and its printed login works."""
 
+from collections import Counter
 from pathlib import Path
 
 import phonenumbers
@@ -84,6 +85,10 @@ def test_demo_loads_a_brand_with_customers_tags_orders_and_events(engine: Engine
         workspace = session.get(Workspace, ws)
         assert workspace is not None
         assert workspace.settings["demo"]["customers"] == CUSTOMERS
+        levels = Counter(c.custom_fields.get("member_level") for c in customers)
+        assert set(levels) == {"普通会员", "银卡", "金卡", "黑金"}
+        assert levels["普通会员"] > levels["黑金"]
+        assert any(isinstance(c.custom_fields.get("scents"), list) for c in customers)
 
 
 def test_second_load_adds_nothing_and_shows_no_key(engine: Engine) -> None:

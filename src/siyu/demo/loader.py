@@ -22,6 +22,7 @@ from siyu.demo.library import load_materials
 from siyu.demo.people import (
     Loaded,
     Progress,
+    load_custom_fields,
     load_customers,
     load_follow_relations,
     load_staff,
@@ -94,6 +95,7 @@ def load_demo(
         loaded = Loaded(workspace.id, Principal.system(workspace.id))
         load_staff(session, loaded, rng)
         people = [person_spec(rng, n) for n in range(customers)]
+        load_custom_fields(session, loaded)
         load_customers(session, loaded, people, rng, report)
         load_follow_relations(session, loaded, rng, report)
         load_tags(session, loaded, rng, report)

@@ -8,11 +8,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.customers import custom_fields
 from siyu.customers import follow as follow_service
 from siyu.customers import service as customers_service
+from siyu.customers.custom_fields import FieldType
 from siyu.customers.identities import IdentityKind, normalize
 from siyu.customers.schemas import CustomerCreate, IdentityIn
 from siyu.demo import data
@@ -129,6 +132,42 @@ def person_spec(rng: random.Random, n: int) -> PersonSpec:
     )
 
 
+# What a skincare brand's members fill in: label, type, options, share who answered.
+CUSTOM_FIELDS: tuple[tuple[str, str, FieldType, tuple[str, ...], float], ...] = (
+    ("skin_type", "肤质", FieldType.CHOICE, ("干性", "油性", "混合性", "中性", "敏感性"), 0.7),
+    ("member_level", "会员等级", FieldType.CHOICE, ("普通会员", "银卡", "金卡", "黑金"), 1.0),
+    ("scents", "偏好香型", FieldType.MULTI_CHOICE, ("山茶花", "白茶", "柑橘", "木质", "无香"), 0.4),
+    ("skin_test_score", "肌肤测试得分", FieldType.NUMBER, (), 0.3),
+)
+
+
+def load_custom_fields(session: Session, loaded: Loaded) -> None:
+    for order, (key, label, field_type, options, _) in enumerate(CUSTOM_FIELDS):
+        custom_fields.create_field(
+            session,
+            loaded.workspace_id,
+            key=key,
+            label=label,
+            field_type=field_type,
+            options=list(options),
+            sort_order=order,
+        )
+
+
+def custom_values(rng: random.Random) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, _, field_type, options, share in CUSTOM_FIELDS:
+        if rng.random() >= share:
+            continue
+        if field_type is FieldType.MULTI_CHOICE:
+            values[key] = rng.sample(options, rng.randint(1, 2))
+        elif field_type is FieldType.NUMBER:
+            values[key] = rng.randint(55, 98)
+        else:
+            values[key] = rng.choices(options, weights=range(len(options), 0, -1))[0]
+    return values
+
+
 def load_customers(
     session: Session,
     loaded: Loaded,
@@ -138,6 +177,8 @@ def load_customers(
 ) -> None:
     """Create each person through the customers service (OneID resolves their identities)."""
     total = len(people)
+    # its own random stream, so the rest of the demo is the same with or without it
+    answers = random.Random(len(people))  # noqa: S311 - reproducible demo data
     for done, person in enumerate(people, start=1):
         customer, _ = customers_service.create_customer(
             session,
@@ -153,6 +194,7 @@ def load_customers(
                 lifecycle_stage=person.stage,
                 source=person.source,
                 identities=[IdentityIn(kind=k, value=v) for k, v in person.identities],
+                custom_fields=custom_values(answers),
             ),
             source=ACTOR,
             actor=ACTOR,

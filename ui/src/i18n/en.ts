@@ -260,6 +260,13 @@ const en: typeof zhCN = {
       source: 'Source',
       createdFrom: 'Added from',
       createdTo: 'Added to',
+      more: 'More filters',
+      lastOrderFrom: 'Last order from',
+      lastOrderTo: 'Last order to',
+      lastActiveFrom: 'Last active from',
+      lastActiveTo: 'Last active to',
+      customField: 'Custom field',
+      customValue: 'Value',
     },
     columns: {
       name: 'Name',

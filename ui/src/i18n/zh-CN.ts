@@ -258,6 +258,13 @@ export default {
       source: '来源',
       createdFrom: '添加开始',
       createdTo: '添加结束',
+      more: '更多筛选',
+      lastOrderFrom: '最近下单开始',
+      lastOrderTo: '最近下单结束',
+      lastActiveFrom: '最近活跃开始',
+      lastActiveTo: '最近活跃结束',
+      customField: '自定义字段',
+      customValue: '字段值',
     },
     columns: {
       name: '姓名',
