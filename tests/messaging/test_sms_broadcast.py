@@ -1,6 +1,7 @@
 """SMS broadcasts end to end: the Aliyun simulator over HTTP pushes its reports and replies
 to the real app on a loopback port."""
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, select, update
 
 from siyu.app import create_app
 from siyu.config import Settings
-from siyu.connectors.aliyun_sms_sim import AliyunSmsSim, SimConfig, SimServer
+from siyu.connectors.aliyun_sms_sim import AliyunSmsSim, FlowLimit, SimConfig, SimServer
 from siyu.connectors.aliyun_sms_sim.seed import NEW_PRODUCT, POINTS_EXPIRING
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.db.session import unit_of_work
@@ -279,3 +280,96 @@ def test_reports_pushed_to_a_forged_url_are_refused_and_change_nothing(
         "sent",
         "sent",
     ]
+
+
+def _waits(engine: Engine) -> float:
+    """Seconds until the send pass queued for later is due."""
+    with unit_of_work(engine, write=False) as session:
+        [later] = session.scalars(
+            select(Job).where(Job.name == "messaging.send", Job.status == "queued")
+        ).all()
+        return (later.run_at - utcnow()).total_seconds()
+
+
+def _next_pass(engine: Engine, run_jobs: RunJobs) -> None:
+    with unit_of_work(engine) as session:
+        session.execute(
+            update(Job)
+            .where(Job.name == "messaging.send", Job.status == "queued")
+            .values(run_at=utcnow())
+        )
+    run_jobs()
+
+
+def _details(engine: Engine, broadcast_id: int) -> dict[int, str | None]:
+    with unit_of_work(engine, write=False) as session:
+        rows = session.scalars(select(Delivery).where(Delivery.broadcast_id == broadcast_id))
+        return {row.customer_id: row.detail for row in rows}
+
+
+def test_a_number_over_its_flow_control_is_retried_after_the_window_with_the_reason_shown(
+    api: TestClient,
+    audience: dict[str, Any],
+    sim: AliyunSmsSim,
+    engine: Engine,
+    run_jobs: RunJobs,
+) -> None:
+    _account(api, sim)
+    sim.reset(flow_limits={1: (FlowLimit(86400, 1, "天级"),)})
+    sim.control.post(
+        "/outcomes", json={"fail_numbers": {"13800000002": "MOBILE_NOT_ON_SERVICE"}}
+    ).raise_for_status()
+
+    async def earlier_today() -> None:
+        async with sim.client() as client:
+            values = {"name": "林小姐", "points": "100", "date": "12月1日"}
+            sent = await client.send_sms("13800000001", "山茶集", POINTS_EXPIRING, values, "x")
+            assert sent.ok
+
+    asyncio.run(earlier_today())
+    broadcast_id = _broadcast(api, audience["segment_id"])
+    run_jobs()
+
+    ids = audience["ids"]
+    statuses = _statuses(engine, broadcast_id)
+    assert statuses[ids["林小姐"]] == ("pending", "isv.BUSINESS_LIMIT_CONTROL")
+    assert statuses[ids["吴女士"]] == ("failed", "isv.MOBILE_NUMBER_ILLEGAL")  # final at once
+    details = _details(engine, broadcast_id)
+    assert "号码级流控" in (details[ids["林小姐"]] or "")
+    assert "手机号码格式不正确" in (details[ids["吴女士"]] or "")
+    assert 86399 <= _waits(engine) <= 86400  # the day's window Aliyun named
+
+    sim.state.advance(86401)
+    _next_pass(engine, run_jobs)
+
+    assert _statuses(engine, broadcast_id)[ids["林小姐"]] == ("sent", None)
+    results = _results(api, broadcast_id)
+    assert results["status"] == "completed"
+    assert results["failed_by_reason"] == {"isv.MOBILE_NUMBER_ILLEGAL": 1}
+
+
+def test_an_empty_balance_pauses_the_broadcast_until_a_top_up(
+    api: TestClient,
+    audience: dict[str, Any],
+    sim: AliyunSmsSim,
+    engine: Engine,
+    run_jobs: RunJobs,
+) -> None:
+    _account(api, sim)
+    sim.control.post("/faults", json={"balance_segments": 0}).raise_for_status()
+    broadcast_id = _broadcast(api, audience["segment_id"])
+    run_jobs()
+
+    ids = audience["ids"]
+    statuses = _statuses(engine, broadcast_id)
+    waiting = [ids[n] for n in ("林小姐", "周先生", "王小姐")]
+    assert {statuses[c] for c in waiting} == {("pending", "isv.AMOUNT_NOT_ENOUGH")}
+    assert "充值" in (_details(engine, broadcast_id)[ids["林小姐"]] or "")
+    assert 599 <= _waits(engine) <= 750
+    assert sim.messages() == []
+
+    sim.control.post("/faults", json={"unlimited_balance": True}).raise_for_status()
+    _next_pass(engine, run_jobs)
+
+    assert sorted(m.phone_number for m in sim.messages()) == SENT_TO
+    assert _results(api, broadcast_id)["status"] == "completed"

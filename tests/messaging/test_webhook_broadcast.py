@@ -40,6 +40,8 @@ class Receiver:
 
     url: str = ""
     script: dict[int, list[int]] = field(default_factory=dict)
+    # Retry-After sent with every answer that is not a 2xx
+    retry_after: str | None = None
     posts: list[Post] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -79,7 +81,8 @@ def _receiver_app(receiver: Receiver) -> FastAPI:
             )
         if status == 410:
             return Response("这个会员已注销", status_code=status)
-        return Response("ok" if status < 300 else "busy", status_code=status)
+        headers = {"Retry-After": receiver.retry_after} if receiver.retry_after else None
+        return Response("ok" if status < 300 else "busy", status_code=status, headers=headers)
 
     return app
 
@@ -103,6 +106,7 @@ def receiver(
     with found.lock:
         found.posts.clear()
         found.script.clear()
+        found.retry_after = None
     monkeypatch.setenv("SIYU_WEBHOOK_ALLOW_PRIVATE", "true")
     get_settings.cache_clear()
     yield found
@@ -155,14 +159,24 @@ def _deliveries(engine: Engine, broadcast_id: int) -> dict[int, Delivery]:
         return {row.customer_id: row for row in rows}
 
 
-def _next_pass(engine: Engine, run_jobs: RunJobs) -> None:
-    """The send pass queued for later (the retry backoff) runs now."""
-    with unit_of_work(engine) as session:
+def _waits(engine: Engine) -> float:
+    """Seconds until the send pass queued for later (the retry backoff) is due."""
+    with unit_of_work(engine, write=False) as session:
         [later] = session.scalars(
             select(Job).where(Job.name == "messaging.send", Job.status == "queued")
         ).all()
-        assert later.run_at > utcnow()
-        session.execute(update(Job).where(Job.id == later.id).values(run_at=utcnow()))
+        return (later.run_at - utcnow()).total_seconds()
+
+
+def _next_pass(engine: Engine, run_jobs: RunJobs) -> None:
+    """The send pass queued for later (the retry backoff) runs now."""
+    assert _waits(engine) > 0
+    with unit_of_work(engine) as session:
+        session.execute(
+            update(Job)
+            .where(Job.name == "messaging.send", Job.status == "queued")
+            .values(run_at=utcnow())
+        )
     run_jobs()
 
 
@@ -266,3 +280,78 @@ def test_a_4xx_answer_is_final_with_its_reason_and_never_retried(
     assert results["status"] == "completed"
     assert (results["counts"]["sent"], results["counts"]["failed"]) == (3, 1)
     assert results["failed_by_reason"] == {"http_410": 1}
+
+
+def test_passes_back_off_longer_after_each_failed_attempt(
+    api: TestClient,
+    audience: dict[str, Any],
+    receiver: Receiver,
+    engine: Engine,
+    run_jobs: RunJobs,
+) -> None:
+    ids = audience["ids"]
+    receiver.script[ids["周先生"]] = [500, 502, 504]
+    _send(api, receiver, audience["segment_id"])
+    run_jobs()
+    first = _waits(engine)
+    _next_pass(engine, run_jobs)
+    second = _waits(engine)
+    _next_pass(engine, run_jobs)
+    third = _waits(engine)
+
+    # 30 s doubling per attempt, each within ±25 % jitter
+    assert 30 * 0.75 - 1 <= first <= 30 * 1.25
+    assert 60 * 0.75 - 1 <= second <= 60 * 1.25
+    assert 120 * 0.75 - 1 <= third <= 120 * 1.25
+
+
+def test_retry_after_of_an_overloaded_receiver_spaces_the_next_pass_and_is_recorded(
+    api: TestClient,
+    audience: dict[str, Any],
+    receiver: Receiver,
+    engine: Engine,
+    run_jobs: RunJobs,
+) -> None:
+    ids = audience["ids"]
+    receiver.script[ids["王小姐"]] = [429]
+    receiver.retry_after = "600"
+    broadcast_id = _send(api, receiver, audience["segment_id"])
+    run_jobs()
+
+    assert 599 <= _waits(engine) <= 600  # what the receiver asked, longer than the backoff
+    row = _deliveries(engine, broadcast_id)[ids["王小姐"]]
+    assert (row.status, row.reason, row.attempts) == ("pending", "http_429", 1)
+    assert row.detail == "HTTP 429: busy (retry after 600 s)"
+    _next_pass(engine, run_jobs)
+    assert _deliveries(engine, broadcast_id)[ids["王小姐"]].status == "sent"
+
+
+def test_an_overloaded_receiver_stops_the_pass_and_the_rest_waits_untried(
+    api: TestClient,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    receiver: Receiver,
+    run_jobs: RunJobs,
+) -> None:
+    """One batch is 64 posts: after a batch answered 503, the other 6 are not posted."""
+    with unit_of_work(engine) as session:
+        rows = [Customer(workspace_id=workspace.id, name=f"会员{n}") for n in range(70)]
+        session.add_all(rows)
+        session.flush()
+        customer_ids = [c.id for c in rows]
+    segment = api.post(
+        "/api/v1/segments", json={"name": "全部会员", "kind": "static", "rule": None}
+    ).json()
+    api.post(f"/api/v1/segments/{segment['id']}/members", json={"customer_ids": customer_ids})
+    for customer_id in customer_ids[:64]:  # the first batch
+        receiver.script[customer_id] = [503]
+    broadcast_id = _send(api, receiver, segment["id"])
+    run_jobs()
+
+    assert len(receiver.posts) == 64
+    attempts = sorted(r.attempts for r in _deliveries(engine, broadcast_id).values())
+    assert attempts == [0] * 6 + [1] * 64
+    _next_pass(engine, run_jobs)
+    assert len(receiver.accepted()) == 70
+    results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").json()
+    assert (results["status"], results["counts"]["sent"]) == ("completed", 70)

@@ -95,12 +95,13 @@ async def send(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         )
         return result
     if not sending.finish_if_done(session, broadcast):
+        wait = result.get("retry_in")
         enqueue(
             session,
             service.SEND_JOB,
             {"broadcast_id": broadcast.id},
             workspace_id=ctx.workspace_id,
-            run_at=utcnow() + RETRY_PASS_AFTER,
+            run_at=utcnow() + (RETRY_PASS_AFTER if wait is None else timedelta(seconds=wait)),
         )
     return result
 

@@ -29,7 +29,9 @@ What a crash (the process killed at any instruction) leaves, for email:
 So: no message is ever sent twice, and none is lost unless the process dies inside
 that span. SMS and webhooks are handed over the same way (the request is the point of
 no return); webhook receivers deduplicate on X-Siyu-Delivery, so in-doubt webhooks are
-simply sent again.
+simply sent again. An SMS whose answer was lost, or that a stopped sender left `sending`,
+stays in doubt until Aliyun is asked whether it has it (sms_in_doubt.py): never sent
+twice, never lost. Retryable failures wait for a later pass, spaced by retrying.py.
 """
 
 import statistics
@@ -48,6 +50,7 @@ from siyu.customers import contact_points
 from siyu.exceptions import ValidationFailed
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
+from siyu.messaging import retrying, sms_in_doubt
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.adapters import (
     Adapter,
@@ -95,7 +98,10 @@ def smtp_config(config: dict[str, Any], secret: str) -> SmtpConfig:
 
 def sms_client(config: dict[str, Any], secret: str) -> AliyunSmsClient:
     return AliyunSmsClient(
-        require(config, "base_url", "sms"), require(config, "access_key_id", "sms"), secret
+        require(config, "base_url", "sms"),
+        require(config, "access_key_id", "sms"),
+        secret,
+        timeout=float(config.get("timeout_seconds") or 10),
     )
 
 
@@ -197,7 +203,7 @@ def render_batch(
 
 
 def settle_in_doubt(session: Session, broadcast: Broadcast) -> int:
-    """Rows a crashed sender handed over but never heard back about."""
+    """Email and webhook rows a crashed sender handed over but never heard back about."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     found = repo.in_doubt(broadcast.id)
     now = utcnow()
@@ -228,6 +234,8 @@ def _record(repo: MessagingRepository, rows: Sequence[Delivery], outcomes: Outco
         }
         if outcome.ok:
             change.update(status=DeliveryStatus.SENT.value, sent_at=now, reason=None)
+        elif outcome.in_doubt:  # stays handed over until the provider is asked
+            change.update(status=DeliveryStatus.SENDING.value, sent_at=None, reason=outcome.code)
         elif outcome.retryable and row.attempts + 1 < MAX_ATTEMPTS:
             change.update(status=DeliveryStatus.PENDING.value, sent_at=None, reason=outcome.code)
         else:
@@ -246,7 +254,10 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
     broadcast = repo.broadcast(broadcast_id)
     if broadcast is None or broadcast.status != BroadcastStatus.SENDING.value:
         return {"skipped": True}
-    settled = settle_in_doubt(session, broadcast)
+    if broadcast.channel == Channel.SMS.value:
+        settled = (await _resolve_sms(ctx, broadcast)).settled
+    else:
+        settled = settle_in_doubt(session, broadcast)
     rules = messaging_rules.read(session, ctx.workspace_id)
     quiet = messaging_rules.quiet_until(
         rules, utcnow(), messaging_rules.zone(session, ctx.workspace_id)
@@ -265,6 +276,7 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
         return won
 
     batch_seconds: list[float] = []
+    plan = retrying.RetryPlan()
     variants: dict[str | None, _Variant] = {}
     adapter = open_adapter(session, broadcast)
     async with adapter:
@@ -280,14 +292,36 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
             messages = render_batch(session, broadcast, rows, variants)
             ctx.checkpoint()  # no transaction (nor SQLite's write lock) stays open over SMTP
             outcomes = await adapter.deliver(messages, hand_over)
+            plan.note(rows, outcomes)
             _record(repo, rows, outcomes)
             sent += sum(1 for o in outcomes.values() if o.ok)
             failed += sum(1 for o in outcomes.values() if not o.ok and not o.retryable)
             ctx.progress(done_before + sent + failed, total)
             ctx.checkpoint()
             batch_seconds.append(time.perf_counter() - started)
+            if plan.paused:
+                break
     batch_ms = round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None
-    return {"sent": sent, "failed": failed, "settled": settled, "batch_ms_median": batch_ms}
+    return {
+        "sent": sent,
+        "failed": failed,
+        "settled": settled,
+        "batch_ms_median": batch_ms,
+        "paused": plan.paused,
+        "retry_in": plan.wait,
+    }
+
+
+async def _resolve_sms(ctx: JobContext, broadcast: Broadcast) -> sms_in_doubt.Resolution:
+    config, secret = account_of(ctx.session, broadcast.workspace_id, broadcast.channel)
+    async with sms_client(config, secret) as client:
+        return await sms_in_doubt.resolve(
+            ctx,
+            broadcast,
+            client,
+            settle=sms_in_doubt.settle_time(config),
+            max_attempts=MAX_ATTEMPTS,
+        )
 
 
 def finish_if_done(session: Session, broadcast: Broadcast) -> bool:

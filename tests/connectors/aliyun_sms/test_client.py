@@ -145,11 +145,14 @@ def test_illegal_number_and_url_in_a_variable_are_final(aliyun_sms_sim: AliyunSm
     assert (outcome.code, outcome.retryable) == ("isv.BLACK_KEY_CONTROL_LIMIT", False)
 
 
-def test_verification_codes_are_flow_controlled_per_number(aliyun_sms_sim: AliyunSmsSim) -> None:
+def test_verification_codes_are_flow_controlled_per_number_and_retried_after_the_window(
+    aliyun_sms_sim: AliyunSmsSim,
+) -> None:
     code = {"code": "482913"}
     assert send(aliyun_sms_sim, VERIFICATION_CODE, code).ok
     second = send(aliyun_sms_sim, VERIFICATION_CODE, code)
-    assert (second.ok, second.retryable) == (False, False)
+    assert (second.ok, second.retryable, second.retry_after) == (False, True, 60.0)
+    assert not second.pause  # only this number is limited
     assert second.code == "isv.BUSINESS_LIMIT_CONTROL"
     assert second.reason is not None
     assert "分钟级" in second.reason
@@ -159,7 +162,7 @@ def test_verification_codes_are_flow_controlled_per_number(aliyun_sms_sim: Aliyu
         assert send(aliyun_sms_sim, VERIFICATION_CODE, code).ok
     aliyun_sms_sim.state.advance(61)
     sixth = send(aliyun_sms_sim, VERIFICATION_CODE, code)
-    assert sixth.code == "isv.BUSINESS_LIMIT_CONTROL"
+    assert (sixth.code, sixth.retry_after) == ("isv.BUSINESS_LIMIT_CONTROL", 3600.0)
     assert sixth.reason is not None
     assert "小时级" in sixth.reason
 
@@ -168,17 +171,23 @@ def test_notifications_count_per_template(aliyun_sms_sim: AliyunSmsSim) -> None:
     aliyun_sms_sim.reset(flow_limits={1: (FlowLimit(86400, 2, "天级"),)})
     assert send(aliyun_sms_sim).ok
     assert send(aliyun_sms_sim).ok
-    assert send(aliyun_sms_sim).code == "isv.BUSINESS_LIMIT_CONTROL"
+    limited = send(aliyun_sms_sim)
+    assert (limited.code, limited.retryable, limited.retry_after) == (
+        "isv.BUSINESS_LIMIT_CONTROL",
+        True,
+        86400.0,
+    )
     member_day = {"name": "林小姐", "date": "6月18日"}
     assert send(aliyun_sms_sim, MEMBER_DAY, member_day).ok  # marketing: not limited here
     aliyun_sms_sim.state.advance(86401)
     assert send(aliyun_sms_sim).ok
 
 
-def test_injected_5xx_is_retryable(aliyun_sms_sim: AliyunSmsSim) -> None:
+def test_injected_5xx_is_retryable_and_in_doubt(aliyun_sms_sim: AliyunSmsSim) -> None:
     aliyun_sms_sim.control.post("/faults", json={"error_rate_5xx": 1.0})
     outcome = send(aliyun_sms_sim)
-    assert (outcome.ok, outcome.retryable) == (False, True)
+    # the gateway answered for a backend that may have taken it: asked about before a resend
+    assert (outcome.ok, outcome.retryable, outcome.in_doubt) == (False, True, True)
     assert outcome.code in {"InternalError", "ServiceUnavailable"}
     assert aliyun_sms_sim.messages() == []
 
@@ -186,8 +195,10 @@ def test_injected_5xx_is_retryable(aliyun_sms_sim: AliyunSmsSim) -> None:
 def test_throttling_and_system_errors_are_retryable(aliyun_sms_sim: AliyunSmsSim) -> None:
     aliyun_sms_sim.control.post("/faults", json={"throttle_burst": 1, "system_error_burst": 1})
     first, second, third = (send(aliyun_sms_sim) for _ in range(3))
-    assert (first.code, first.retryable) == ("Throttling.User", True)
-    assert (second.code, second.retryable) == ("isp.SYSTEM_ERROR", True)
+    assert (first.code, first.retryable, first.pause) == ("Throttling.User", True, True)
+    assert (second.code, second.retryable, second.pause) == ("isp.SYSTEM_ERROR", True, False)
+    assert not first.in_doubt
+    assert not second.in_doubt
     assert third.ok
 
 
@@ -198,13 +209,15 @@ def test_unreachable_server_is_retryable() -> None:
 
     outcome = asyncio.run(go())
     assert (outcome.ok, outcome.retryable, outcome.code) == (False, True, "network")
+    assert not outcome.in_doubt  # no connection: the request never left
 
 
-def test_empty_balance_is_amount_not_enough(aliyun_sms_sim: AliyunSmsSim) -> None:
+def test_empty_balance_pauses_sending_until_a_top_up(aliyun_sms_sim: AliyunSmsSim) -> None:
     aliyun_sms_sim.control.post("/faults", json={"balance_segments": 1})
     assert send(aliyun_sms_sim).ok
     outcome = send(aliyun_sms_sim)
-    assert (outcome.code, outcome.retryable) == ("isv.AMOUNT_NOT_ENOUGH", False)
+    assert (outcome.code, outcome.retryable, outcome.pause) == ("isv.AMOUNT_NOT_ENOUGH", True, True)
+    assert outcome.retry_after == 600.0
     assert outcome.reason is not None
     assert "余额" in outcome.reason
 

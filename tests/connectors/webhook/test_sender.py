@@ -137,8 +137,8 @@ def test_any_2xx_is_delivered(receiver: Receiver, status: int) -> None:
     assert post(receiver.url).ok
 
 
-@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
-def test_overload_and_server_errors_are_retryable(receiver: Receiver, status: int) -> None:
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_timeouts_overload_and_server_errors_are_retryable(receiver: Receiver, status: int) -> None:
     receiver.answer(status, body="稍后再试".encode())
 
     outcome = post(receiver.url)
@@ -149,7 +149,7 @@ def test_overload_and_server_errors_are_retryable(receiver: Receiver, status: in
     assert outcome.reason == f"HTTP {status}: 稍后再试"
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422, 425])
 def test_other_client_errors_are_final(receiver: Receiver, status: int) -> None:
     receiver.answer(status, body=b'{"error":"bad signature"}')
 
@@ -184,6 +184,28 @@ def test_retry_after_in_seconds_is_captured(receiver: Receiver) -> None:
     assert outcome.reason == "HTTP 429 (retry after 120 s)"
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_overload_pauses_the_sender_even_without_retry_after(
+    receiver: Receiver, status: int
+) -> None:
+    receiver.answer(status)
+
+    outcome = post(receiver.url)
+
+    assert (outcome.retryable, outcome.pause, outcome.retry_after) == (True, True, None)
+
+
+@pytest.mark.parametrize("status", [408, 500, 502])
+def test_other_retryable_answers_do_not_pause_and_ignore_retry_after(
+    receiver: Receiver, status: int
+) -> None:
+    receiver.answer(status, headers={"Retry-After": "120"})
+
+    outcome = post(receiver.url)
+
+    assert (outcome.retryable, outcome.pause, outcome.retry_after) == (True, False, None)
+
+
 def test_retry_after_as_an_http_date_is_captured(receiver: Receiver) -> None:
     later = datetime.now(UTC) + timedelta(minutes=10)
     receiver.answer(503, headers={"Retry-After": format_datetime(later, usegmt=True)})
@@ -200,6 +222,8 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now=now) == 60.0
     assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("-5") is None
+    assert parse_retry_after("٣٠") is None  # Arabic-Indic digits are not delay-seconds
     assert parse_retry_after(None) is None
 
 
@@ -211,6 +235,8 @@ def test_a_receiver_that_does_not_answer_in_time_is_retryable(receiver: Receiver
     assert not outcome.ok
     assert outcome.retryable
     assert outcome.code == "webhook_timeout"
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("no answer within 0.2 s")
 
 
 def test_a_refused_connection_is_retryable() -> None:

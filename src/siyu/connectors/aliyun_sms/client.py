@@ -3,21 +3,30 @@
 Every call is a POST of form-encoded parameters to the endpoint root, signed with the
 AccessKey secret (which is never sent, logged or shown in `repr`). Sends never retry on
 their own: they return a `SendOutcome` and the caller decides, because a send that timed
-out may still have gone out. Queries retry throttling and Aliyun's own faults a few
-times, then raise `AliyunSmsError`.
+out may still have gone out (`in_doubt`: `find_by_out_id` tells whether Aliyun has it).
+Queries retry throttling and Aliyun's own faults a few times, then raise `AliyunSmsError`.
 """
 
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from siyu.connectors.aliyun_sms.errors import OK, AliyunSmsError, hint_for, is_retryable
+from siyu.connectors.aliyun_sms.errors import (
+    IN_DOUBT,
+    NETWORK,
+    OK,
+    AliyunSmsError,
+    classify_send,
+    hint_for,
+    is_retryable,
+)
 from siyu.connectors.aliyun_sms.schemas import (
     SendDetailsPage,
     SmsSendDetail,
@@ -36,7 +45,9 @@ API_VERSION = "2017-05-25"
 REGION_ID = "cn-hangzhou"
 MAX_PAGE_SIZE = 50
 BATCH_MAX_NUMBERS = 100
-NETWORK = "network"
+# Failures before the request left: nothing can have reached Aliyun.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAINLAND = re.compile(r"(?:\+?86|0086)?(1\d{10})")
 
 logger = logging.getLogger(__name__)
 
@@ -174,22 +185,33 @@ class AliyunSmsClient:
     async def _send(self, action: str, request: Mapping[str, str]) -> SendOutcome:
         try:
             status, body = await self.call(action, request)
-        except httpx.HTTPError as exc:
+        except NOT_SENT_ERRORS as exc:
             logger.warning("aliyun sms %s failed: %s", action, type(exc).__name__)
             return SendOutcome(
-                ok=False, retryable=True, code=NETWORK, reason=hint_for(NETWORK) or str(exc)
+                ok=False, retryable=True, code=NETWORK, reason=_with_hint(NETWORK, str(exc))
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("aliyun sms %s sent, answer lost: %s", action, type(exc).__name__)
+            return SendOutcome(
+                ok=False,
+                retryable=True,
+                in_doubt=True,
+                code=IN_DOUBT,
+                reason=_with_hint(IN_DOUBT, type(exc).__name__),
             )
         code = str(body.get("Code") or f"HTTP {status}")
         if status == 200 and code == OK and body.get("BizId"):
             return SendOutcome(ok=True, provider_id=str(body["BizId"]), code=OK)
         message = str(body.get("Message") or "")
-        hint = hint_for(code)
-        reason = f"{hint}（{message}）" if hint and message else hint or message or code
+        verdict = classify_send(code, status, message)
         return SendOutcome(
             ok=False,
-            retryable=is_retryable(code, status),
+            retryable=verdict.retryable,
             code=code,
-            reason=reason,
+            reason=_with_hint(code, message),
+            in_doubt=verdict.in_doubt,
+            retry_after=verdict.retry_after,
+            pause=verdict.pause,
         )
 
     # --- queries ---------------------------------------------------------------------
@@ -226,7 +248,7 @@ class AliyunSmsClient:
     ) -> SendDetailsPage:
         """QuerySendDetails: what was sent to `phone` on `send_date` (Beijing date)."""
         params = {
-            "PhoneNumber": phone,
+            "PhoneNumber": query_number(phone),
             "SendDate": send_date.strftime("%Y%m%d"),
             "PageSize": str(page_size),
             "CurrentPage": str(current_page),
@@ -238,6 +260,27 @@ class AliyunSmsClient:
         raw = dtos.get("SmsSendDetailDTO", []) if isinstance(dtos, dict) else dtos
         details = [SmsSendDetail.model_validate(item) for item in raw]
         return SendDetailsPage(total_count=int(body.get("TotalCount") or 0), details=details)
+
+    async def find_by_out_id(
+        self, phone: str, out_id: str, send_dates: Iterable[date]
+    ) -> SmsSendDetail | None:
+        """The message sent to `phone` with our `out_id` on one of `send_dates`, if Aliyun has it.
+
+        QuerySendDetails takes no OutId (only the number, the date, a BizId and paging), but
+        each record carries the OutId of its send: every page of each day is read until the
+        record turns up.
+        """
+        for send_date in send_dates:
+            current_page = 1
+            while True:
+                page = await self.query_send_details(phone, send_date, current_page=current_page)
+                for detail in page.details:
+                    if detail.out_id == out_id:
+                        return detail
+                if not page.details or current_page * MAX_PAGE_SIZE >= page.total_count:
+                    break
+                current_page += 1
+        return None
 
     async def list_templates(self) -> list[SmsTemplate]:
         """Every template of the account (QuerySmsTemplateList, all pages)."""
@@ -262,6 +305,19 @@ class AliyunSmsClient:
             if len(items) < MAX_PAGE_SIZE:
                 return found
             page += 1
+
+
+def query_number(phone: str) -> str:
+    """QuerySendDetails wants a mainland number as its 11 digits (+86 13800000001 → 138…)."""
+    mainland = _MAINLAND.fullmatch(phone.strip())
+    return mainland.group(1) if mainland else phone
+
+
+def _with_hint(code: str, message: str) -> str:
+    hint = hint_for(code)
+    if hint and message:
+        return f"{hint}（{message}）"
+    return hint or message or code
 
 
 def _check_locally(params: Mapping[str, str], template: SmsTemplate | None) -> SendOutcome | None:

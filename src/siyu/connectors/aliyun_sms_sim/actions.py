@@ -227,10 +227,13 @@ def query_send_details(state: SimState, params: Params, request_id: str) -> dict
     page_size = _int(params, "PageSize", None, 1, 50)
     page = _int(params, "CurrentPage", None, 1, 10**6)
     biz_id = params.get("BizId", "")
+    # Aliyun's records show an accepted message a while after the send.
+    listed_before = state.now() - state.details_delay
     found = [
         m
         for m in state.messages
         if m.phone_number == phone
+        and m.send_time <= listed_before
         and datetime.fromtimestamp(m.send_time, UTC).astimezone(CHINA).date() == day
         and (not biz_id or m.biz_id == biz_id)
     ]
@@ -314,6 +317,7 @@ def query_sign_list(state: SimState, params: Params, request_id: str) -> dict[st
     }
 
 
+SEND_ACTIONS = frozenset({"SendSms", "SendBatchSms"})
 ACTIONS: dict[str, Action] = {
     "SendSms": send_sms,
     "SendBatchSms": send_batch_sms,

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from siyu.connectors.aliyun_sms.client import API_VERSION
 from siyu.connectors.aliyun_sms.signing import SIGNATURE_METHOD, TIMESTAMP_FORMAT, signature
-from siyu.connectors.aliyun_sms_sim.actions import ACTIONS
+from siyu.connectors.aliyun_sms_sim.actions import ACTIONS, SEND_ACTIONS
 from siyu.connectors.aliyun_sms_sim.config import SimConfig
 from siyu.connectors.aliyun_sms_sim.control import router as control_router
 from siyu.connectors.aliyun_sms_sim.errors import ApiError, error_response, missing
@@ -63,10 +63,12 @@ async def _answer(state: SimState, request: Request) -> JSONResponse:
             code = state.rng.choice(("InternalError", "ServiceUnavailable"))
         return error_response(ApiError(code), request_id)
     params = await _params(request)
+    held = False
     try:
         with state.lock:
             _authenticate(state, request.method, params)
-            action = ACTIONS.get(params.get("Action", ""))
+            name = params.get("Action", "")
+            action = ACTIONS.get(name)
             if action is None:
                 raise ApiError("InvalidAction.NotFound")
             if state.throttle_burst > 0:
@@ -75,10 +77,26 @@ async def _answer(state: SimState, request: Request) -> JSONResponse:
             if state.system_error_burst > 0:
                 state.system_error_burst -= 1
                 raise ApiError("isp.SYSTEM_ERROR")
-            body = action(state, params, request_id)
+            if name in SEND_ACTIONS and state.request_timeouts > 0:
+                state.request_timeouts -= 1
+                held = True
+                raise ApiError("ServiceUnavailable")  # never accepted; the caller gave up
+            if name in SEND_ACTIONS and state.answer_timeouts > 0:
+                state.answer_timeouts -= 1
+                held = True
+            response = JSONResponse(action(state, params, request_id))
     except ApiError as exc:
-        return error_response(exc, request_id)
-    return JSONResponse(body)
+        response = error_response(exc, request_id)
+    if held:
+        await _hold(request, state.config.answer_hold_seconds)
+    return response
+
+
+async def _hold(request: Request, seconds: float) -> None:
+    """Keep the answer back until the caller hangs up (its timeout) or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(0.02)
 
 
 def _authenticate(state: SimState, method: str, params: dict[str, str]) -> None:

@@ -64,12 +64,20 @@ class SimConfig:
     fail_ratio: float = 0.0
     fail_code: str = "MOBILE_NOT_ON_SERVICE"
 
+    # Seconds (simulator clock) before an accepted message shows in QuerySendDetails.
+    details_delay: float = 0.0
+
     # Faults: a share of calls answered 500/503, the next N calls throttled or
     # isp.SYSTEM_ERROR, a delay before every answer.
     error_rate_5xx: float = 0.0
     throttle_burst: int = 0
     system_error_burst: int = 0
     delay_ms: int = 0
+    # The next N sends are accepted but their answer is held until the caller gives up
+    # (or `answer_hold_seconds` pass); the next N are held the same way and never accepted.
+    answer_timeouts: int = 0
+    request_timeouts: int = 0
+    answer_hold_seconds: float = 30.0
 
     @property
     def resolved_access_key_id(self) -> str:

@@ -73,6 +73,9 @@ class FaultsIn(BaseModel):
     delay_ms: int | None = Field(default=None, ge=0)
     balance_segments: int | None = Field(default=None, ge=0)
     unlimited_balance: bool = False
+    answer_timeouts: int | None = Field(default=None, ge=0)
+    request_timeouts: int | None = Field(default=None, ge=0)
+    details_delay: float | None = Field(default=None, ge=0)
 
 
 class ReplyIn(BaseModel):
@@ -218,12 +221,21 @@ def faults(body: FaultsIn, request: Request) -> dict[str, Any]:
             state.balance_segments = body.balance_segments
         if body.unlimited_balance:
             state.balance_segments = None
+        if body.answer_timeouts is not None:
+            state.answer_timeouts = body.answer_timeouts
+        if body.request_timeouts is not None:
+            state.request_timeouts = body.request_timeouts
+        if body.details_delay is not None:
+            state.details_delay = body.details_delay
         return {
             "error_rate_5xx": state.error_rate_5xx,
             "throttle_burst": state.throttle_burst,
             "system_error_burst": state.system_error_burst,
             "delay_ms": state.delay_ms,
             "balance_segments": state.balance_segments,
+            "answer_timeouts": state.answer_timeouts,
+            "request_timeouts": state.request_timeouts,
+            "details_delay": state.details_delay,
         }
 
 

@@ -127,6 +127,9 @@ class SimState:
             self.throttle_burst = config.throttle_burst
             self.system_error_burst = config.system_error_burst
             self.delay_ms = config.delay_ms
+            self.details_delay = config.details_delay
+            self.answer_timeouts = config.answer_timeouts
+            self.request_timeouts = config.request_timeouts
             self.total_calls = 0
             self._next_id = 0
 

@@ -4,13 +4,15 @@
         outcome = await webhooks.post(url, secret, "broadcast.message", payload,
                                       delivery_id="123.456")
 
-2xx → ok (provider_id = the delivery id). 408, 425, 429, 5xx, timeouts and connection
-errors → retryable, with the receiver's Retry-After (seconds or an HTTP date) in
-`retry_after` and the reason. Redirects are not followed (a redirect could lead past the
-SSRF guard); they and every other status are final, as is a refused URL.
+2xx → ok (provider_id = the delivery id). Retryable, with the reason: 408, 429 and every
+5xx, timeouts and connection errors. 429 and 503 say the receiver is overloaded as a
+whole: `pause` is set, and its Retry-After (seconds or an HTTP date) is in `retry_after`.
+Final: every other 4xx, redirects (not followed: a redirect could lead past the SSRF
+guard) and a refused URL.
 
-Retrying is the job runner's business, not this module's: the package docstring says
-how a delivery job uses the outcome.
+Retrying is the caller's business, not this module's (`siyu.messaging.retrying` spaces a
+broadcast's passes); every attempt carries the same X-Siyu-Delivery, so receivers drop
+duplicates.
 """
 
 import time
@@ -30,7 +32,9 @@ from siyu.connectors.webhook.guard import UrlRefused, resolve_target
 from siyu.connectors.webhook.signing import sign
 
 USER_AGENT = "Siyu-Webhook/1"
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+RETRYABLE_STATUSES = frozenset({408, 429})
+# The receiver is overloaded as a whole; these carry Retry-After.
+OVERLOADED_STATUSES = frozenset({429, 503})
 # Only this much of a receiver's answer is read: it goes into the reason, nothing else.
 MAX_RESPONSE_BYTES = 4096
 REASON_CHARS = 300
@@ -38,10 +42,9 @@ REASON_CHARS = 300
 
 @dataclass(frozen=True, slots=True)
 class WebhookOutcome(SendOutcome):
-    """A `SendOutcome` that also carries the receiver's HTTP status and Retry-After."""
+    """A `SendOutcome` that also carries the receiver's HTTP status."""
 
     status_code: int | None = None
-    retry_after: float | None = None  # seconds the receiver asked us to wait
 
 
 class WebhookSender:
@@ -57,6 +60,7 @@ class WebhookSender:
         allow_private: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self.timeout = timeout
         self.allow_private = (
             get_settings().webhook_allow_private if allow_private is None else allow_private
         )
@@ -117,7 +121,9 @@ class WebhookSender:
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
-            return _transport_failure("webhook_timeout", exc)
+            return _transport_failure(
+                "webhook_timeout", exc, f"no answer within {self.timeout:g} s"
+            )
         except (httpx.TransportError, OSError) as exc:
             return _transport_failure("webhook_unreachable", exc)
         return _classify(response, answer, delivery_id)
@@ -139,7 +145,8 @@ def _classify(response: httpx.Response, answer: bytes, delivery_id: str) -> Webh
     text = " ".join(answer.decode("utf-8", "replace").split())[:REASON_CHARS]
     reason = f"HTTP {status}" + (f": {text}" if text else "")
     retryable = status in RETRYABLE_STATUSES or status >= 500
-    retry_after = parse_retry_after(response.headers.get("Retry-After")) if retryable else None
+    overloaded = status in OVERLOADED_STATUSES
+    retry_after = parse_retry_after(response.headers.get("Retry-After")) if overloaded else None
     if retry_after is not None:
         reason += f" (retry after {retry_after:g} s)"
     if 300 <= status < 400:
@@ -151,6 +158,7 @@ def _classify(response: httpx.Response, answer: bytes, delivery_id: str) -> Webh
         reason=reason,
         status_code=status,
         retry_after=retry_after,
+        pause=overloaded,
     )
 
 
@@ -159,7 +167,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -170,6 +178,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-def _transport_failure(code: str, exc: BaseException) -> WebhookOutcome:
+def _transport_failure(code: str, exc: BaseException, what: str = "") -> WebhookOutcome:
     detail = str(exc) or type(exc).__name__
-    return WebhookOutcome(ok=False, retryable=True, code=code, reason=detail[:REASON_CHARS])
+    reason = f"{what}: {detail}" if what else detail
+    return WebhookOutcome(ok=False, retryable=True, code=code, reason=reason[:REASON_CHARS])
