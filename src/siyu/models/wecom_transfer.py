@@ -8,7 +8,8 @@ from siyu.kit.time import utcnow
 
 
 class WecomTransfer(IdMixin, WorkspaceMixin, Base):
-    """One customer handed from one staff member to another (在职/离职继承)."""
+    """One customer, or one customer group, handed from one staff member to another
+    (在职/离职继承)."""
 
     __tablename__ = "wecom_transfer"
     __table_args__ = (
@@ -16,16 +17,17 @@ class WecomTransfer(IdMixin, WorkspaceMixin, Base):
         Index(None, "workspace_id", "status"),
     )
 
-    # onjob (在职继承) | resigned (离职继承)
+    # onjob (在职继承) | resigned (离职继承) | group_onjob | group_resigned (a customer group)
     kind: Mapped[str] = mapped_column(String(16))
     handover_userid: Mapped[str] = mapped_column(String(64))
     takeover_userid: Mapped[str] = mapped_column(String(64))
+    # the customer's external_userid, or the group's chat_id for group kinds
     external_userid: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("customer.id", ondelete="SET NULL")
     )
     # refused (by Siyu, before calling) | pending | failed (WeCom refused to start) |
-    # waiting | done | customer_refused | takeover_limit | no_record
+    # waiting | done | customer_refused | takeover_limit | no_record; groups never wait
     status: Mapped[str] = mapped_column(String(16), default="pending")
     errcode: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(String(200))

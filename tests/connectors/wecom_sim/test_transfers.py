@@ -164,3 +164,88 @@ def test_unassigned_list_pages_with_the_legacy_page_size(wecom_sim: WecomSim, cg
     assert sorted(seen) == sorted(expected)
     second = cgi.ok("/externalcontact/get_unassigned_list", {"page_id": 1, "page_size": 4})
     assert [r["external_userid"] for r in second["info"]] == seen[4:8]
+
+
+def _chats(wecom_sim: WecomSim, count: int, **overrides: int) -> tuple[str, str, list[str]]:
+    """An owner with `count` customer groups and another member to hand them to."""
+    wecom_sim.reset(staff=3, contacts=12, groups=0, **overrides)
+    state = wecom_sim.state
+    owner, new_owner = sorted(state.members)[:2]
+    customers = sorted(state.contacts)[:2]
+    chat_ids = [
+        wecom_sim.control.post(
+            "/groups", json={"owner": owner, "name": f"群{i}", "external_userids": customers}
+        ).json()["chat_id"]
+        for i in range(count)
+    ]
+    return owner, new_owner, chat_ids
+
+
+def test_groups_of_a_resigned_owner_go_to_the_new_owner_at_once(
+    wecom_sim: WecomSim, cgi: Cgi, receiver: Receiver
+) -> None:
+    owner, new_owner, (chat_id, other) = _chats(wecom_sim, 2)
+    body = {"chat_id_list": [chat_id], "new_owner": new_owner}
+    not_resigned = cgi.ok("/externalcontact/groupchat/transfer", body)["failed_chat_list"]
+    assert [(f["chat_id"], f["errcode"]) for f in not_resigned] == [(chat_id, 90500)]
+    wecom_sim.control.post(f"/staff/{owner}/resign").raise_for_status()
+    wecom_sim.set_callback(receiver.url, receiver.token, receiver.encoding_aes_key)
+    listed = cgi.ok("/externalcontact/groupchat/list", {"limit": 100, "status_filter": 1})
+    assert {c["chat_id"] for c in listed["group_chat_list"]} == {chat_id, other}
+
+    assert cgi.ok("/externalcontact/groupchat/transfer", body)["failed_chat_list"] == []
+
+    chat = cgi.ok("/externalcontact/groupchat/get", {"chat_id": chat_id})["group_chat"]
+    assert chat["owner"] == new_owner
+    assert new_owner in {m["userid"] for m in chat["member_list"]}
+    inherited = cgi.ok("/externalcontact/groupchat/list", {"limit": 100, "status_filter": 3})
+    assert [c["chat_id"] for c in inherited["group_chat_list"]] == [chat_id]
+    (event,) = events(wecom_sim, receiver, 1)
+    assert (event.findtext("Event"), event.findtext("ChangeType")) == (
+        "change_external_chat",
+        "update",
+    )
+    assert (event.findtext("ChatId"), event.findtext("UpdateDetail")) == (chat_id, "change_owner")
+    again = cgi.ok("/externalcontact/groupchat/transfer", body)["failed_chat_list"]
+    assert [f["errcode"] for f in again] == [90504]  # already the owner
+
+
+def test_onjob_group_transfers_answer_each_failed_chat_with_its_errcode(
+    wecom_sim: WecomSim, cgi: Cgi
+) -> None:
+    owner, new_owner, (chat_id, twice, gone) = _chats(wecom_sim, 3)
+    third = next(u for u in sorted(wecom_sim.state.members) if u not in (owner, new_owner))
+    for hop in (new_owner, owner):
+        moved = {"chat_id_list": [twice], "new_owner": hop}
+        assert cgi.ok("/externalcontact/groupchat/onjob_transfer", moved)["failed_chat_list"] == []
+    wecom_sim.control.post(f"/groups/{gone}/dismiss").raise_for_status()
+
+    body = {"chat_id_list": [chat_id, twice, gone], "new_owner": third}
+    failed = cgi.ok("/externalcontact/groupchat/onjob_transfer", body)["failed_chat_list"]
+
+    assert [(f["chat_id"], f["errcode"]) for f in failed] == [(twice, 40129), (gone, 90501)]
+    assert all(f["errmsg"] for f in failed)
+    assert wecom_sim.state.groups[chat_id].owner == third
+    assert wecom_sim.state.groups[twice].owner == owner
+    wecom_sim.control.post(f"/staff/{third}/resign").raise_for_status()
+    resigned_owner = {"chat_id_list": [chat_id], "new_owner": owner}
+    failed = cgi.ok("/externalcontact/groupchat/onjob_transfer", resigned_owner)
+    assert [f["errcode"] for f in failed["failed_chat_list"]] == [90502]
+    too_many = {"chat_id_list": [f"wr{i}" for i in range(101)], "new_owner": owner}
+    assert cgi.post("/externalcontact/groupchat/onjob_transfer", too_many)["errcode"] == 40058
+    nobody = {"chat_id_list": [twice], "new_owner": "nobody"}
+    assert cgi.post("/externalcontact/groupchat/onjob_transfer", nobody)["errcode"] == 40003
+
+
+def test_an_owner_s_groups_are_handed_over_at_most_so_many_a_day(
+    wecom_sim: WecomSim, cgi: Cgi
+) -> None:
+    _owner, new_owner, chat_ids = _chats(wecom_sim, 2, chat_transfers_per_day=1)
+    body = {"chat_id_list": chat_ids, "new_owner": new_owner}
+
+    failed = cgi.ok("/externalcontact/groupchat/onjob_transfer", body)["failed_chat_list"]
+
+    assert [(f["chat_id"], f["errcode"]) for f in failed] == [(chat_ids[1], 40129)]
+    wecom_sim.control.post("/clock/advance", json={"seconds": DAY}).raise_for_status()
+    later = {"chat_id_list": chat_ids[1:], "new_owner": new_owner}
+    assert cgi.ok("/externalcontact/groupchat/onjob_transfer", later)["failed_chat_list"] == []

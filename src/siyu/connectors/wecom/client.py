@@ -72,6 +72,8 @@ from siyu.connectors.wecom.schemas.tags import (
     NewCorpTag,
 )
 from siyu.connectors.wecom.schemas.transfers import (
+    GroupChatTransferRequest,
+    GroupChatTransferResponse,
     TransferCustomerRequest,
     TransferCustomerResponse,
     TransferResultRequest,
@@ -424,6 +426,22 @@ class WecomClient(WecomTransport):
         async for page in self.pages(lambda c: fetch(handover_userid, takeover_userid, c)):
             for row in page.customer:
                 yield row
+
+    async def externalcontact_groupchat_transfer(
+        self, chat_id_list: Sequence[str], new_owner: str
+    ) -> GroupChatTransferResponse:
+        """Customer groups whose owner resigned go to `new_owner` at once (1–100 chats)."""
+        request = GroupChatTransferRequest(chat_id_list=list(chat_id_list), new_owner=new_owner)
+        data = await self._post("externalcontact/groupchat/transfer", request, read=False)
+        return GroupChatTransferResponse.model_validate(data)
+
+    async def externalcontact_groupchat_onjob_transfer(
+        self, chat_id_list: Sequence[str], new_owner: str
+    ) -> GroupChatTransferResponse:
+        """Customer groups of a member in service go to `new_owner` at once (1–100 chats)."""
+        request = GroupChatTransferRequest(chat_id_list=list(chat_id_list), new_owner=new_owner)
+        data = await self._post("externalcontact/groupchat/onjob_transfer", request, read=False)
+        return GroupChatTransferResponse.model_validate(data)
 
     async def externalcontact_get_unassigned_list(
         self, cursor: str | None = None, page_size: int | None = None

@@ -286,7 +286,9 @@ def next_poll(transfers: Sequence[WecomTransfer]) -> datetime:
 def recent_transfers(
     session: Session, workspace_id: int, *, handover_userid: str | None, limit: int
 ) -> list[WecomTransfer]:
-    stmt = select(WecomTransfer).where(WecomTransfer.workspace_id == workspace_id)
+    stmt = select(WecomTransfer).where(
+        WecomTransfer.workspace_id == workspace_id, WecomTransfer.kind.in_(("onjob", "resigned"))
+    )
     if handover_userid is not None:
         stmt = stmt.where(WecomTransfer.handover_userid == handover_userid)
     stmt = stmt.order_by(WecomTransfer.requested_at.desc(), WecomTransfer.id.desc()).limit(limit)

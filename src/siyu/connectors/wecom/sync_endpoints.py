@@ -1,4 +1,5 @@
-"""Console API of the WeCom sync: start a sync or reconciliation, its history, lost customers."""
+"""Console API of the WeCom sync: start a sync or reconciliation, its history, lost customers,
+and handovers of customers and of customer groups."""
 
 from datetime import datetime
 from typing import Literal
@@ -6,8 +7,11 @@ from typing import Literal
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom import handover, sync, sync_jobs
+from siyu.connectors.wecom import group_handover, handover, sync, sync_jobs
 from siyu.connectors.wecom.sync_schemas import (
+    GroupHandoverCandidateOut,
+    GroupHandoverIn,
+    GroupTransferOut,
     HandoverCandidateOut,
     HandoverIn,
     LostCustomerOut,
@@ -18,7 +22,7 @@ from siyu.connectors.wecom.sync_schemas import (
 from siyu.customers import wecom as customers_wecom
 from siyu.db.dependencies import DbSession
 from siyu.kit.pagination import PageOut
-from siyu.models import WecomSyncRun
+from siyu.models import WecomSyncRun, WecomTransfer
 from siyu.worker.queue import get_job
 from siyu.workspace import service as workspace_service
 from siyu.workspace.dependencies import Admin, Operator
@@ -155,3 +159,75 @@ def handover_candidates(
         session, principal.workspace_id, kind=kind, handover_userid=handover_userid
     )
     return [HandoverCandidateOut.model_validate(c) for c in rows]
+
+
+def _group_transfer_out(transfer: WecomTransfer, group_name: str | None) -> GroupTransferOut:
+    return GroupTransferOut(
+        id=transfer.id,
+        kind=transfer.kind.removeprefix("group_"),
+        handover_userid=transfer.handover_userid,
+        takeover_userid=transfer.takeover_userid,
+        chat_id=transfer.external_userid,
+        group_name=group_name,
+        status=transfer.status,
+        errcode=transfer.errcode,
+        reason=transfer.reason,
+        requested_at=transfer.requested_at,
+        finished_at=transfer.finished_at,
+    )
+
+
+@router.post(
+    "/handovers/groups",
+    response_model=list[GroupTransferOut],
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def start_group_handover(
+    body: GroupHandoverIn, session: DbSession, principal: Admin
+) -> list[GroupTransferOut]:
+    """Hand customer groups to a new owner (在职/离职继承); refused ones say why."""
+    transfers = group_handover.request_group_transfers(
+        session,
+        principal.workspace_id,
+        kind=body.kind,
+        handover_userid=body.handover_userid,
+        takeover_userid=body.takeover_userid,
+        chat_ids=body.chat_ids,
+    )
+    workspace_service.audit(
+        session,
+        principal,
+        f"wecom.group_handover.{body.kind}",
+        target_type="staff",
+        target_id=body.handover_userid,
+        details={"takeover_userid": body.takeover_userid, "groups": len(transfers)},
+    )
+    return [_group_transfer_out(t, None) for t in transfers]
+
+
+@router.get("/handovers/groups", response_model=list[GroupTransferOut])
+def group_handovers(
+    session: DbSession,
+    principal: Operator,
+    handover_userid: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[GroupTransferOut]:
+    """Group transfers, newest first, each with its result."""
+    rows = group_handover.recent_group_transfers(
+        session, principal.workspace_id, handover_userid=handover_userid, limit=limit
+    )
+    return [_group_transfer_out(t, name) for t, name in rows]
+
+
+@router.get("/handovers/groups/candidates", response_model=list[GroupHandoverCandidateOut])
+def group_handover_candidates(
+    session: DbSession,
+    principal: Admin,
+    handover_userid: str = Query(min_length=1, max_length=64),
+    kind: Literal["onjob", "resigned"] = "onjob",
+) -> list[GroupHandoverCandidateOut]:
+    """The groups a member owns, each marked eligible or with why WeCom would refuse it."""
+    rows = group_handover.group_candidates(
+        session, principal.workspace_id, kind=kind, handover_userid=handover_userid
+    )
+    return [GroupHandoverCandidateOut.model_validate(c) for c in rows]

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.connectors.wecom import group_handover, handover, sync
+
 # Importing the handlers registers them for the callback inbox job in every worker.
 from siyu.connectors.wecom import handlers as _handlers  # noqa: F401
-from siyu.connectors.wecom import handover, sync
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.clients import client_for, release_before_calls
 from siyu.connectors.wecom.errors import WecomApiError
@@ -232,6 +233,16 @@ async def handover_poll(ctx: JobContext, payload: dict[str, Any]) -> dict[str, A
         waiting = await handover.poll(session, workspace_id, client, payload["ids"])
     _poll_later(session, workspace_id, waiting)
     return {"waiting": len(waiting)}
+
+
+@job(group_handover.START_JOB)
+async def group_handover_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send queued group transfers to WeCom; the groups that moved are re-read at once."""
+    release_before_calls(ctx.session, ctx.checkpoint)
+    assert ctx.workspace_id is not None
+    async with client_for(ctx.session, ctx.workspace_id) as client:
+        moved = await group_handover.start(ctx.session, ctx.workspace_id, client, payload["ids"])
+    return {"moved": moved}
 
 
 def _poll_later(session: Session, workspace_id: int, ids: list[int]) -> None:

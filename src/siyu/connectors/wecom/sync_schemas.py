@@ -1,4 +1,5 @@
-"""Console API shapes of the WeCom sync: runs, lost customers."""
+"""Console API shapes of the WeCom sync: runs, lost customers, handovers of customers and
+of customer groups."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -77,3 +78,36 @@ class HandoverCandidateOut(BaseModel):
     recent_onjob: int  # on-job transfers of this customer in the last 90 days
     eligible: bool
     reason: str | None  # why WeCom would refuse the customer now
+
+
+class GroupHandoverIn(BaseModel):
+    kind: Literal["onjob", "resigned"]
+    handover_userid: str = Field(min_length=1, max_length=64)
+    takeover_userid: str = Field(min_length=1, max_length=64)
+    chat_ids: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class GroupTransferOut(BaseModel):
+    id: int
+    kind: str  # onjob | resigned
+    handover_userid: str
+    takeover_userid: str
+    chat_id: str
+    group_name: str | None  # as Siyu knows the group
+    status: str  # refused | pending | failed | done
+    errcode: int | None
+    reason: str | None
+    requested_at: datetime
+    finished_at: datetime | None
+
+
+class GroupHandoverCandidateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    customer_group_id: int
+    chat_id: str
+    name: str
+    member_count: int
+    recent_onjob: int  # on-job transfers of this group in the last 90 days
+    eligible: bool
+    reason: str | None  # why WeCom would refuse the group now

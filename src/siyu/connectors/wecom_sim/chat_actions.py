@@ -102,15 +102,16 @@ def change_notice(state: SimState, chat_id: str, notice: str) -> None:
         _detail_change(state, chat, "change_notice")
 
 
-def change_owner(state: SimState, chat_id: str, userid: str) -> None:
-    """The owner hands the group to another member, who joins it if not already in."""
+def change_owner(state: SimState, chat_id: str, userid: str, *, status: int = 0) -> None:
+    """The group gets a new owner, who joins it if not already in; `status` is its
+    groupchat/list status afterwards (3 when it was inherited from a resigned owner)."""
     with state.lock:
         chat = _chat(state, chat_id)
         active_member(state, userid)
         if userid not in {m.userid for m in chat.members}:
             chat.members.append(ChatMember(userid, 1, state.now_int(), 1, invitor=chat.owner))
         chat.owner = userid
-        chat.status = 0
+        chat.status = status
         _detail_change(state, chat, "change_owner")
 
 

@@ -38,6 +38,8 @@ class SimConfig:
     transfer_delay: int = 24 * 3600
     transfer_window_days: int = 90
     transfers_per_window: int = 2
+    # Chats of one owner handed to new owners per (China) day.
+    chat_transfers_per_day: int = 300
     # Right after add_msg_template the per-member results answer 41063 for this long.
     groupmsg_dispatch_seconds: int = 0
     # Mass messages one customer may receive per month; None: the number of days in the month.

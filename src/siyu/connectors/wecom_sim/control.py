@@ -82,6 +82,7 @@ def dump_state(request: Request) -> dict[str, Any]:
             "welcome_codes": [dataclasses.asdict(w) for w in state.welcome_codes.values()],
             "mass_tasks": [dataclasses.asdict(t) for t in state.mass_tasks.values()],
             "transfers": [dataclasses.asdict(t) for t in state.transfers],
+            "chat_transfers": [dataclasses.asdict(t) for t in state.chat_transfers],
             "pushes": [dataclasses.asdict(p) for p in state.pushes],
             "total_calls": state.total_calls,
         }

@@ -59,6 +59,12 @@ MESSAGES = {
     81013: "user & party & tag all invalid",
     81017: "number of items requested exceeds the limit",
     84061: "not external contact",
+    90500: "the owner of this chat is not resigned",
+    90501: "chat is not external group chat",
+    90502: "the owner of this chat has resigned",
+    90504: "the owner of this chat is already the new owner",
+    90507: "the chat is being inherited",
+    90508: "the chat has been inherited",
     84074: "no external contact permission",
 }
 

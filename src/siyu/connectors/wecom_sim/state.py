@@ -254,6 +254,17 @@ class Transfer:
 
 
 @dataclass
+class ChatTransfer:
+    """A customer group handed to a new owner (takes effect at once)."""
+
+    kind: Literal["onjob", "resigned"]
+    chat_id: str
+    handover_userid: str
+    takeover_userid: str
+    at: float
+
+
+@dataclass
 class Token:
     value: str
     kind: SecretKind
@@ -322,6 +333,7 @@ class SimState:
             self.pending_requests: list[PendingRequest] = []
             self.mass_tasks: dict[str, MassTask] = {}
             self.transfers: list[Transfer] = []
+            self.chat_transfers: list[ChatTransfer] = []
             self.calls: dict[str, list[float]] = {}
             self.in_flight: dict[str, int] = {}
             self.total_calls = 0

@@ -1,8 +1,13 @@
-"""On-job and resigned inheritance of customers (protocol.md §3.8)."""
+"""On-job and resigned inheritance of customers and of customer groups (protocol.md §3.8).
+
+The errcode for "too many transfers" (a customer or chat twice in 90 days, a member's 300
+chats a day) is not in protocol.md or the docs; TOO_MANY_TRANSFERS is ours.
+"""
 
 from typing import Any, Literal
 
-from siyu.connectors.wecom_sim.errors import ApiError
+from siyu.connectors.wecom_sim.chat_actions import change_owner
+from siyu.connectors.wecom_sim.errors import MESSAGES, ApiError
 from siyu.connectors.wecom_sim.registry import (
     CONTACT,
     Params,
@@ -13,10 +18,16 @@ from siyu.connectors.wecom_sim.registry import (
     string_list,
     text,
 )
-from siyu.connectors.wecom_sim.state import RESIGNED, Member, SimState, Transfer
+from siyu.connectors.wecom_sim.state import (
+    RESIGNED,
+    ChatTransfer,
+    GroupChat,
+    Member,
+    SimState,
+    Transfer,
+)
 
 DAY = 24 * 3600
-# The errcode for "transferred twice within 90 days" is not in protocol.md; this one is ours.
 TOO_MANY_TRANSFERS = 40129
 ALREADY_TRANSFERRING = 40100
 
@@ -161,3 +172,93 @@ def get_unassigned_list(state: SimState, params: Params) -> dict[str, Any]:
         "is_last": not next_cursor,
         "next_cursor": next_cursor,
     }
+
+
+# -- customer groups (分配在职 / 离职成员的客户群) --------------------------------------
+
+CHATS_PER_CALL = 100
+CHINA_OFFSET = 8 * 3600
+
+
+def _china_day(timestamp: float) -> int:
+    return int((timestamp + CHINA_OFFSET) // DAY)
+
+
+def _chat_refusal(
+    state: SimState, chat_id: str, new_owner: str, kind: Literal["onjob", "resigned"]
+) -> int:
+    """Why WeCom would not hand this chat to `new_owner` (0: it would)."""
+    chat = state.groups.get(chat_id)
+    if chat is None:
+        return 90501
+    if chat.owner == new_owner:
+        return 90504
+    return _owner_refusal(state, chat, kind) or _count_refusal(state, chat, kind)
+
+
+def _owner_refusal(state: SimState, chat: GroupChat, kind: Literal["onjob", "resigned"]) -> int:
+    owner = state.members.get(chat.owner)
+    resigned = owner is None or owner.status == RESIGNED
+    if kind == "onjob":
+        return 90502 if resigned else 0
+    if chat.status == 3:
+        return 90508
+    return 0 if resigned else 90500
+
+
+def _count_refusal(state: SimState, chat: GroupChat, kind: Literal["onjob", "resigned"]) -> int:
+    now = state.now()
+    window = state.config.transfer_window_days * DAY
+    recent = sum(
+        1
+        for t in state.chat_transfers
+        if t.kind == "onjob" and t.chat_id == chat.chat_id and t.at > now - window
+    )
+    today = _china_day(now)
+    handed_today = sum(
+        1
+        for t in state.chat_transfers
+        if t.handover_userid == chat.owner and _china_day(t.at) == today
+    )
+    over_window = kind == "onjob" and recent >= state.config.transfers_per_window
+    if over_window or handed_today >= state.config.chat_transfers_per_day:
+        return TOO_MANY_TRANSFERS
+    return 0
+
+
+def _transfer_chats(
+    state: SimState, params: Params, kind: Literal["onjob", "resigned"]
+) -> dict[str, Any]:
+    chat_ids = string_list(params, "chat_id_list")
+    if not 1 <= len(chat_ids) <= CHATS_PER_CALL:
+        raise ApiError(40058, "chat_id_list holds 1 to 100 chats")
+    new_owner = _member(state, params, "new_owner")
+    if new_owner.status != 1:
+        raise ApiError(40098)
+    if not new_owner.customer_contact:
+        raise ApiError(84074)
+    failed = []
+    for chat_id in dict.fromkeys(chat_ids):
+        errcode = _chat_refusal(state, chat_id, new_owner.userid, kind)
+        if errcode:
+            failed.append({"chat_id": chat_id, "errcode": errcode, "errmsg": MESSAGES[errcode]})
+            continue
+        chat = state.groups[chat_id]
+        state.chat_transfers.append(
+            ChatTransfer(kind, chat_id, chat.owner, new_owner.userid, state.now())
+        )
+        # The group itself shows the new owner at once; its members see the change.
+        change_owner(state, chat_id, new_owner.userid, status=3 if kind == "resigned" else 0)
+    return {"failed_chat_list": failed}
+
+
+@api("externalcontact/groupchat/transfer", "POST", CONTACT, list_field="failed_chat_list")
+def groupchat_transfer(state: SimState, params: Params) -> dict[str, Any]:
+    """Chats whose owner resigned go to a new owner (离职继承)."""
+    return _transfer_chats(state, params, "resigned")
+
+
+@api("externalcontact/groupchat/onjob_transfer", "POST", CONTACT, list_field="failed_chat_list")
+def groupchat_onjob_transfer(state: SimState, params: Params) -> dict[str, Any]:
+    """Chats of a member in service go to a new owner (在职继承), twice per chat in 90 days."""
+    return _transfer_chats(state, params, "onjob")
