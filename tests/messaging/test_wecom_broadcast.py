@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 from siyu.connectors.wecom import sync_jobs
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, TextContent
+from siyu.connectors.wecom.transport import DEFAULT_LIMIT
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.apis.media import find_media
 from siyu.connectors.wecom_sim.state import MassTask
 from siyu.db.session import unit_of_work
+from siyu.kit.ratelimit import DatabaseLimiter, Window, WindowLimit
 from siyu.kit.time import utcnow
 from siyu.messaging import service, wecom
+from siyu.messaging.wecom_calls import broadcast_client
 from siyu.models import Broadcast, Customer, Delivery, Event, Order, Staff, WecomBroadcastTask
 from siyu.worker.queue import enqueue
 from tests.conftest import WorkspaceFixture
@@ -524,3 +527,34 @@ def test_links_in_the_text_are_each_staff_members_and_their_clicks_count_for_the
     ).all()
     db.commit()
     assert [p["broadcast_id"] for p in opened] == [None, broadcast["id"], broadcast["id"]]
+
+
+def test_broadcast_calls_to_wecom_keep_within_the_workspaces_calls_per_minute(
+    api: TestClient,
+    db: Session,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    wecom_sim: WecomSim,
+    run_jobs: RunJobs,
+    audience: int,
+) -> None:
+    rules = api.put("/api/v1/messaging/rules", json={"wecom_calls_per_minute": 3})
+    assert rules.status_code == 200, rules.text
+    assert rules.json()["wecom_calls_per_minute"] == 3
+    broadcast = _create(api, audience, {"text": "新茶到店"})
+
+    results = _send(api, broadcast["id"], run_jobs)
+
+    assert len(results["tasks"]) == 3  # one add_msg_template call per staff member
+    client = broadcast_client(db, workspace.id)
+    create_limit = client.limit_for("externalcontact/add_msg_template")
+    assert isinstance(create_limit, WindowLimit)
+    assert Window(3, 60) in create_limit.windows
+    assert client.limit_for("externalcontact/get_groupmsg_task") != DEFAULT_LIMIT
+    assert client.limit_for("externalcontact/list") == DEFAULT_LIMIT
+    db.commit()
+    # the broadcast's three calls used this minute's quota: a fourth would wait
+    limiter = DatabaseLimiter(engine, workspace.id)
+    wait = limiter.try_acquire("wecom:externalcontact/add_msg_template", create_limit)
+    assert wait is not None
+    assert wait > 0

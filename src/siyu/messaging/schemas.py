@@ -254,6 +254,9 @@ class MessagingRules(BaseModel):
     frequency_caps: dict[Channel, FrequencyCap] = Field(default_factory=dict)
     # WeCom's platform quota on mass messages per customer (群发规则), see protocol.md §5
     wecom_quota: str = Field(default="days_of_month", pattern="^(days_of_month|week|day)$")
+    # Calls a minute each WeCom API a broadcast uses (add_msg_template, get_groupmsg_*) may
+    # make, when other tools of the corp share WeCom's 10,000 a minute; None: WeCom's own.
+    wecom_calls_per_minute: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class ChannelAccountIn(BaseModel):

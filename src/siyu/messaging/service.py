@@ -13,7 +13,7 @@ from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import attribution, checks, planning, receipts, sending, wecom, wecom_groups
+from siyu.messaging import attribution, checks, planning, receipts, sending, wecom_groups
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
@@ -36,6 +36,7 @@ from siyu.messaging.schemas import (
     ResultsOut,
     TaskOut,
 )
+from siyu.messaging.wecom_content import check_content as check_wecom_content
 from siyu.models import Broadcast, ChannelAccount, Delivery, Job, WecomGroupDelivery
 from siyu.segments import service as segments_service
 from siyu.staff import service as staff_service
@@ -76,7 +77,7 @@ def _check_content(
         if not (content.html or content.text):
             raise ValidationFailed(f"{field}.html", "an email needs an HTML or a text body")
     elif channel in WECOM_CHANNELS:
-        wecom.check_content(session, workspace_id, content, field)
+        check_wecom_content(session, workspace_id, content, field)
     elif channel == Channel.SMS.value and content.sms is None:
         raise ValidationFailed(f"{field}.sms", "an SMS needs a sign name and a template")
 

@@ -2,185 +2,49 @@
 or per group owner (groups, per 2,000 chats), confirmed by each member in the WeCom client,
 results polled until final.
 
-A mass task's content is the same for everyone it reaches, so it is composed per sender:
-the text with the staff member's name, the materials as attachments and, for a poster, one
-poster per staff member. A task row is committed ("creating") before WeCom is called; a
+A mass task's content is the same for everyone it reaches, so it is composed per sender
+(wecom_content.py). A task row is committed ("creating") before WeCom is called; a
 worker that died after WeCom created the task but before its msgid was stored finds the
 task again through `get_groupmsg_list_v2` instead of creating a second one.
 """
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.acquisition.rendering import CUSTOMER_NAME, STAFF_NAME
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom.errors import WecomApiError
-from siyu.connectors.wecom.schemas import (
-    AddMsgTemplateRequest,
-    Attachment,
-    ImagePayload,
-    TextContent,
-)
-from siyu.content import links, materials, posters, staff_links, wecom_media
-from siyu.exceptions import SiyuError, ValidationFailed
+from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, TextContent
+from siyu.exceptions import SiyuError
 from siyu.kit.time import utcnow
-from siyu.messaging.rendering import CUSTOM, Recipient, fill
 from siyu.messaging.repository import MessagingRepository
-from siyu.messaging.schemas import BroadcastStatus, Channel, Content, DeliveryStatus
+from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
+from siyu.messaging.wecom_calls import broadcast_client
+from siyu.messaging.wecom_content import Message, compose
 from siyu.models import Broadcast, Delivery, WecomBroadcastTask, WecomGroupDelivery
 from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
 
-# add_msg_template limits (protocol.md §5)
+# add_msg_template limits (protocol.md §5); content limits are in wecom_content.py
 CUSTOMERS_PER_TASK = 10_000
 CHATS_PER_TASK = 2000
-MAX_ATTACHMENTS = 9
-TEXT_MAX_BYTES = 4000
-ATTACHMENT_KINDS = ("image", "link", "miniprogram", "file", "video")
 # get_groupmsg_send_result: 0 not sent yet, 1 sent, 2 not a friend (a chat: gone), 3 quota
 SENT = 1
 RESULT_REASONS = {2: "not_friend", 3: "wecom_quota"}
 GROUP_RESULT_REASONS = {2: "group_gone", 3: "wecom_quota"}
 STAFF_SENT = 2
 OPEN_TASKS = ("creating", "waiting")
-# the channel of a poster's QR link, so results can tell scans from clicks in the message
-POSTER_CHANNEL = "poster"
 POLL_BATCH = 50
 
 Row = Delivery | WecomGroupDelivery
 
 
-@dataclass(frozen=True)
-class Message:
-    text: str | None
-    attachments: list[Attachment]
-
-
 def is_group(broadcast: Broadcast) -> bool:
     return broadcast.channel == Channel.WECOM_GROUP.value
-
-
-def content_of(broadcast: Broadcast, variant: str | None) -> dict[str, Any]:
-    for option in broadcast.variants or []:
-        if option["key"] == variant:
-            return dict(option["content"])
-    return dict(broadcast.content)
-
-
-async def compose(
-    session: Session,
-    broadcast: Broadcast,
-    variant: str | None,
-    staff_id: int | None,
-    client: WecomClient,
-) -> Message:
-    """The task's text and attachments as this staff member sends them."""
-    workspace_id = broadcast.workspace_id
-    content = content_of(broadcast, variant)
-    staff_name = None
-    if staff_id is not None:
-        staff_name = staff_service.staff_names(session, workspace_id, [staff_id]).get(staff_id)
-    text = None
-    if content.get("text"):
-        text = fill(content["text"], Recipient(0, 0, "", staff_id, variant, None, staff_name))
-    attachments = [
-        Attachment.model_validate(
-            await wecom_media.attachment_for(session, workspace_id, material_id, client)
-        )
-        for material_id in content.get("material_ids") or []
-    ]
-    urls = [a.link.url for a in attachments if a.link is not None]
-    tracked = staff_links.track_for_staff(
-        session,
-        workspace_id,
-        broadcast_id=broadcast.id,
-        staff_id=staff_id,
-        channel=broadcast.channel,
-        urls=[*links.find_links(text or ""), *urls],
-    )
-    if text is not None:
-        text = links.rewrite_links(text, tracked)
-        if len(text.encode()) > TEXT_MAX_BYTES:
-            raise ValidationFailed(
-                "content.text", "WeCom takes at most 4,000 bytes of text, tracked links included"
-            )
-    for attachment in attachments:
-        if attachment.link is not None:
-            attachment.link.url = tracked.get(attachment.link.url, attachment.link.url)
-    poster_id = content.get("poster_id")
-    if poster_id:
-        qr_url = str(content.get("poster_url") or "")
-        poster_links = staff_links.track_for_staff(
-            session,
-            workspace_id,
-            broadcast_id=broadcast.id,
-            staff_id=staff_id,
-            channel=POSTER_CHANNEL,
-            urls=[qr_url],
-        )
-        image = posters.render_poster(
-            session,
-            workspace_id,
-            poster_id,
-            qr_url=poster_links.get(qr_url, qr_url),
-            name=staff_name or "",
-            staff_name=staff_name,
-        )
-        media_id, _ = await client.upload_media(
-            "image", f"poster-{broadcast.id}-{staff_id or 0}.png", image
-        )
-        attachments.append(Attachment(msgtype="image", image=ImagePayload(media_id=media_id)))
-    if len(attachments) > MAX_ATTACHMENTS:
-        raise ValidationFailed("content.material_ids", "WeCom takes at most 9 attachments")
-    return Message(text, attachments)
-
-
-def tracked_bytes(text: str) -> int:
-    """Bytes of `text` once its links are short links."""
-    short = "x" * staff_links.short_url_length()
-    found = {url: short for url in links.find_links(text) if staff_links.trackable(url)}
-    return len(links.rewrite_links(text, found).encode())
-
-
-def check_content(session: Session, workspace_id: int, content: Content, field: str) -> None:
-    """A WeCom message's text and attachments within WeCom's limits, as field errors."""
-    if not (content.text or content.material_ids or content.poster_id):
-        raise ValidationFailed(f"{field}.text", "a WeCom message needs text or attachments")
-    if content.text and tracked_bytes(content.text) > TEXT_MAX_BYTES:
-        raise ValidationFailed(
-            f"{field}.text", "WeCom takes at most 4,000 bytes of text, tracked links included"
-        )
-    if content.text and ("{" + CUSTOMER_NAME + "}" in content.text or CUSTOM.search(content.text)):
-        raise ValidationFailed(
-            f"{field}.text",
-            "a WeCom mass message is one text for all of a staff member's customers: "
-            f"only {{{STAFF_NAME}}} can be filled in",
-        )
-    attachments = len(content.material_ids) + (1 if content.poster_id else 0)
-    if attachments > MAX_ATTACHMENTS:
-        raise ValidationFailed(
-            f"{field}.material_ids", "WeCom takes at most 9 attachments, the poster included"
-        )
-    for index, material_id in enumerate(content.material_ids):
-        kind = materials.get_material(session, workspace_id, material_id).kind
-        if kind not in ATTACHMENT_KINDS:
-            raise ValidationFailed(
-                f"{field}.material_ids[{index}]",
-                f"a {kind} material cannot be a WeCom attachment "
-                "(images, links, mini-programs, files and videos can)",
-            )
-    if content.poster_id is not None:
-        if materials.get_material(session, workspace_id, content.poster_id).kind != "poster":
-            raise ValidationFailed(f"{field}.poster_id", "choose a poster template")
-        if not content.poster_url:
-            raise ValidationFailed(f"{field}.poster_url", "the poster's QR code needs a URL")
 
 
 def _fail(rows: Sequence[Row], reason: str, detail: str) -> None:
@@ -354,7 +218,7 @@ async def create_tasks(ctx: JobContext, broadcast: Broadcast) -> dict[str, int]:
     """Create every staff member's tasks (per content variant), each recorded first."""
     session = ctx.session
     created = failed = 0
-    async with client_for(session, broadcast.workspace_id) as client:
+    async with broadcast_client(session, broadcast.workspace_id) as client:
         await resume_creating(ctx, broadcast, client)
         pending = list(
             session.scalars(
@@ -469,7 +333,7 @@ async def poll(session: Session, broadcast: Broadcast) -> dict[str, Any]:
     repo = MessagingRepository(session, broadcast.workspace_id)
     waiting = [t for t in repo.tasks(broadcast.id) if t.status == "waiting" and t.msgid]
     confirmed = 0
-    async with client_for(session, broadcast.workspace_id) as client:
+    async with broadcast_client(session, broadcast.workspace_id) as client:
         for start in range(0, len(waiting), POLL_BATCH):
             batch = waiting[start : start + POLL_BATCH]
             results = {}
@@ -494,7 +358,7 @@ async def remind(session: Session, broadcast: Broadcast) -> int:
     """Remind the staff members who have not confirmed their task yet."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     reminded = 0
-    async with client_for(session, broadcast.workspace_id) as client:
+    async with broadcast_client(session, broadcast.workspace_id) as client:
         for task in repo.tasks(broadcast.id):
             if task.status == "waiting" and task.msgid and task.confirmed_at is None:
                 await client.externalcontact_remind_groupmsg_send(task.msgid)
@@ -508,7 +372,7 @@ async def cancel(session: Session, broadcast: Broadcast) -> int:
     A task its member sent before the cancel reached WeCom keeps its results."""
     repo = MessagingRepository(session, broadcast.workspace_id)
     stopped = 0
-    async with client_for(session, broadcast.workspace_id) as client:
+    async with broadcast_client(session, broadcast.workspace_id) as client:
         for task in repo.tasks(broadcast.id):
             if task.status != "waiting" or not task.msgid:
                 continue

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.connectors.wecom.clients import client_for
 from siyu.customers import groups as customer_groups
 from siyu.kit.time import utcnow
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging import wecom
 from siyu.messaging.schemas import DeliveryStatus, GroupResultOut
+from siyu.messaging.wecom_calls import broadcast_client
 from siyu.models import Broadcast, WecomGroupDelivery
 from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
@@ -143,7 +143,7 @@ async def create_tasks(ctx: JobContext, broadcast: Broadcast) -> dict[str, int]:
     """One task per group owner and 2,000 groups, each recorded before WeCom is called."""
     session = ctx.session
     created = 0
-    async with client_for(session, broadcast.workspace_id) as client:
+    async with broadcast_client(session, broadcast.workspace_id) as client:
         await wecom.resume_creating(ctx, broadcast, client)
         pending = session.scalars(
             select(WecomGroupDelivery)

@@ -5174,6 +5174,8 @@ export interface components {
              * @default days_of_month
              */
             wecom_quota: string;
+            /** Wecom Calls Per Minute */
+            wecom_calls_per_minute?: number | null;
         };
         /** MiniprogramAttachment */
         MiniprogramAttachment: {

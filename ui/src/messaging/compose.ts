@@ -8,7 +8,8 @@ export type Channel = Schemas['Channel']
 export type ScheduleMode = 'now' | 'at' | 'recurring'
 
 export const CHANNELS: Channel[] = ['wecom', 'wecom_group', 'email', 'sms', 'webhook']
-export const EXCLUSION_REASONS = ['duplicate', 'opted_out', 'no_address', 'no_follow', 'frequency_cap', 'wecom_quota'] as const
+/** Why a customer (or, for a group broadcast, a customer group) is left out. */
+export const EXCLUSION_REASONS = ['duplicate', 'opted_out', 'no_address', 'no_follow', 'frequency_cap', 'wecom_quota', 'dismissed', 'no_owner'] as const
 /** Variables the server fills per recipient; the names are part of the content, never translated. */
 export const VARIABLES = ['客户昵称', '员工姓名'] as const
 /** A WeCom mass task is one text for all of a staff member's customers: only the sender varies. */

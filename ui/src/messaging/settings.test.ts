@@ -81,6 +81,7 @@ describe('messaging rules', () => {
       quiet_hours: { start: '22:00', end: '08:00' },
       frequency_caps: { email: { max_messages: 2, days: 7 } },
       wecom_quota: 'week' as const,
+      wecom_calls_per_minute: 600,
     }
     const form = rulesForm(rules)
     expect(form.caps.find((c) => c.channel === 'email')).toMatchObject({ enabled: true, max_messages: 2 })
@@ -88,6 +89,9 @@ describe('messaging rules', () => {
     expect(rulesBody(form)).toEqual(rules)
     form.quiet = false
     expect(rulesBody(form).quiet_hours).toBeNull()
+    form.wecom_limited = false
+    expect(rulesBody(form).wecom_calls_per_minute).toBeNull()
+    expect(rulesForm({ ...rules, wecom_calls_per_minute: null }).wecom_limited).toBe(false)
   })
 
   it('refuse malformed times, an empty window and out-of-range caps', () => {
@@ -102,5 +106,11 @@ describe('messaging rules', () => {
     form.caps[0].enabled = true
     form.caps[0].days = 0
     expect(rulesProblem(form)?.key).toBe('broadcasts.settingsPage.errors.capDays')
+    form.caps[0].enabled = false
+    form.wecom_limited = true
+    form.wecom_calls_per_minute = 20_000
+    expect(rulesProblem(form)?.key).toBe('broadcasts.settingsPage.errors.wecomCalls')
+    form.wecom_calls_per_minute = 600
+    expect(rulesProblem(form)).toBeNull()
   })
 })

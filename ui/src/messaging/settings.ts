@@ -14,6 +14,9 @@ export const SECURITIES = ['none', 'starttls', 'tls'] as const
 export type Security = (typeof SECURITIES)[number]
 export const CAP_CHANNELS: Channel[] = ['wecom', 'wecom_group', 'email', 'sms', 'webhook']
 export const WECOM_QUOTAS = ['days_of_month', 'week', 'day'] as const
+/** WeCom's own limit per API and corp (calls a minute), and what a capped corp starts from. */
+export const MAX_WECOM_CALLS = 10_000
+const DEFAULT_WECOM_CALLS = 1000
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const HTTP_URL = /^https?:\/\/\S+$/
@@ -132,6 +135,9 @@ export interface RulesForm {
   quiet_end: string
   caps: CapRow[]
   wecom_quota: (typeof WECOM_QUOTAS)[number]
+  /** Cap broadcasts' calls a minute of each WeCom API (other tools share WeCom's 10,000). */
+  wecom_limited: boolean
+  wecom_calls_per_minute: number
 }
 
 export function rulesForm(rules: MessagingRules | null | undefined): RulesForm {
@@ -146,6 +152,8 @@ export function rulesForm(rules: MessagingRules | null | undefined): RulesForm {
       return { channel, enabled: Boolean(cap), max_messages: cap?.max_messages ?? 1, days: cap?.days ?? 7 }
     }),
     wecom_quota: (WECOM_QUOTAS as readonly string[]).includes(quota) ? (quota as RulesForm['wecom_quota']) : 'days_of_month',
+    wecom_limited: typeof rules?.wecom_calls_per_minute === 'number',
+    wecom_calls_per_minute: rules?.wecom_calls_per_minute ?? DEFAULT_WECOM_CALLS,
   }
 }
 
@@ -156,6 +164,7 @@ export function rulesBody(form: RulesForm): MessagingRules {
       form.caps.filter((c) => c.enabled).map((c) => [c.channel, { max_messages: c.max_messages, days: c.days }]),
     ),
     wecom_quota: form.wecom_quota,
+    wecom_calls_per_minute: form.wecom_limited ? form.wecom_calls_per_minute : null,
   }
 }
 
@@ -173,6 +182,12 @@ export function rulesProblem(form: RulesForm): Problem | null {
     }
     if (!Number.isInteger(cap.days) || cap.days < 1 || cap.days > 365) {
       return { field: `frequency_caps.${cap.channel}`, key: 'broadcasts.settingsPage.errors.capDays' }
+    }
+  }
+  if (form.wecom_limited) {
+    const calls = form.wecom_calls_per_minute
+    if (!Number.isInteger(calls) || calls < 1 || calls > MAX_WECOM_CALLS) {
+      return { field: 'wecom_calls_per_minute', key: 'broadcasts.settingsPage.errors.wecomCalls' }
     }
   }
   return null
