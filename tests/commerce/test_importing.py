@@ -1,16 +1,19 @@
 """The order import pipeline through the real job runner, on the database under test."""
 
 import codecs
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.commerce import imports
-from siyu.commerce.service import upsert_orders
+from siyu.commerce import importing, imports, parsing
+from siyu.commerce.parsing import PreparedChunk
+from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce import Platform
 from siyu.customers.identities import IdentityKind
 from siyu.models import Customer, Identity, ImportRun, Job, Order, OrderItem, Product
@@ -20,6 +23,16 @@ from tests.conftest import WorkspaceFixture
 from tests.connectors.commerce.samples import JD, SAMPLES, TMALL, Sample
 
 RunJobs = Callable[[], int]
+PARSE_PROCESS = "siyu-import-parse"
+
+
+@pytest.fixture(params=["parsed here", "parsed in a process"])
+def parse_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the file parsed in the job's process, and again with it parsed in
+    a process of its own (as large files are)."""
+    if request.param == "parsed in a process":
+        monkeypatch.setattr("siyu.commerce.importing.PARSE_PROCESS_MIN_ROWS", 0)
+    return str(request.param)
 
 
 def start(
@@ -159,7 +172,7 @@ def test_products_are_kept_once_per_platform_id(
 
 
 def test_bad_rows_are_reported_by_row_and_column_while_good_rows_land(
-    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path
+    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path, parse_in: str
 ) -> None:
     rows = [list(r) for r in TMALL.rows]
     rows[1][6] = "九十九"  # 买家实际支付金额 on spreadsheet row 3
@@ -181,7 +194,7 @@ def test_bad_rows_are_reported_by_row_and_column_while_good_rows_land(
 
 
 def test_an_order_with_one_bad_item_row_is_not_half_applied(
-    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path
+    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path, parse_in: str
 ) -> None:
     rows = [list(r) for r in JD.rows]
     rows[1][3] = "两"  # 订购数量 of the second item of order 280001
@@ -201,7 +214,7 @@ def test_an_order_with_one_bad_item_row_is_not_half_applied(
 
 
 def test_importing_the_same_file_again_updates_and_creates_no_duplicates(
-    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path
+    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path, parse_in: str
 ) -> None:
     path = JD.write(tmp_path, "utf-8")
     start(db, workspace, path)
@@ -248,6 +261,7 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
     run_jobs: RunJobs,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    parse_in: str,
 ) -> None:
     rows = [list(TMALL.rows[0]) for _ in range(10)]
     for i, row in enumerate(rows):
@@ -261,11 +275,12 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
         calls.append(1)
         if len(calls) == 2:
             raise Crash
-        return upsert_orders(*args, **kwargs)  # type: ignore[arg-type]
+        return write_orders(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("siyu.commerce.importing.upsert_orders", crash_on_second_chunk)
+    monkeypatch.setattr("siyu.commerce.importing.write_orders", crash_on_second_chunk)
     with pytest.raises(Crash):
         Runner(engine, lease_seconds=30).run_until_idle()
+    assert PARSE_PROCESS not in {p.name for p in multiprocessing.active_children()}
 
     run = run_of(db, import_id)
     assert (run.status, run.processed_rows, run.imported) == ("running", 4, 4)
@@ -285,7 +300,7 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
 
 
 def test_a_file_that_turns_unreadable_midway_fails_the_import_keeping_earlier_chunks(
-    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path
+    db: Session, workspace: WorkspaceFixture, run_jobs: RunJobs, tmp_path: Path, parse_in: str
 ) -> None:
     rows = [list(TMALL.rows[0]) for _ in range(400)]
     for i, row in enumerate(rows):
@@ -304,3 +319,34 @@ def test_a_file_that_turns_unreadable_midway_fails_the_import_keeping_earlier_ch
     # Chunks read before the broken bytes stay imported, and the counts say so.
     assert 0 < run.imported < 400
     assert run.imported == run.processed_rows == len(orders_of(db, workspace.id))
+
+
+def test_a_large_file_is_parsed_in_a_process_of_its_own(
+    db: Session,
+    workspace: WorkspaceFixture,
+    run_jobs: RunJobs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = [list(TMALL.rows[0]) for _ in range(30)]
+    for i, row in enumerate(rows):
+        row[0] = f"59{i:04d}"
+    path = Sample("tmall", TMALL.headers, rows).write(tmp_path, "gbk")
+    monkeypatch.setattr(importing, "PARSE_PROCESS_MIN_ROWS", 30)
+    parsers: set[str] = set()
+    in_process = parsing.prepared_chunks_in_process
+
+    def noting_the_parser(*args: Any, **kwargs: Any) -> Iterator[PreparedChunk]:
+        for chunk in in_process(*args, **kwargs):
+            parsers.update(p.name for p in multiprocessing.active_children())
+            yield chunk
+
+    monkeypatch.setattr(importing, "prepared_chunks_in_process", noting_the_parser)
+    import_id = start(db, workspace, path, chunk_rows=8)
+    run_jobs()
+
+    run = run_of(db, import_id)
+    assert (run.status, run.imported, run.processed_rows) == ("succeeded", 30, 30)
+    assert len(orders_of(db, workspace.id)) == 30
+    assert PARSE_PROCESS in parsers
+    assert PARSE_PROCESS not in {p.name for p in multiprocessing.active_children()}

@@ -1,103 +1,47 @@
-"""The order import pipeline: stream the file, parse, upsert and commit chunk by chunk.
+"""The order import pipeline: stream the file, parse, write and commit chunk by chunk.
 
 A chunk is ~20,000 rows, cut only between orders (item rows of one order stay together).
-Each chunk costs one OneID batch, one lookup of known orders and a few bulk statements;
-then the resume point (rows consumed, counts, size of the error file) is committed with
-the chunk's orders. A crashed import resumes after its last committed chunk.
+A large file is parsed in a process of its own while this one writes (`parsing`). Each
+chunk costs one OneID batch, one lookup of known orders and a few bulk statements
+(`upserting`); then the resume point (rows consumed, counts, size of the error file) is
+committed with the chunk's orders. A crashed import resumes after its last committed chunk.
 """
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.commerce.parsing import (
+    ParseSpec,
+    can_parse_in_process,
+    prepared_chunks,
+    prepared_chunks_in_process,
+)
 from siyu.commerce.repository import CommerceRepository
-from siyu.commerce.schemas import OrderRecord
-from siyu.commerce.service import upsert_orders
+from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce.detect import format_for
-from siyu.connectors.commerce.rows import NumberedRow, RowParser
+from siyu.connectors.commerce.rows import RowParser
 from siyu.db.bulk import fewer_gc_passes
 from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import NotFound, SiyuError
 from siyu.kit.import_runs import outcome
-from siyu.kit.tabular import ErrorFile, RowError, open_table
+from siyu.kit.tabular import ErrorFile, open_table
 from siyu.kit.time import utcnow
 from siyu.models import ImportRun
 
 DEFAULT_CHUNK_ROWS = 20_000
+# Files with at least this many rows left are parsed in a process of their own (starting
+# one costs about a second).
+PARSE_PROCESS_MIN_ROWS = 50_000
 Progress = Callable[[int, int | None], None]
 Checkpoint = Callable[[], None]
-T = TypeVar("T")
 
 
 def errors_path_for(run: ImportRun) -> Path:
     return Path(f"{run.stored_path}.errors.csv")
-
-
-def chunks(
-    rows: Iterator[NumberedRow], parser: RowParser, size: int
-) -> Iterator[tuple[list[list[NumberedRow]], int]]:
-    """(orders' row groups, last spreadsheet row number) per chunk of about `size` rows."""
-    item_rows = parser.fmt.item_rows
-    groups: dict[str, list[NumberedRow]] = {}
-    count = 0
-    last_key = ""
-    last_number = 0
-    for number, row in rows:
-        key = parser.order_key(row) if item_rows else ""
-        if count >= size and (not item_rows or key != last_key):
-            yield list(groups.values()), last_number
-            groups = {}
-            count = 0
-        if key:
-            groups.setdefault(key, []).append((number, row))
-        else:
-            groups[f"#{number}"] = [(number, row)]
-        count += 1
-        last_key = key
-        last_number = number
-    if groups:
-        yield list(groups.values()), last_number
-
-
-@dataclass(frozen=True)
-class ParsedChunk:
-    orders: list[OrderRecord]
-    errors: list[RowError]
-    failed: int  # rows of orders not imported
-    last_number: int  # spreadsheet row number of the chunk's last row
-
-
-def parsed_chunks(
-    source: Iterator[tuple[list[list[NumberedRow]], int]], parser: RowParser
-) -> Iterator[ParsedChunk]:
-    """Each chunk's orders, and the errors of the orders that could not be built."""
-    for groups, last_number in source:
-        orders: list[OrderRecord] = []
-        errors: list[RowError] = []
-        failed = 0
-        for group in groups:
-            order, problems = parser.parse(group)
-            if order is None:
-                errors.extend(problems)
-                failed += len(group)
-            else:
-                orders.append(order)
-        yield ParsedChunk(orders, errors, failed, last_number)
-
-
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """The items, each next one produced in a worker thread while the caller handles the
-    current one: reading and parsing a chunk overlaps the database writing the previous
-    one (the driver releases the GIL while it waits)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="import-read-ahead") as pool:
-        pending = pool.submit(next, items, None)
-        while (item := pending.result()) is not None:
-            pending = pool.submit(next, items, None)
-            yield item
 
 
 def csv_encoding(run: ImportRun) -> str | None:
@@ -173,10 +117,21 @@ def _import(
     statistics = StatisticsRefresher(
         session, ["customer", "identity", "customer_order", "order_item", "refund", "product"]
     )
-    with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file:
-        rows = table.iter_numbered(skip=run.processed_rows)
-        for chunk in read_ahead(parsed_chunks(chunks(rows, parser, chunk_rows), parser)):
-            result = upsert_orders(
+    spec = ParseSpec(
+        run.stored_path,
+        table.encoding,
+        parser.platform.value,
+        dict(parser.header_of),
+        dict((run.mapping or {}).get("statuses", {})),
+    )
+    remaining = run.total_rows - run.processed_rows
+    in_process = remaining >= PARSE_PROCESS_MIN_ROWS and can_parse_in_process()
+    parse = prepared_chunks_in_process if in_process else prepared_chunks
+    chunks = parse(spec, skip=run.processed_rows, size=chunk_rows)
+    # Closed on any way out, so a parse process never outlives the import.
+    with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file, closing(chunks):
+        for chunk in chunks:
+            result = write_orders(
                 session,
                 run.workspace_id,
                 chunk.orders,

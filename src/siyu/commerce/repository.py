@@ -159,6 +159,43 @@ class CommerceRepository:
             found.update(((platform, external_id), row_id) for external_id, row_id in result)
         return found
 
+    def take_order_ids(self, count: int) -> list[int]:
+        """Ids for `count` new orders, so inserting them needs no RETURNING or read-back."""
+        if self.dialect == "postgresql":
+            return sorted(
+                self.session.scalars(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('customer_order', 'id')) "
+                        "FROM generate_series(1, :count)"
+                    ),
+                    {"count": count},
+                )
+            )
+        # SQLite: the write transaction holds the database lock (BEGIN IMMEDIATE), so the
+        # ids after the current maximum are ours. Ids span workspaces, hence no tenant filter.
+        first = (self.session.scalar(select(func.max(Order.id))) or 0) + 1
+        return list(range(first, first + count))
+
+    def insert_new_orders(
+        self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None
+    ) -> set[int]:
+        """Insert orders (each row with its taken `id`) not stored yet; returns the ids of
+        rows skipped because a concurrent writer stored the same order first."""
+        now = utcnow()
+        constants = {
+            "workspace_id": self.workspace_id,
+            "import_run_id": import_run_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        full = [{**row, **constants} for row in rows]
+        if self.dialect != "postgresql":
+            # SQLite has one writer at a time: nobody can have stored them since we looked.
+            bulk.insert_rows(self.session, ORDERS, full)
+            return set()
+        stored = bulk.insert_ignoring_conflicts(self.session, ORDERS, full, returning="id")
+        return {row["id"] for row in rows} - set(stored)
+
     def upsert_orders(self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None) -> None:
         """Insert or update orders by (platform, platform_order_id).
 
