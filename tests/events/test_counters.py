@@ -62,3 +62,26 @@ def test_recounting_a_type_gives_the_counts_ingest_keeps(
 
     assert _counters(engine, workspace.id) == kept
     assert any(dim == "category=7" for dim, *_ in kept)
+
+
+def test_a_later_batch_adds_to_the_day_counts_of_an_earlier_one(
+    api: TestClient, engine: Engine, workspace: WorkspaceFixture
+) -> None:
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+    def batch(first: int, count: int) -> list[dict[str, object]]:
+        return [
+            {
+                "id": f"later-{n}",
+                "type": "page_view",
+                "occurred_at": (at + timedelta(minutes=n)).isoformat(),
+                "customer": {"mobile": "13800138000"},
+            }
+            for n in range(first, first + count)
+        ]
+
+    assert api.post("/api/v1/events/batch", json={"events": batch(0, 2)}).json()["accepted"] == 2
+    assert api.post("/api/v1/events/batch", json={"events": batch(2, 3)}).json()["accepted"] == 3
+
+    [(dimension, day, _, count)] = _counters(engine, workspace.id)
+    assert (dimension, day, count) == ("", "2026-11-23", 5)

@@ -17,13 +17,14 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Date,
     Select,
     Table,
     any_,
@@ -78,7 +79,7 @@ def _record_type(table: Table, column: str) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     msg = f"cannot send {type(value).__name__} in a bulk write"
     raise TypeError(msg)
@@ -201,10 +202,17 @@ def _sqlite_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _sqlite_date(value: date | None) -> str | None:
+    """A date as SQLAlchemy stores a Date on SQLite (ISO text)."""
+    return None if value is None else value.isoformat()
+
+
 def _sqlite_converter(table: Table, column: str) -> Callable[[Any], Any] | None:
     type_ = table.c[column].type
     if isinstance(type_, UTCDateTime):
         return sqlite_datetime
+    if isinstance(type_, Date):
+        return _sqlite_date
     if isinstance(type_, JSONDoc | JSON):
         return _sqlite_json
     return None
@@ -292,15 +300,18 @@ def upsert(
     conflict: Sequence[str],
     update: Sequence[str],
     keep_when_null: Sequence[str] = (),
+    add: Sequence[str] = (),
     constants: dict[str, Any] | None = None,
 ) -> None:
     """INSERT the rows; on a conflict over `conflict`, take the new `update` columns, the new
-    `keep_when_null` columns unless NULL, and set `constants`."""
+    `keep_when_null` columns unless NULL, add the new `add` columns to the stored ones, and
+    set `constants`."""
     columns = _checked(table, list(rows[0]))
     constants = constants or {}
-    _checked(table, [*conflict, *update, *keep_when_null, *constants])
+    _checked(table, [*conflict, *update, *keep_when_null, *add, *constants])
     assignments = [f"{c} = EXCLUDED.{c}" for c in update]
     assignments += [f"{c} = COALESCE(EXCLUDED.{c}, {table.name}.{c})" for c in keep_when_null]
+    assignments += [f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in add]
     if _is_sqlite(session):
         # Row by row: a key repeated in `rows` is updated by its later rows.
         converted = {c: _sqlite_converter(table, c) for c in constants}

@@ -16,6 +16,7 @@ from sqlalchemy import Date, Table, and_, cast, delete, func, literal, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import upsert
 from siyu.models import Event, EventCounter, EventType, Workspace
 
 MAX_VALUE = 120
@@ -69,24 +70,24 @@ def add(session: Session, workspace_id: int, counts: Counter[CounterKey]) -> Non
     if not counts:
         return
     table: Table = EventCounter.__table__  # type: ignore[assignment]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["workspace_id", "event_type", "dimension", "day", "customer_id"],
-        set_={"count": table.c.count + stmt.excluded.count},
+    upsert(
+        session,
+        table,
+        [
+            {
+                "workspace_id": workspace_id,
+                "event_type": event_type,
+                "dimension": dim,
+                "day": day,
+                "customer_id": customer_id,
+                "count": n,
+            }
+            for (event_type, dim, day, customer_id), n in sorted(counts.items())
+        ],
+        conflict=["workspace_id", "event_type", "dimension", "day", "customer_id"],
+        update=[],
+        add=["count"],
     )
-    rows = [
-        {
-            "workspace_id": workspace_id,
-            "event_type": event_type,
-            "dimension": dim,
-            "day": day,
-            "customer_id": customer_id,
-            "count": n,
-        }
-        for (event_type, dim, day, customer_id), n in sorted(counts.items())
-    ]
-    session.execute(stmt, rows)
 
 
 def record(
