@@ -1,7 +1,6 @@
 """The order import pipeline through the real job runner, on the database under test."""
 
 import codecs
-import multiprocessing
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,6 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.commerce import importing, imports, parsing
-from siyu.commerce.parsing import PreparedChunk
 from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce import Platform
 from siyu.customers.identities import IdentityKind
@@ -23,16 +21,36 @@ from tests.conftest import WorkspaceFixture
 from tests.connectors.commerce.samples import JD, SAMPLES, TMALL, Sample
 
 RunJobs = Callable[[], int]
-PARSE_PROCESS = "siyu-import-parse"
+
+
+@pytest.fixture
+def parse_processes(monkeypatch: pytest.MonkeyPatch) -> list[parsing.ParseProcess]:
+    """The parse processes the test's imports start."""
+    started: list[parsing.ParseProcess] = []
+
+    class Noted(parsing.ParseProcess):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(parsing, "ParseProcess", Noted)
+    return started
 
 
 @pytest.fixture(params=["parsed here", "parsed in a process"])
-def parse_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def parse_in(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    parse_processes: list[parsing.ParseProcess],
+) -> Iterator[str]:
     """Run the test with the file parsed in the job's process, and again with it parsed in
-    a process of its own (as large files are)."""
-    if request.param == "parsed in a process":
-        monkeypatch.setattr("siyu.commerce.importing.PARSE_PROCESS_MIN_ROWS", 0)
-    return str(request.param)
+    a process of its own (as large files are); no parse process outlives its import."""
+    in_process = request.param == "parsed in a process"
+    if in_process:
+        monkeypatch.setattr(importing, "PARSE_PROCESS_MIN_ROWS", 0)
+    yield str(request.param)
+    assert bool(parse_processes) == in_process
+    assert not any(p.running for p in parse_processes)
 
 
 def start(
@@ -262,6 +280,7 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     parse_in: str,
+    parse_processes: list[parsing.ParseProcess],
 ) -> None:
     rows = [list(TMALL.rows[0]) for _ in range(10)]
     for i, row in enumerate(rows):
@@ -280,7 +299,7 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
     monkeypatch.setattr("siyu.commerce.importing.write_orders", crash_on_second_chunk)
     with pytest.raises(Crash):
         Runner(engine, lease_seconds=30).run_until_idle()
-    assert PARSE_PROCESS not in {p.name for p in multiprocessing.active_children()}
+    assert not any(p.running for p in parse_processes)
 
     run = run_of(db, import_id)
     assert (run.status, run.processed_rows, run.imported) == ("running", 4, 4)
@@ -327,26 +346,18 @@ def test_a_large_file_is_parsed_in_a_process_of_its_own(
     run_jobs: RunJobs,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    parse_processes: list[parsing.ParseProcess],
 ) -> None:
     rows = [list(TMALL.rows[0]) for _ in range(30)]
     for i, row in enumerate(rows):
         row[0] = f"59{i:04d}"
     path = Sample("tmall", TMALL.headers, rows).write(tmp_path, "gbk")
     monkeypatch.setattr(importing, "PARSE_PROCESS_MIN_ROWS", 30)
-    parsers: set[str] = set()
-    in_process = parsing.prepared_chunks_in_process
-
-    def noting_the_parser(*args: Any, **kwargs: Any) -> Iterator[PreparedChunk]:
-        for chunk in in_process(*args, **kwargs):
-            parsers.update(p.name for p in multiprocessing.active_children())
-            yield chunk
-
-    monkeypatch.setattr(importing, "prepared_chunks_in_process", noting_the_parser)
     import_id = start(db, workspace, path, chunk_rows=8)
     run_jobs()
 
     run = run_of(db, import_id)
     assert (run.status, run.imported, run.processed_rows) == ("succeeded", 30, 30)
     assert len(orders_of(db, workspace.id)) == 30
-    assert PARSE_PROCESS in parsers
-    assert PARSE_PROCESS not in {p.name for p in multiprocessing.active_children()}
+    assert len(parse_processes) == 1
+    assert not parse_processes[0].running

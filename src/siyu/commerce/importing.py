@@ -14,12 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu.commerce.parsing import (
-    ParseSpec,
-    can_parse_in_process,
-    prepared_chunks,
-    prepared_chunks_in_process,
-)
+from siyu.commerce.parsing import ParseSpec, prepared_chunks, prepared_chunks_in_process
 from siyu.commerce.repository import CommerceRepository
 from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce.detect import format_for
@@ -34,7 +29,7 @@ from siyu.models import ImportRun
 
 DEFAULT_CHUNK_ROWS = 20_000
 # Files with at least this many rows left are parsed in a process of their own (starting
-# one costs about a second).
+# one costs about half a second).
 PARSE_PROCESS_MIN_ROWS = 50_000
 Progress = Callable[[int, int | None], None]
 Checkpoint = Callable[[], None]
@@ -125,8 +120,7 @@ def _import(
         dict((run.mapping or {}).get("statuses", {})),
     )
     remaining = run.total_rows - run.processed_rows
-    in_process = remaining >= PARSE_PROCESS_MIN_ROWS and can_parse_in_process()
-    parse = prepared_chunks_in_process if in_process else prepared_chunks
+    parse = prepared_chunks_in_process if remaining >= PARSE_PROCESS_MIN_ROWS else prepared_chunks
     chunks = parse(spec, skip=run.processed_rows, size=chunk_rows)
     # Closed on any way out, so a parse process never outlives the import.
     with ErrorFile.open(errors_path, keep=run.error_bytes) as error_file, closing(chunks):

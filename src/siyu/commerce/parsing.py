@@ -6,22 +6,18 @@ come back as prepared orders (tuples), which cross the process boundary cheaply.
 """
 
 import gc
-import multiprocessing
-import queue
+import pickle
+import subprocess
+import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.queues import Queue
-from typing import Any
+from typing import IO, Any
 
 from siyu.commerce.prepared import PreparedOrder, prepare
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
 from siyu.exceptions import SiyuError
 from siyu.kit.tabular import RowError, open_table
-
-# Chunks the parse process may hold ready for the writer (bounds its memory).
-CHUNKS_AHEAD = 2
-_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,32 +102,82 @@ class _Failed:
 
 
 _DONE = "done"
+# The child imports just this module (not the parent's __main__, as multiprocessing's
+# spawn would: under `siyu worker` that is the whole CLI).
+_CHILD = "from siyu.commerce.parsing import serve; serve()"
 
 
-def _produce(spec: ParseSpec, skip: int, size: int, out: "Queue[Any]") -> None:
+def serve() -> None:
+    """The parse process: read (spec, skip, size) from stdin, write pickled chunks to stdout.
+
+    Writing blocks while the pipe is full, so the parser stays about one chunk ahead of
+    the writer reading them.
+    """
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # stray prints must not corrupt the stream
+    spec, skip, size = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the parent
     try:
         for chunk in prepared_chunks(spec, skip=skip, size=size):
-            out.put(chunk)
+            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
     except SiyuError as exc:
-        out.put(_Failed(exc.message, expected=True))
+        last: object = _Failed(exc.message, expected=True)
     except Exception as exc:  # reported to the writer, which raises it
-        out.put(_Failed(f"{type(exc).__name__}: {exc}", expected=False))
+        last = _Failed(f"{type(exc).__name__}: {exc}", expected=False)
     else:
-        out.put(_DONE)
+        last = _DONE
+    pickle.dump(last, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
 
 
-def can_parse_in_process() -> bool:
-    """A daemonic process (some process pools run jobs in one) may not start children."""
-    return not multiprocessing.current_process().daemon
+class ParseProcess:
+    """A child process that parses an import's file; `chunks()` yields what it sends."""
+
+    def __init__(self, spec: ParseSpec, *, skip: int, size: int) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self.process.stdin is not None
+        with self.process.stdin as stdin:
+            pickle.dump((spec, skip, size), stdin)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def chunks(self) -> Generator[PreparedChunk, None, None]:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                item = _unpickled(stdout)
+                if isinstance(item, _Failed):
+                    if item.expected:
+                        raise SiyuError(item.message)
+                    raise RuntimeError(item.message)
+                if item == _DONE:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.running:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
-def _unpickled(out: "Queue[Any]") -> Any:
+def _unpickled(stream: IO[bytes]) -> Any:
     """The next item; the cyclic collector waits while a chunk's ~500k objects are
     unpickled (none of them can form a cycle), instead of rescanning them several times."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return out.get(timeout=_POLL_SECONDS)
+        return pickle.load(stream)  # noqa: S301 - written by our own parse process
+    except EOFError:
+        msg = "the import's parse process ended unexpectedly"
+        raise RuntimeError(msg) from None
     finally:
         if enabled:
             gc.enable()
@@ -141,30 +187,4 @@ def prepared_chunks_in_process(
     spec: ParseSpec, *, skip: int, size: int
 ) -> Generator[PreparedChunk, None, None]:
     """`prepared_chunks`, computed in a child process while the caller writes."""
-    context = multiprocessing.get_context("spawn")
-    out: Queue[Any] = context.Queue(maxsize=CHUNKS_AHEAD)
-    process = context.Process(
-        target=_produce, args=(spec, skip, size, out), name="siyu-import-parse", daemon=True
-    )
-    process.start()
-    try:
-        while True:
-            try:
-                item = _unpickled(out)
-            except queue.Empty:
-                if not process.is_alive():
-                    msg = f"the import's parse process ended unexpectedly ({process.exitcode})"
-                    raise RuntimeError(msg) from None
-                continue
-            if isinstance(item, str):
-                return
-            if isinstance(item, _Failed):
-                if item.expected:
-                    raise SiyuError(item.message)
-                raise RuntimeError(item.message)
-            yield item
-    finally:
-        if process.is_alive():
-            process.terminate()
-        process.join()
-        out.close()
+    yield from ParseProcess(spec, skip=skip, size=size).chunks()
