@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { chosen, isFinal, requestsNeeded, tally, type Candidate, type Transfer } from './handover'
+import {
+  chosen,
+  chosenGroups,
+  isFinal,
+  requestsNeeded,
+  tally,
+  type Candidate,
+  type GroupCandidate,
+  type GroupTransfer,
+  type Transfer,
+} from './handover'
 import { lostCsv, lostQuery, type LostCustomer } from './lost'
 import { groupQuery, splitMembers, type GroupMember } from './groups'
 import { durationSeconds, entries, formatDuration, isRunning, percent, type SyncRun } from './sync'
@@ -79,6 +89,16 @@ describe('handover', () => {
     expect(isFinal(transfer)).toBe(false)
     expect(isFinal({ ...transfer, status: 'customer_refused' })).toBe(true)
     expect(tally([transfer, transfer, { ...transfer, status: 'done' }])).toEqual({ waiting: 2, done: 1 })
+  })
+  it('never sends an ineligible group, and groups end when WeCom answers', () => {
+    const group = { customer_group_id: 1, chat_id: 'wr1', name: '会员群', member_count: 3, recent_onjob: 0, eligible: true, reason: null }
+    const groups: GroupCandidate[] = [group, { ...group, chat_id: 'wr2', recent_onjob: 2, eligible: false, reason: '90' }, { ...group, chat_id: 'wr3' }]
+    expect(chosenGroups(groups, 'all', [])).toEqual(['wr1', 'wr3'])
+    expect(chosenGroups(groups, 'selected', ['wr2', 'wr3'])).toEqual(['wr3'])
+    const moved = { status: 'pending' } as GroupTransfer
+    expect(isFinal(moved)).toBe(false)
+    expect(isFinal({ ...moved, status: 'failed' })).toBe(true)
+    expect(tally([moved, { ...moved, status: 'done' }])).toEqual({ pending: 1, done: 1 })
   })
 })
 
