@@ -2499,6 +2499,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wecom/handovers/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Group Handovers
+         * @description Group transfers, newest first, each with its result.
+         */
+        get: operations["group_handovers_api_v1_wecom_handovers_groups_get"];
+        put?: never;
+        /**
+         * Start Group Handover
+         * @description Hand customer groups to a new owner (在职/离职继承); refused ones say why.
+         */
+        post: operations["start_group_handover_api_v1_wecom_handovers_groups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/handovers/groups/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Group Handover Candidates
+         * @description The groups a member owns, each marked eligible or with why WeCom would refuse it.
+         */
+        get: operations["group_handover_candidates_api_v1_wecom_handovers_groups_candidates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/share-chains": {
         parameters: {
             query?: never;
@@ -4166,6 +4210,37 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /** GroupHandoverCandidateOut */
+        GroupHandoverCandidateOut: {
+            /** Customer Group Id */
+            customer_group_id: number;
+            /** Chat Id */
+            chat_id: string;
+            /** Name */
+            name: string;
+            /** Member Count */
+            member_count: number;
+            /** Recent Onjob */
+            recent_onjob: number;
+            /** Eligible */
+            eligible: boolean;
+            /** Reason */
+            reason: string | null;
+        };
+        /** GroupHandoverIn */
+        GroupHandoverIn: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "onjob" | "resigned";
+            /** Handover Userid */
+            handover_userid: string;
+            /** Takeover Userid */
+            takeover_userid: string;
+            /** Chat Ids */
+            chat_ids: string[];
+        };
         /** GroupMemberOut */
         GroupMemberOut: {
             /** Id */
@@ -4241,6 +4316,34 @@ export interface components {
             reason: string | null;
             /** Sent At */
             sent_at: string | null;
+        };
+        /** GroupTransferOut */
+        GroupTransferOut: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Handover Userid */
+            handover_userid: string;
+            /** Takeover Userid */
+            takeover_userid: string;
+            /** Chat Id */
+            chat_id: string;
+            /** Group Name */
+            group_name: string | null;
+            /** Status */
+            status: string;
+            /** Errcode */
+            errcode: number | null;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Finished At */
+            finished_at: string | null;
         };
         /** GrowthOut */
         GrowthOut: {
@@ -17383,6 +17486,184 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HandoverCandidateOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    group_handovers_api_v1_wecom_handovers_groups_get: {
+        parameters: {
+            query?: {
+                handover_userid?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTransferOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_group_handover_api_v1_wecom_handovers_groups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupHandoverIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTransferOut"][];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    group_handover_candidates_api_v1_wecom_handovers_groups_candidates_get: {
+        parameters: {
+            query: {
+                handover_userid: string;
+                kind?: "onjob" | "resigned";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupHandoverCandidateOut"][];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
