@@ -8,7 +8,8 @@ from siyu.kit.time import utcnow
 
 
 class TrackedLink(IdMixin, WorkspaceMixin, Base):
-    """A short link sent to one customer (or by one staff member): `/l/{code}` redirects to `url` and counts the open.
+    """A short link sent to one customer, or by a staff member to many: `/l/{code}`
+    redirects to `url` and counts the open.
 
     `code` is unique across workspaces (the public URL names no workspace). `dedupe_key`
     (a hash of broadcast, customer and url) makes minting idempotent: a resumed send finds
