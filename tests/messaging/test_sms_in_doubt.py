@@ -17,6 +17,7 @@ from siyu.connectors.aliyun_sms_sim.seed import POINTS_EXPIRING
 from siyu.connectors.wecom_sim.server import ThreadedServer
 from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
+from siyu.messaging import receipt_jobs as receipts_jobs
 from siyu.messaging import receipts, service
 from siyu.messaging.sms_in_doubt import CONFIRMED
 from siyu.models import Broadcast, Customer, Delivery, Job
@@ -318,3 +319,45 @@ def test_a_message_never_found_after_its_last_attempt_fails_with_the_reason(
     assert {(r.status, r.reason, r.attempts) for r in rows.values()} == {("failed", "in_doubt", 5)}
     results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").json()
     assert (results["status"], results["failed_by_reason"]) == ("completed", {"in_doubt": 3})
+
+
+def test_a_cancelled_broadcasts_doubtful_sms_are_settled_by_the_receipt_pull(
+    api: TestClient,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    sim: AliyunSmsSim,
+    run_jobs: RunJobs,
+) -> None:
+    """Cancelled with one answer lost (Aliyun has it) and one request lost (Aliyun never
+    had it): no send pass comes, so the periodic pull asks, records the first as sent and
+    cancels the second — it is never sent."""
+    _account(api, sim, settle_seconds=300)
+    sim.control.post(
+        "/faults", json={"answer_timeouts": 1, "request_timeouts": 1}
+    ).raise_for_status()
+    broadcast_id = _send(api, engine, workspace.id)
+    run_jobs()
+    doubtful = [r for r in _rows(engine, broadcast_id).values() if r.status == "sending"]
+    assert len(doubtful) == 2
+    assert api.post(f"/api/v1/broadcasts/{broadcast_id}/cancel").status_code == 200
+    for row in doubtful:
+        _handed_over_ago(engine, row.id, 301)
+
+    with unit_of_work(engine) as session:
+        enqueue(session, receipts_jobs.PULL_JOB, {}, workspace_id=None)
+    run_jobs()
+
+    assert len(sim.messages()) == 2  # nothing was sent again
+    at_aliyun = {m.out_id for m in sim.messages()}
+    final = {r.id: r for r in _rows(engine, broadcast_id).values()}
+    for row in doubtful:
+        settled = final[row.id]
+        if f"d{row.id}" in at_aliyun:
+            assert (settled.status, settled.detail) == ("sent", CONFIRMED)
+        else:
+            assert (settled.status, settled.reason) == ("cancelled", "in_doubt")
+    with unit_of_work(engine, write=False) as session:
+        pull = session.scalars(select(Job).where(Job.name == receipts_jobs.PULL_JOB)).one()
+        assert pull.result is not None
+        assert pull.result["cancelled_in_doubt"] == 1
+    assert _status(api, broadcast_id) == "cancelled"

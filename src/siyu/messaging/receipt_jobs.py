@@ -4,17 +4,18 @@ Installation-wide and periodic: each run walks the SMS deliveries of every works
 still `sent` more than `older_than_minutes` after they left (and at most `MAX_AGE` ago:
 carriers give up on a message after three days), a chunk at a time up to `limit` rows,
 asks Aliyun with each workspace's own account, and records the outcomes like a push
-would. Messages still waiting for their receipt are asked again on the next run.
+would. Messages still waiting for their receipt are asked again on the next run. It also
+settles the in-doubt SMS of cancelled broadcasts, which have no send pass to do it.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from siyu.exceptions import ValidationFailed
 from siyu.kit.time import utcnow
-from siyu.messaging import receipts, sending
+from siyu.messaging import receipts, sending, sms_in_doubt
 from siyu.messaging.schemas import Channel
 from siyu.worker.context import JobContext
 from siyu.worker.registry import job
@@ -24,6 +25,7 @@ DEFAULT_OLDER_THAN_MINUTES = 30
 MAX_AGE = timedelta(days=3)
 CHUNK = 500
 ROWS_PER_RUN = 20_000
+CANCELLED_PER_RUN = 50
 
 Accounts = dict[int, tuple[dict[str, Any], str] | None]
 
@@ -82,4 +84,30 @@ async def pull_sms_receipts(ctx: JobContext, payload: dict[str, Any]) -> dict[st
             last_error = result.last_error or last_error
         ctx.progress(counts["checked"])
         ctx.checkpoint()
+    counts["cancelled_in_doubt"] = await _settle_cancelled(ctx, accounts, now)
     return {**counts, **tally.as_dict(), "last_error": last_error}
+
+
+async def _settle_cancelled(ctx: JobContext, accounts: Accounts, now: datetime) -> int:
+    """In-doubt SMS of cancelled broadcasts: sent if Aliyun has them, else cancelled."""
+    session = ctx.session
+    cancelled = 0
+    for broadcast in receipts.cancelled_in_doubt(
+        session, finished_after=now - MAX_AGE, limit=CANCELLED_PER_RUN
+    ):
+        _accounts(session, {broadcast.workspace_id}, accounts)
+        account = accounts[broadcast.workspace_id]
+        if account is None:
+            continue
+        async with sending.sms_client(*account) as client:
+            result = await sms_in_doubt.resolve(
+                ctx,
+                broadcast,
+                client,
+                settle=sms_in_doubt.settle_time(account[0]),
+                max_attempts=0,
+                resend=False,
+            )
+        cancelled += result.cancelled
+        ctx.checkpoint()
+    return cancelled

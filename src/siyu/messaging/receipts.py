@@ -39,7 +39,7 @@ from siyu.connectors.aliyun_sms.errors import REPORT_MESSAGES, AliyunSmsError
 from siyu.connectors.aliyun_sms.schemas import SendStatus, SmsReport, SmsUplink, china_time
 from siyu.content import preferences
 from siyu.kit.time import to_shanghai, utcnow
-from siyu.messaging.schemas import Channel, DeliveryStatus
+from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
 from siyu.models import Broadcast, Delivery
 
 TOKEN_SALT = "siyu.sms-receipts.v1"  # noqa: S105 - a salt, not a secret
@@ -312,6 +312,31 @@ class Unreported:
     provider_id: str | None
     committed_at: datetime | None
     sent_at: datetime
+
+
+def cancelled_in_doubt(
+    session: Session, *, finished_after: datetime, limit: int
+) -> list[Broadcast]:
+    """SMS broadcasts of every workspace cancelled since `finished_after` that still have
+    deliveries in doubt (handed over, no answer)."""
+    return list(
+        session.scalars(
+            select(Broadcast)
+            .where(
+                Broadcast.channel == Channel.SMS.value,
+                Broadcast.status == BroadcastStatus.CANCELLED.value,
+                Broadcast.finished_at >= finished_after,
+                select(Delivery.id)
+                .where(
+                    Delivery.broadcast_id == Broadcast.id,
+                    Delivery.status == DeliveryStatus.SENDING.value,
+                )
+                .exists(),
+            )
+            .order_by(Broadcast.id)
+            .limit(limit)
+        )
+    )
 
 
 def unreported(

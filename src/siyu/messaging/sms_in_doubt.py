@@ -15,7 +15,9 @@ the SMS adapter sends (QuerySendDetails takes no OutId; its records carry it):
   goes back to pending, and the pass sends it again; after the last attempt it fails.
 - not found yet, within the settle time (Aliyun lists a message a while after taking it,
   and a sender may still be about to send it), or the query failed: a later pass asks again.
-The settle time is the SMS account's `in_doubt_settle_seconds` (default 300). Each change
+The settle time is the SMS account's `in_doubt_settle_seconds` (default 300). A cancelled
+broadcast has no send passes: the periodic receipt pull settles its in-doubt SMS, and
+cancels (rather than resends) what Aliyun never had. Each change
 applies only while the row is still `sending` from the same hand-over (its attempt count).
 """
 
@@ -75,6 +77,7 @@ class Resolution:
     confirmed: int = 0  # Aliyun had them: sent
     resent: int = 0  # Aliyun never had them: pending again
     failed: int = 0  # never at Aliyun, and that was the last attempt
+    cancelled: int = 0  # never at Aliyun, and the broadcast was cancelled meanwhile
     waiting: int = 0  # not found yet, or Aliyun could not be asked: a later pass asks again
     last_error: str | None = None
 
@@ -134,8 +137,10 @@ async def resolve(
     *,
     settle: timedelta,
     max_attempts: int,
+    resend: bool = True,
 ) -> Resolution:
-    """Settle the broadcast's in-doubt SMS deliveries by asking Aliyun (see the module)."""
+    """Settle the broadcast's in-doubt SMS deliveries by asking Aliyun (see the module).
+    With `resend` False (a cancelled broadcast), what Aliyun never had is cancelled."""
     session = ctx.session
     workspace_id = broadcast.workspace_id
     rows = [
@@ -175,9 +180,13 @@ async def resolve(
             result.waiting += 1
         else:
             last = row.attempts >= max_attempts
-            result.failed += last
-            result.resent += not last
-            status = DeliveryStatus.FAILED if last else DeliveryStatus.PENDING
+            if not resend:
+                status = DeliveryStatus.CANCELLED
+                result.cancelled += 1
+            else:
+                status = DeliveryStatus.FAILED if last else DeliveryStatus.PENDING
+                result.failed += last
+                result.resent += not last
             detail = NOT_FOUND.format(seconds=int(settle.total_seconds()), out_id=row.out_id)
             change.update(r_status=status.value, r_sent_at=None, r_reason=IN_DOUBT, r_detail=detail)
             changes.append(change)
