@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -5,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.commerce import service
-from siyu.commerce.repository import EXPORT_REFUND_ID
+from siyu.commerce.repository import EXPORT_REFUND_ID, CommerceRepository, ExistingOrder
 from siyu.commerce.schemas import OrderIn, OrderItemIn, RefundIn, UpsertResult
 from siyu.connectors.commerce import OrderStatus, Platform
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
@@ -241,3 +242,29 @@ def test_orders_of_another_workspace_are_not_found(
         service.get_order(db, other, order_id)
     with pytest.raises(NotFound):
         service.add_refund(db, other, order_id, RefundIn(amount_fen=1))
+
+
+@pytest.mark.postgres_only
+def test_an_order_another_writer_stored_since_the_lookup_is_updated_not_duplicated(
+    db: Session, workspace: WorkspaceFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = upsert(db, workspace.id, order("R", status=OrderStatus.PAID))
+    looked_up = CommerceRepository.existing_orders
+    lookups: list[str] = []
+
+    def stale_first_lookup(
+        repo: CommerceRepository, platform: str, order_ids: Sequence[str]
+    ) -> dict[str, ExistingOrder]:
+        # The first lookup misses R, as one that ran before another writer stored it would.
+        lookups.append(platform)
+        return {} if len(lookups) == 1 else looked_up(repo, platform, order_ids)
+
+    monkeypatch.setattr(CommerceRepository, "existing_orders", stale_first_lookup)
+    again = upsert(db, workspace.id, order("R", status=OrderStatus.COMPLETED))
+
+    assert (again.imported, again.updated) == (0, 1)
+    assert again.order_ids == first.order_ids
+    [stored] = db.scalars(select(Order).where(Order.workspace_id == workspace.id))
+    db.refresh(stored)
+    assert stored.status == "completed"
+    assert customer(db, stored.customer_id).order_count == 1

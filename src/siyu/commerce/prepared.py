@@ -44,7 +44,8 @@ STATUS = ORDER_COLUMNS.index("status")
 PAID = ORDER_COLUMNS.index("paid_fen")
 REFUNDED = ORDER_COLUMNS.index("refunded_fen")
 ORDERED_AT = ORDER_COLUMNS.index("ordered_at")
-# The item columns a prepared order carries per item, in this order.
+# The item columns a prepared order carries per item, in this order (the product's
+# external id first: the writer swaps it for the product id).
 ITEM_COLUMNS = ("product_external_id", "sku", "name", "quantity", "unit_price_fen", "amount_fen")
 
 

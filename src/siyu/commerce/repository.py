@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.commerce.prepared import ITEM_COLUMNS, ORDER_COLUMNS
 from siyu.db import bulk
 from siyu.db.types import UTCDateTime
 from siyu.kit.pagination import PageBuilder, SortSpec, paginate
@@ -40,6 +41,9 @@ COUNTED_STATUSES = ("paid", "shipped", "completed")
 # Orders whose payment counts towards total paid (refunded amounts are subtracted).
 PAID_STATUSES = ("paid", "shipped", "completed", "refunded")
 EXPORT_REFUND_ID = "export"
+# What the bulk writer gives per new order and per item.
+NEW_ORDER_COLUMNS = ("id", "customer_id", "platform", "platform_order_id", *ORDER_COLUMNS)
+ITEM_ROW_COLUMNS = ("order_id", "product_id", *ITEM_COLUMNS[1:])
 
 ORDER_SORTS: dict[str, ColumnElement[Any]] = {
     "ordered_at": Order.ordered_at.expression,
@@ -177,24 +181,26 @@ class CommerceRepository:
         return list(range(first, first + count))
 
     def insert_new_orders(
-        self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None
+        self, rows: Sequence[tuple[Any, ...]], *, import_run_id: int | None
     ) -> set[int]:
-        """Insert orders (each row with its taken `id`) not stored yet; returns the ids of
-        rows skipped because a concurrent writer stored the same order first."""
+        """Insert orders not stored yet, each a tuple of NEW_ORDER_COLUMNS (with its taken
+        id); returns the ids of rows skipped because a concurrent writer stored the same
+        order first."""
         now = utcnow()
-        constants = {
-            "workspace_id": self.workspace_id,
-            "import_run_id": import_run_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        full = [{**row, **constants} for row in rows]
+        columns = (*NEW_ORDER_COLUMNS, "workspace_id", "import_run_id", "created_at", "updated_at")
+        tail = (self.workspace_id, import_run_id, now, now)
+        full = [row + tail for row in rows]
         if self.dialect != "postgresql":
             # SQLite has one writer at a time: nobody can have stored them since we looked.
-            bulk.insert_rows(self.session, ORDERS, full)
+            bulk.insert_tuples(self.session, ORDERS, columns, full)
             return set()
-        stored = bulk.insert_ignoring_conflicts(self.session, ORDERS, full, returning="id")
-        return {row["id"] for row in rows} - set(stored)
+        stored = bulk.insert_ignoring_conflicts(
+            self.session,
+            ORDERS,
+            [dict(zip(columns, row, strict=True)) for row in full],
+            returning="id",
+        )
+        return {row[0] for row in rows} - set(stored)
 
     def upsert_orders(self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None) -> None:
         """Insert or update orders by (platform, platform_order_id).
@@ -230,9 +236,10 @@ class CommerceRepository:
         )
 
     def replace_items(
-        self, replaced_order_ids: Sequence[int], items: Sequence[dict[str, Any]]
+        self, replaced_order_ids: Sequence[int], items: Sequence[tuple[Any, ...]]
     ) -> None:
-        """Drop the items of orders being rewritten, then insert the given items."""
+        """Drop the items of orders being rewritten, then insert the given items (tuples
+        of ITEM_ROW_COLUMNS)."""
         table = ITEMS
         for batch in batched(replaced_order_ids, IN_BATCH):
             self.session.execute(
@@ -242,8 +249,9 @@ class CommerceRepository:
             )
         if not items:
             return
-        bulk.insert_rows(
-            self.session, table, [{**item, "workspace_id": self.workspace_id} for item in items]
+        tail = (self.workspace_id,)
+        bulk.insert_tuples(
+            self.session, table, (*ITEM_ROW_COLUMNS, "workspace_id"), [i + tail for i in items]
         )
 
     def sync_export_refunds(

@@ -70,10 +70,13 @@ def write_orders(
     new = [i for i, o in enumerate(batch) if (o.platform, o.platform_order_id) not in existing]
     if new:
         taken = list(zip(new, repo.take_order_ids(len(new)), strict=True))
-        lost = repo.insert_new_orders(
-            [_order_row(batch[i], customers[i], order_id) for i, order_id in taken],
-            import_run_id=import_run_id,
-        )
+        rows = []
+        for i, order_id in taken:
+            order = batch[i]
+            rows.append(
+                (order_id, customers[i], order.platform, order.platform_order_id, *order.values)
+            )
+        lost = repo.insert_new_orders(rows, import_run_id=import_run_id)
         ids.update(
             ((batch[i].platform, batch[i].platform_order_id), order_id)
             for i, order_id in taken
@@ -85,14 +88,14 @@ def write_orders(
             existing.update(late)
             ids.update((key, found.id) for key, found in late.items())
     changed = [
-        _order_row(order, customer, None)
+        _order_row(order, customer)
         for order, customer in zip(batch, customers, strict=True)
         if (order.platform, order.platform_order_id) in existing
     ]
     if changed:
         repo.upsert_orders(changed, import_run_id=import_run_id)
 
-    items: list[dict[str, Any]] = []
+    items: list[tuple[Any, ...]] = []
     replaced: list[int] = []
     refunded: dict[int, int] = {}
     cleared: list[int] = []
@@ -104,11 +107,8 @@ def write_orders(
             replaced.append(order_id)
         for item in order.items:
             external_id = item[_PRODUCT_ID]
-            row = dict(zip(ITEM_COLUMNS, item, strict=True))
-            del row["product_external_id"]
-            row["order_id"] = order_id
-            row["product_id"] = product_ids.get((key[0], external_id)) if external_id else None
-            items.append(row)
+            product_id = product_ids.get((key[0], external_id)) if external_id else None
+            items.append((order_id, product_id, *item[1:]))
         refund = order.values[REFUNDED]
         if refund > 0:
             refunded[order_id] = refund
@@ -123,15 +123,11 @@ def write_orders(
     return UpsertResult(imported=len(batch) - len(existing), updated=len(existing), order_ids=ids)
 
 
-def _order_row(
-    order: PreparedOrder, customer_id: int | None, order_id: int | None
-) -> dict[str, Any]:
+def _order_row(order: PreparedOrder, customer_id: int | None) -> dict[str, Any]:
     row = dict(zip(ORDER_COLUMNS, order.values, strict=True))
     row["platform"] = order.platform
     row["platform_order_id"] = order.platform_order_id
     row["customer_id"] = customer_id
-    if order_id is not None:
-        row["id"] = order_id
     return row
 
 

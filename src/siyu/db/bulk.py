@@ -236,34 +236,55 @@ def _sqlite_insert(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], suffix: str = ""
 ) -> int:
     given = list(rows[0])
+    pick = itemgetter(*given)
+    if len(given) == 1:
+        return _sqlite_insert_tuples(session, table, given, [(pick(row),) for row in rows], suffix)
+    return _sqlite_insert_tuples(session, table, given, [pick(row) for row in rows], suffix)
+
+
+def _sqlite_insert_tuples(
+    session: Session,
+    table: Table,
+    given: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    suffix: str = "",
+) -> int:
     defaults = _python_defaults(table, given)
     columns = _checked(table, [*given, *defaults])
     constants = tuple(
         (_sqlite_converter(table, c) or _same)(value) for c, value in defaults.items()
     )
-    pick = itemgetter(*given)
     converting = [
         (i, _remembering(convert))
         for i, c in enumerate(given)
         if (convert := _sqlite_converter(table, c)) is not None
     ]
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = pick(row)
-        if len(given) == 1:
-            values = (values,)
-        if converting:
-            changed = list(values)
-            for i, convert in converting:
-                changed[i] = convert(changed[i])
-            values = tuple(changed)
-        params.append(values + constants)
+    params: Sequence[tuple[Any, ...]] = rows
+    if converting or constants:
+        params = []
+        for values in rows:
+            if converting:
+                changed = list(values)
+                for i, convert in converting:
+                    changed[i] = convert(changed[i])
+                values = tuple(changed)  # noqa: PLW2901 - the converted row replaces it
+            params.append(values + constants)
     # Identifiers are checked against the table; values are bound.
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
         f"VALUES ({', '.join('?' * len(columns))}){suffix}"
     )
     return int(session.connection().exec_driver_sql(sql, params).rowcount)
+
+
+def insert_tuples(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> int:
+    """`insert_rows` for rows given as tuples in `columns` order: on SQLite they go to the
+    driver without a dict per row (large imports), on PostgreSQL as JSON like any rows."""
+    if _is_sqlite(session):
+        return _sqlite_insert_tuples(session, table, columns, rows)
+    return insert_rows(session, table, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def insert_rows(
