@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -193,6 +194,21 @@ def check_stored(url: str, workspace_id: int, expected: int) -> None:
         raise SystemExit(msg)
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) so far of a process and its children (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended while we looked
+        pid = int(stat.parent.name)
+        if pid == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def run_once(url: str, events: int, connections: int, *, worker: bool) -> tuple[float, ...]:
     recreate_database(url)
     port = free_port()
@@ -200,7 +216,9 @@ def run_once(url: str, events: int, connections: int, *, worker: bool) -> tuple[
     server = start_server(url, port, worker=worker)
     healthz = [f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()] * events
     try:
+        cpu_started = cpu_seconds(server.pid)
         elapsed, latencies = asyncio.run(fire(port, prepared.requests, connections))
+        cpu = cpu_seconds(server.pid) - cpu_started
         baseline, _ = asyncio.run(fire(port, healthz, connections))
     finally:
         server.terminate()
@@ -208,7 +226,7 @@ def run_once(url: str, events: int, connections: int, *, worker: bool) -> tuple[
     check_stored(url, prepared.workspace_id, events)
     rate = events / elapsed
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    return rate, p50, p99, events / baseline
+    return rate, p50, p99, cpu / events * 1000, events / baseline
 
 
 def main() -> None:
@@ -231,19 +249,22 @@ def main() -> None:
     )
     results = []
     for run in range(1, args.runs + 1):
-        rate, p50, p99, healthz = run_once(
+        rate, p50, p99, cpu, healthz = run_once(
             args.database_url, args.events, args.connections, worker=args.worker
         )
-        results.append((rate, p50, p99, healthz))
+        results.append((rate, p50, p99, cpu, healthz))
         print(
             f"  run {run}: {rate:8.0f} callbacks/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+            f"   server CPU {cpu:5.3f} ms/callback"
             f"   (GET /healthz on the same server: {healthz:6.0f}/s)"
         )
     print(
         f"median: {median([r[0] for r in results]):8.0f} callbacks/s   "
         f"p50 {median([r[1] for r in results]):6.2f} ms   "
-        f"p99 {median([r[2] for r in results]):6.2f} ms"
-        f"   (GET /healthz: {median([r[3] for r in results]):6.0f}/s)"
+        f"p99 {median([r[2] for r in results]):6.2f} ms   "
+        f"server CPU {median([r[3] for r in results]):5.3f} ms/callback"
+        f"   (GET /healthz: {median([r[4] for r in results]):6.0f}/s)"
+        f"   load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -177,10 +177,12 @@ def create_app(
     def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(api_router, responses=ERROR_RESPONSES)
+    # Routes match in order, each candidate at a cost: the public high-volume paths
+    # (WeCom callbacks, link redirects) come before the API's hundreds of routes.
     app.include_router(wecom_callback_router)
     app.include_router(short_links_router)
     app.include_router(preferences_router)
     app.include_router(sms_hooks_router)
+    app.include_router(api_router, responses=ERROR_RESPONSES)
     mount_console(app)
     return app
