@@ -118,7 +118,7 @@ def test_track_for_recipients_is_idempotent_with_a_constant_number_of_statements
     assert len(first) == 5000
     assert len(set(first.values())) == 5000
     assert first_count[0] == few_count[0]  # the same statements for 50 or 5,000
-    assert second_count[0] <= first_count[0]
+    assert second_count[0] <= first_count[0] + 1  # a resumed send reads the codes it finds
     with unit_of_work(engine, write=False) as session:
         stored = session.scalar(
             select(func.count()).select_from(TrackedLink).where(TrackedLink.broadcast_id == 2)

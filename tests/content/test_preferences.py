@@ -13,6 +13,7 @@ from siyu.config import Settings
 from siyu.content import preferences
 from siyu.db.session import unit_of_work
 from siyu.exceptions import ValidationFailed
+from siyu.kit import tokens
 from siyu.models import Customer, Identity, OptOut
 from tests.conftest import WorkspaceFixture
 
@@ -275,3 +276,18 @@ def test_the_preference_page_is_rate_limited(
     assert refused.status_code == 429
     assert refused.headers["retry-after"]
     assert opt_outs(engine, customer) == {}
+
+
+def test_links_of_earlier_releases_still_work(settings: Settings) -> None:
+    # what make_token wrote before tokens became a BLAKE2b MAC (itsdangerous)
+    earlier = preferences._serializer(settings).dumps([3, 42, "email"])
+    assert isinstance(earlier, str)
+    assert earlier.count(".") == 1
+    assert preferences.read_token(settings, earlier) == preferences.PreferenceToken(3, 42, "email")
+    assert preferences.make_token(settings, 3, 42, "email").startswith("3.42.email.")
+
+
+def test_a_token_with_ids_that_are_not_plain_numbers_is_refused(settings: Settings) -> None:
+    key = tokens.keys(settings, preferences.TOKEN_PURPOSE)[0]
+    for fields in ("03.42.email", "3.-42.email", "3.42.all", "3.42.fax"):
+        assert preferences.read_token(settings, tokens.sign(key, fields)) is None

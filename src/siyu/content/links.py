@@ -20,8 +20,11 @@ Opening `/l/{code}` redirects to its target and counts the open:
 - An own open is a `link_opened` event on the customer's timeline (so segments can
   target it); so is a share open by a known customer, with `shared_by` naming the sharer.
 - Bot and prefetch requests redirect but are never counted (see `counts_as_open`).
+- A customer's own open of a link of a broadcast marks their delivery opened too
+  (messaging/opens.py), like the open pixel of an email.
 """
 
+import base64
 import hashlib
 import logging
 import re
@@ -42,6 +45,7 @@ from siyu.events import service as events_service
 from siyu.events.schemas import CustomerRefIn, EventIn, EventTypeIn
 from siyu.exceptions import Conflict, NotFound, SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
+from siyu.messaging import opens as messaging_opens
 from siyu.models import LinkVisitor, TrackedLink
 from siyu.workspace.principal import Principal
 
@@ -65,6 +69,7 @@ LINK_OPENED_SCHEMA: dict[str, Any] = {
 EVENT_ACTOR = "links"
 
 CODE_BYTES = 8  # token_urlsafe(8): 11 characters, 64 random bits
+CODE_LENGTH = 11  # characters of a code, as token_urlsafe(CODE_BYTES) makes them
 MAX_URL_LENGTH = 2048
 MAX_CHANNEL_LENGTH = 16
 MINT_ATTEMPTS = 3
@@ -136,6 +141,15 @@ def _check_url(url: str) -> str:
     return url
 
 
+def new_codes(count: int) -> list[str]:
+    """`count` random link codes of CODE_LENGTH characters (6 random bits each), cut from
+    one draw of random bytes: a call of `secrets.token_urlsafe` per code costs more than
+    the rest of minting."""
+    drawn = CODE_LENGTH * count * 6 // 8 + 3
+    text = base64.urlsafe_b64encode(secrets.token_bytes(drawn - drawn % 3)).decode("ascii")
+    return [text[i : i + CODE_LENGTH] for i in range(0, CODE_LENGTH * count, CODE_LENGTH)]
+
+
 def _dedupe_key(broadcast_id: int | None, customer_id: int, url: str) -> str:
     scope = "" if broadcast_id is None else str(broadcast_id)
     return hashlib.sha256(f"{scope}\n{customer_id}\n{url}".encode()).hexdigest()
@@ -151,55 +165,86 @@ def track_for_recipients(
     recipients: Sequence[tuple[int, int | None]],
 ) -> dict[int, str]:
     """Mint a short link of `url` per recipient (customer_id, staff_id); returns
-    customer_id -> full short URL.
+    customer_id -> full short URL. See `track_urls_for_recipients`."""
+    return track_urls_for_recipients(
+        session,
+        workspace_id,
+        urls=[url],
+        broadcast_id=broadcast_id,
+        channel=channel,
+        recipients=recipients,
+    ).get(url, {})
+
+
+def track_urls_for_recipients(
+    session: Session,
+    workspace_id: int,
+    *,
+    urls: Sequence[str],
+    broadcast_id: int | None,
+    channel: str,
+    recipients: Sequence[tuple[int, int | None]],
+) -> dict[str, dict[int, str]]:
+    """Mint a short link of each of `urls` per recipient (customer_id, staff_id); returns
+    url -> customer_id -> full short URL.
 
     Idempotent: a second call for the same (broadcast, customer, url) returns the codes of
     the first (a resumed send never mints new links; the first staff and channel stay).
-    A constant number of statements whatever the number of recipients: one INSERT … ON
-    CONFLICT DO NOTHING, one SELECT of the codes (plus one to check the event type is
-    registered). The caller vouches that the customers are of this workspace.
+    A constant number of statements whatever the number of recipients and URLs: one
+    INSERT … ON CONFLICT DO NOTHING, one SELECT of the codes (plus one to check the event
+    type is registered). The caller vouches that the customers are of this workspace.
     """
-    _check_url(url)
+    for url in urls:
+        _check_url(url)
     if not channel or len(channel) > MAX_CHANNEL_LENGTH:
         raise ValidationFailed("channel", f"must be 1 to {MAX_CHANNEL_LENGTH} characters")
     staff_of: dict[int, int | None] = {}
     for customer_id, staff_id in recipients:
         staff_of.setdefault(customer_id, staff_id)
-    if not staff_of:
+    if not staff_of or not urls:
         return {}
     ensure_event_type(session, workspace_id)
     repo = LinksRepository(session, workspace_id)
-    keys = {customer_id: _dedupe_key(broadcast_id, customer_id, url) for customer_id in staff_of}
+    keys = {
+        (url, customer_id): _dedupe_key(broadcast_id, customer_id, url)
+        for url in dict.fromkeys(urls)
+        for customer_id in staff_of
+    }
     now = utcnow()
-    found: dict[str, tuple[int | None, str]] = {}
+    found: dict[str, str] = {}
     for _ in range(MINT_ATTEMPTS):
-        missing = [c for c in staff_of if keys[c] not in found]
+        missing = [pair for pair, key in keys.items() if key not in found]
         if not missing:
             break
-        repo.insert_links(
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "code": secrets.token_urlsafe(CODE_BYTES),
-                    "dedupe_key": keys[customer_id],
-                    "url": url,
-                    "customer_id": customer_id,
-                    "staff_id": staff_of[customer_id],
-                    "broadcast_id": broadcast_id,
-                    "channel": channel,
-                    "created_at": now,
-                }
-                for customer_id in missing
-            ]
-        )
-        # A row is skipped only when its key exists (found now) or, at 2^-64 odds per
+        codes = dict(zip((keys[pair] for pair in missing), new_codes(len(missing)), strict=True))
+        rows = [
+            {
+                "workspace_id": workspace_id,
+                "code": codes[keys[url, customer_id]],
+                "dedupe_key": keys[url, customer_id],
+                "url": url,
+                "customer_id": customer_id,
+                "staff_id": staff_of[customer_id],
+                "broadcast_id": broadcast_id,
+                "channel": channel,
+                "created_at": now,
+            }
+            for url, customer_id in missing
+        ]
+        if repo.insert_links(rows) == len(rows):  # all new: the codes are the ones minted
+            found.update(codes)
+            break
+        # A row is skipped only when its key exists (found now) or, at 2^-66 odds per
         # pair, its random code does (minted again on the next round).
-        found.update(repo.codes_by_dedupe_key([keys[c] for c in missing]))
-    settings = get_settings()
-    codes = {customer_id: found[key][1] for customer_id, key in keys.items() if key in found}
-    if len(codes) != len(keys):
+        stored = repo.codes_by_dedupe_key([keys[pair] for pair in missing])
+        found.update((key, code) for key, (_, code) in stored.items())
+    if any(key not in found for key in keys.values()):
         raise Conflict("could not mint unique link codes; try again")
-    return {customer_id: short_url(settings, code) for customer_id, code in codes.items()}
+    prefix = short_url(get_settings(), "")
+    minted: dict[str, dict[int, str]] = {}
+    for (url, customer_id), key in keys.items():
+        minted.setdefault(url, {})[customer_id] = prefix + found[key]
+    return minted
 
 
 def ensure_event_type(session: Session, workspace_id: int) -> None:
@@ -313,6 +358,16 @@ def open_link(
     )
     if not own:
         repo.record_edge(link, visitor, now=now)
+    elif link.broadcast_id is not None:  # reading the message is how they got the link
+        messaging_opens.mark_opened(
+            session,
+            link.workspace_id,
+            now,
+            via="click",
+            broadcast_id=link.broadcast_id,
+            customer_id=link.customer_id,
+            channel=link.channel,
+        )
     if visitor.customer_id is not None:
         _record_event(session, link, visitor, visit_id=visit.id, own=own, at=now)
     return Opened(link.url, visitor_key)

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.config import Settings
-from siyu.content import links, public_pages, share
+from siyu.content import links, opens, public_pages, share
 from siyu.content.links_schemas import ShareChainOut
 from siyu.content.public_limits import retry_after
 from siyu.db.dependencies import DbSession
@@ -73,6 +73,19 @@ def open_short_link(code: str, request: Request, session: WriteSession) -> Respo
             secure=settings.session_cookie_secure or settings.base_url.startswith("https://"),
         )
     return response
+
+
+@public_router.api_route("/o/{token}.gif", methods=["GET", "HEAD"])
+def email_open_pixel(token: str, request: Request, session: WriteSession) -> Response:
+    """The 1×1 image of an email: always served; a person's fetch of a genuine token
+    marks its delivery opened (once). Past the per-IP limit it is served uncounted."""
+    if retry_after(request, "opens") is None:
+        settings: Settings = request.app.state.settings
+        opens.fetched(session, settings, token, method=request.method, headers=request.headers)
+    # every fetch must reach us: no browser, mail client or proxy may keep a copy
+    return Response(
+        opens.PIXEL_GIF, media_type="image/gif", headers={"Cache-Control": "no-store, private"}
+    )
 
 
 @router.get("/share-chains", response_model=ShareChainOut)

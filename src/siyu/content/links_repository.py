@@ -48,10 +48,11 @@ class LinksRepository:
 
     # -- links ------------------------------------------------------------------
 
-    def insert_links(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One statement; rows whose dedupe key (or, rarely, code) exists are skipped."""
+    def insert_links(self, rows: Sequence[dict[str, Any]]) -> int:
+        """One statement; rows whose dedupe key (or, rarely, code) exists are skipped.
+        Returns how many were stored."""
         table: Table = TrackedLink.__table__  # type: ignore[assignment]
-        insert_rows(self.session, table, rows, ignore_conflicts=True)
+        return insert_rows(self.session, table, rows, ignore_conflicts=True)
 
     def codes_by_dedupe_key(self, keys: Sequence[str]) -> dict[str, tuple[int | None, str]]:
         """dedupe key -> (customer_id, code) of the links stored under those keys."""

@@ -142,9 +142,11 @@ class EmailAdapter(_Managed):
                     released.append((connection, delivery_id))
                 else:
                     outcomes[delivery_id] = lost
-            finished = await asyncio.gather(*(c.outcome() for c, _ in released))
-            for (_, delivery_id), outcome in zip(released, finished, strict=True):
-                outcomes[delivery_id] = outcome
+            # In turn, without a task each: the replies arrive together while the first is
+            # awaited. One deadline for all, as if they were awaited side by side.
+            deadline = asyncio.get_running_loop().time() + self.config.timeout
+            for connection, delivery_id in released:
+                outcomes[delivery_id] = await connection.outcome(deadline)
         return outcomes
 
 

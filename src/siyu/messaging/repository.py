@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db import bulk
@@ -17,8 +17,11 @@ _HAND_OVER = (
     update(_deliveries)
     .where(
         _deliveries.c.workspace_id == bindparam("in_workspace"),
-        _deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        # the broadcast lets (broadcast_id, status, id) find the rows: SQLite without
+        # statistics would otherwise walk every delivery of the workspace
+        _deliveries.c.broadcast_id == bindparam("in_broadcast"),
         _deliveries.c.status == DeliveryStatus.PENDING.value,
+        _deliveries.c.id.in_(bindparam("ids", expanding=True)),
     )
     .values(
         status=DeliveryStatus.SENDING.value,
@@ -103,10 +106,16 @@ class MessagingRepository:
             query = query.with_for_update(skip_locked=True)
         return list(self.session.scalars(query))
 
-    def hand_over(self, ids: Sequence[int], now: datetime) -> set[int]:
+    def hand_over(self, broadcast_id: int, ids: Sequence[int], now: datetime) -> set[int]:
         """Move still-pending rows to sending; returns the ids that moved (this sender's)."""
         found = self.session.execute(
-            _HAND_OVER, {"in_workspace": self.workspace_id, "ids": list(ids), "now": now}
+            _HAND_OVER,
+            {
+                "in_workspace": self.workspace_id,
+                "in_broadcast": broadcast_id,
+                "ids": list(ids),
+                "now": now,
+            },
         )
         return set(found.scalars())
 
@@ -125,6 +134,42 @@ class MessagingRepository:
                 | {f"new_{k}": v for k, v in c.items() if k != "id"}
                 for c in changes
             ],
+        )
+
+    def mark_opened(
+        self, at: datetime, where: Sequence[ColumnElement[bool]]
+    ) -> tuple[int, int, int, str] | None:
+        """Set `opened_at` of the delivery `where` names if it has none; returns its id,
+        broadcast, customer and channel then (None: no such delivery, or opened before)."""
+        found = self.session.execute(
+            update(_deliveries)
+            .where(
+                _deliveries.c.workspace_id == self.workspace_id,
+                _deliveries.c.opened_at.is_(None),
+                *where,
+            )
+            .values(opened_at=at)
+            .returning(
+                _deliveries.c.id,
+                _deliveries.c.broadcast_id,
+                _deliveries.c.customer_id,
+                _deliveries.c.channel,
+            )
+        ).first()
+        return None if found is None else (found[0], found[1], found[2], found[3])
+
+    def opened(self, broadcast_id: int, *columns: Any) -> list[Any]:
+        """Opened deliveries of the broadcast counted per `columns` (none: one row)."""
+        return list(
+            self.session.execute(
+                select(*columns, func.count())
+                .where(
+                    Delivery.workspace_id == self.workspace_id,
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.opened_at.is_not(None),
+                )
+                .group_by(*columns)
+            )
         )
 
     def in_doubt(self, broadcast_id: int) -> list[Delivery]:

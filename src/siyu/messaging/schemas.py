@@ -163,6 +163,8 @@ class Counts(BaseModel):
     delivered: int = 0
     failed: int = 0
     cancelled: int = 0
+    # read: the email's open pixel was fetched, or one of its tracked links clicked
+    opened: int = 0
     clicked: int = 0
     converted: int = 0
     converted_fen: int = 0
@@ -257,6 +259,8 @@ class MessagingRules(BaseModel):
     # Calls a minute each WeCom API a broadcast uses (add_msg_template, get_groupmsg_*) may
     # make, when other tools of the corp share WeCom's 10,000 a minute; None: WeCom's own.
     wecom_calls_per_minute: int | None = Field(default=None, ge=1, le=10_000)
+    # a 1×1 image in each email's HTML tells when it was first opened (content/opens.py)
+    email_open_tracking: bool = True
 
 
 class ChannelAccountIn(BaseModel):

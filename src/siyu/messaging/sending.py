@@ -42,11 +42,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu.config import get_settings
 from siyu.connectors.aliyun_sms.client import AliyunSmsClient
 from siyu.connectors.smtp.config import SmtpConfig
-from siyu.content import links, preferences
-from siyu.customers import contact_points
 from siyu.exceptions import ValidationFailed
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
@@ -60,11 +57,10 @@ from siyu.messaging.adapters import (
     WebhookAdapter,
     require,
 )
-from siyu.messaging.rendering import Recipient, Rendered, Template, fill
+from siyu.messaging.rendering import BatchRenderer
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import BroadcastStatus, Channel, DeliveryStatus
 from siyu.models import Broadcast, Delivery
-from siyu.staff import service as staff_service
 from siyu.worker.context import JobContext
 
 MAX_ATTEMPTS = 5
@@ -116,90 +112,6 @@ def open_adapter(session: Session, broadcast: Broadcast) -> Adapter:
         event = broadcast.content.get("webhook_event") or "broadcast.message"
         return WebhookAdapter(str(url), secret, event, broadcast.id)
     raise ValidationFailed("channel", f"{broadcast.channel} is not sent by this loop")
-
-
-class _Variant:
-    """One variant's content with its texts' links found once for the whole send."""
-
-    def __init__(self, broadcast: Broadcast, variant: str | None) -> None:
-        content = dict(broadcast.content)
-        for option in broadcast.variants or []:
-            if option["key"] == variant:
-                content = dict(option["content"])
-        self.content = content
-        self.subject: str | None = content.get("subject") or None
-        self.text = Template(content["text"]) if content.get("text") else None
-        self.html = Template(content["html"]) if content.get("html") else None
-        sms = content.get("sms") or {}
-        self.params: dict[str, str] = dict(sms.get("params", {}))
-        self.sms = {k: v for k, v in sms.items() if k != "params"} or None
-        found = [*(self.text.urls if self.text else []), *(self.html.urls if self.html else [])]
-        self.urls = list(dict.fromkeys(found))
-
-
-def render_batch(
-    session: Session,
-    broadcast: Broadcast,
-    rows: Sequence[Delivery],
-    variants: dict[str | None, _Variant] | None = None,
-) -> list[Rendered]:
-    """Fill variables per recipient and turn every link into that recipient's tracked link.
-
-    `variants` keeps each variant's prepared content from one batch to the next."""
-    workspace_id = broadcast.workspace_id
-    settings = get_settings()
-    variants = {} if variants is None else variants
-    people = contact_points.profiles(session, workspace_id, [r.customer_id for r in rows])
-    staff_ids = sorted({r.staff_id for r in rows if r.staff_id is not None})
-    staff_names = staff_service.staff_names(session, workspace_id, staff_ids) if staff_ids else {}
-    by_variant: dict[str | None, list[Delivery]] = {}
-    for row in rows:
-        by_variant.setdefault(row.variant, []).append(row)
-    email = broadcast.channel == Channel.EMAIL.value
-    rendered: dict[int, Rendered] = {}
-    for key, members in by_variant.items():
-        if key not in variants:
-            variants[key] = _Variant(broadcast, key)
-        variant = variants[key]
-        pairs = [(r.customer_id, r.staff_id) for r in members]
-        short: dict[str, dict[int, str]] = {
-            url: links.track_for_recipients(
-                session,
-                workspace_id,
-                url=url,
-                broadcast_id=broadcast.id,
-                channel=broadcast.channel,
-                recipients=pairs,
-            )
-            for url in variant.urls
-        }
-        for row in members:
-            name, custom = people.get(row.customer_id, (None, {}))
-            recipient = Recipient(
-                delivery_id=row.id,
-                customer_id=row.customer_id,
-                address=row.address or "",
-                staff_id=row.staff_id,
-                variant=row.variant,
-                name=name,
-                staff_name=staff_names.get(row.staff_id) if row.staff_id else None,
-                custom_fields=custom,
-            )
-            mine = {url: codes[row.customer_id] for url, codes in short.items()}
-            rendered[row.id] = Rendered(
-                recipient=recipient,
-                subject=fill(variant.subject, recipient) if variant.subject else None,
-                text=variant.text.render(recipient, mine, escape=False) if variant.text else None,
-                html=variant.html.render(recipient, mine, escape=True) if variant.html else None,
-                params={k: fill(v, recipient) for k, v in variant.params.items()},
-                unsubscribe_url=preferences.unsubscribe_url(
-                    settings, workspace_id, row.customer_id, broadcast.channel
-                )
-                if email
-                else None,
-                sms=variant.sms,
-            )
-    return [rendered[r.id] for r in rows]
 
 
 def settle_in_doubt(session: Session, broadcast: Broadcast) -> int:
@@ -271,13 +183,13 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
     ctx.checkpoint()
 
     def hand_over(ids: Sequence[int]) -> set[int]:
-        won = repo.hand_over(ids, utcnow())
+        won = repo.hand_over(broadcast.id, ids, utcnow())
         ctx.checkpoint()
         return won
 
     batch_seconds: list[float] = []
     plan = retrying.RetryPlan()
-    variants: dict[str | None, _Variant] = {}
+    renderer = BatchRenderer(session, broadcast)
     adapter = open_adapter(session, broadcast)
     async with adapter:
         while True:
@@ -289,7 +201,7 @@ async def send(ctx: JobContext, broadcast_id: int) -> dict[str, Any]:
             if not rows:
                 break
             after = rows[-1].id
-            messages = render_batch(session, broadcast, rows, variants)
+            messages = renderer.render(rows)
             ctx.checkpoint()  # no transaction (nor SQLite's write lock) stays open over SMTP
             outcomes = await adapter.deliver(messages, hand_over)
             plan.note(rows, outcomes)

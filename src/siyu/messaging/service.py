@@ -13,7 +13,7 @@ from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import attribution, checks, planning, receipts, sending, wecom_groups
+from siyu.messaging import attribution, checks, opens, planning, receipts, sending, wecom_groups
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
@@ -377,6 +377,8 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
     by_variant = _grouped(repo.grouped(broadcast.id, Delivery.variant))
     for key, tally in credited.by_variant.items():
         _credit(by_variant.setdefault(key, Counts()), tally)
+    if not group_broadcast:
+        opens.count(session, broadcast, overall, by_staff, by_variant)
     names = staff_service.staff_names(
         session, principal.workspace_id, [int(k) for k in by_staff if k != "none"]
     )

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.session import session_factory
@@ -35,6 +35,17 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 3600.0
+
+_jobs = Job.metadata.tables[Job.__tablename__]
+# Built once: a long job renews its lease at every checkpoint (the send loop, every round).
+_OWNED = and_(
+    _jobs.c.id == bindparam("owned_id"),
+    _jobs.c.locked_by == bindparam("owned_by"),
+    _jobs.c.attempts == bindparam("owned_attempt"),
+)
+_RENEW = update(_jobs).where(_OWNED).values(lease_until=bindparam("new_lease_until"))
+_PROGRESS = _RENEW.values(progress_done=bindparam("new_progress_done"))
+_PROGRESS_OF = _PROGRESS.values(progress_total=bindparam("new_progress_total"))
 
 
 def backoff_delay(attempt: int) -> timedelta:
@@ -139,27 +150,35 @@ class Runner:
     def _owned(self, job: ClaimedJob) -> Any:
         return and_(Job.id == job.id, Job.locked_by == self.worker_id, Job.attempts == job.attempts)
 
+    def _owner(self, job: ClaimedJob) -> dict[str, Any]:
+        return {"owned_id": job.id, "owned_by": self.worker_id, "owned_attempt": job.attempts}
+
     def _renew(self, session: Session, job: ClaimedJob) -> None:
-        result = session.execute(
-            update(Job).where(self._owned(job)).values(lease_until=utcnow() + self.lease)
-        )
+        lease = {"new_lease_until": utcnow() + self.lease}
+        result = session.execute(_RENEW, self._owner(job) | lease)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(job.id)
 
     def _report_progress(
         self, session: Session, job: ClaimedJob, done: int, total: int | None
     ) -> None:
-        values: dict[str, Any] = {"progress_done": done, "lease_until": utcnow() + self.lease}
+        values = {"new_lease_until": utcnow() + self.lease, "new_progress_done": done}
+        statement = _PROGRESS
         if total is not None:
-            values["progress_total"] = total
-        result = session.execute(update(Job).where(self._owned(job)).values(**values))
+            values["new_progress_total"] = total
+            statement = _PROGRESS_OF
+        result = session.execute(statement, self._owner(job) | values)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(job.id)
 
     def execute(self, job: ClaimedJob) -> str:
         """Run one claimed job to an outcome: succeeded, retry, dead or lost."""
         spec = get_spec(job.name)
-        session = self.sessions()
+        # One connection for the whole job: a chunked job commits often (the send loop,
+        # every round), and each transaction would otherwise check one out of the pool
+        # (and, on PostgreSQL, ping it first).
+        connection = self.engine.connect()
+        session = self.sessions(bind=connection)
         try:
             if spec is None:
                 msg = f"no handler registered for job {job.name!r}"
@@ -196,6 +215,7 @@ class Runner:
             return self._fail(job, exc)
         finally:
             session.close()
+            connection.close()
         return "succeeded"
 
     def _fail(self, job: ClaimedJob, exc: Exception) -> str:

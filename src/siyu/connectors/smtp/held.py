@@ -101,13 +101,14 @@ class _Replies(asyncio.Protocol):
         while not self.replies:
             if self.lost is not None:
                 raise ConnectionLost(self.lost)
-            self.waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self.waiter = loop.create_future()
+            # a timer of our own: asyncio.wait_for costs a task's worth per reply
+            timer = loop.call_later(timeout, _time_out, waiter, timeout)
             try:
-                await asyncio.wait_for(self.waiter, timeout)
-            except TimeoutError as exc:
-                msg = f"no reply within {timeout:g} s"
-                raise ConnectionLost(msg) from exc
+                await waiter
             finally:
+                timer.cancel()
                 self.waiter = None
         return self.replies.popleft()
 
@@ -127,6 +128,11 @@ class _Replies(asyncio.Protocol):
                 continue
         if self.lost is not None:
             raise ConnectionLost(self.lost)
+
+
+def _time_out(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(ConnectionLost(f"no reply within {timeout:g} s"))
 
 
 def _outcome(code: int, text: str, provider_id: str | None = None) -> SendOutcome:
@@ -241,11 +247,15 @@ class HeldConnection:
             return _lost(exc)
         return None
 
-    async def outcome(self) -> SendOutcome:
-        """The server's verdict on the released message."""
+    async def outcome(self, deadline: float | None = None) -> SendOutcome:
+        """The server's verdict on the released message, waited for up to the timeout
+        (or until `deadline`, a time of the running loop's clock, when one is given)."""
         message_id, self._message_id = self._message_id, None
+        timeout = self.config.timeout
+        if deadline is not None:
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
         try:
-            code, text = await self._read()
+            code, text = await self._replies.read(timeout)
         except ConnectionLost as exc:
             self.close()
             # the dot may have reached the server: the outcome is unknown, never resent

@@ -16,6 +16,7 @@ import base64
 import binascii
 import re
 import secrets
+import time
 from email.header import Header
 from email.utils import encode_rfc2231, formataddr, formatdate
 from functools import lru_cache
@@ -61,7 +62,7 @@ def render(config: SmtpConfig, email: Email) -> bytes:
         "From: " + _mailbox(config.from_name, check_address(config.from_address)),
         "To: " + _mailbox(email.to_name, check_address(email.to_address)),
         "Subject: " + _unstructured(email.subject, "Subject"),
-        "Date: " + formatdate(usegmt=True),
+        "Date: " + _date(int(time.time())),
         "Message-ID: " + email.message_id,
     ]
     for name, value in email.headers.items():
@@ -148,10 +149,18 @@ def _parameter(name: str, value: str) -> str:
     return f"{name}*={encode_rfc2231(value, 'utf-8')}"
 
 
+@lru_cache(maxsize=2)
+def _date(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
 @lru_cache(maxsize=4096)
 def _mailbox(name: str, address: str) -> str:
-    # formataddr quotes ASCII names with specials and encodes others as an encoded word.
-    return formataddr((name, address), charset="utf-8")
+    if name.isascii():
+        # formataddr quotes names with specials
+        return formataddr((name, address), charset="utf-8")
+    # what formataddr writes, without its costly choice between base64 and QP
+    return f"{_encoded_words(name, 'From')} <{address}>"
 
 
 def _unstructured(value: str, field_name: str) -> str:
