@@ -3279,6 +3279,11 @@ export interface components {
              */
             cancelled: number;
             /**
+             * Opened
+             * @default 0
+             */
+            opened: number;
+            /**
              * Clicked
              * @default 0
              */
@@ -5279,6 +5284,11 @@ export interface components {
             wecom_quota: string;
             /** Wecom Calls Per Minute */
             wecom_calls_per_minute?: number | null;
+            /**
+             * Email Open Tracking
+             * @default true
+             */
+            email_open_tracking: boolean;
         };
         /** MiniprogramAttachment */
         MiniprogramAttachment: {

@@ -1032,6 +1032,7 @@ const en: typeof zhCN = {
         sent: 'Sent',
         delivered: 'Delivered',
         opened: 'Opened',
+        openRate: 'Open rate',
         failed: 'Failed',
         clicked: 'Clicked',
         converted: 'Converted',
@@ -1114,6 +1115,8 @@ const en: typeof zhCN = {
       wecomCalls: 'WeCom API calls',
       wecomCallsHint: 'How many calls a minute broadcasts may make of each WeCom API they use (creating mass messages, reading results). WeCom allows 10,000 a minute per API; lower it when other tools of the corp call them too. Off: WeCom\'s own limit',
       wecomCallsUnit: 'calls a minute',
+      openTracking: 'Email open tracking',
+      openTrackingHint: 'Each email carries a 1×1 transparent image that records when the customer opens it. A click on a link in the email counts as an open too',
       wecomQuotas: {
         days_of_month: 'At most as many per customer per month as the month has days (WeCom default)',
         week: 'At most 7 per customer per week',

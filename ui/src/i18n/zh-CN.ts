@@ -1030,6 +1030,7 @@ export default {
         sent: '已发送',
         delivered: '已送达',
         opened: '打开',
+        openRate: '打开率',
         failed: '失败',
         clicked: '点击',
         converted: '转化',
@@ -1112,6 +1113,8 @@ export default {
       wecomCalls: '企业微信接口调用上限',
       wecomCallsHint: '群发用到的每个企业微信接口（创建群发、查询结果等）每分钟最多调用的次数。企业微信允许每个接口每分钟 10,000 次；同一企业的其他系统也在调用时调低它。关闭即用企业微信的上限',
       wecomCallsUnit: '次/分钟',
+      openTracking: '邮件打开跟踪',
+      openTrackingHint: '在每封邮件中加入一张 1×1 的透明图片，客户打开邮件时记录「打开」。客户点击邮件中的链接也算打开',
       wecomQuotas: {
         days_of_month: '每位客户每月最多收到当月天数条（企业微信默认规则）',
         week: '每位客户每周最多收到 7 条',

@@ -23,6 +23,7 @@ const counts: Counts = {
   delivered: 80,
   failed: 10,
   cancelled: 0,
+  opened: 30,
   clicked: 20,
   converted: 4,
   converted_fen: 39900,
@@ -71,13 +72,13 @@ describe('result charts and tables', () => {
       { stage: 'clicked', value: 20, ofPrevious: '25.0%' },
       { stage: 'converted', value: 4, ofPrevious: '20.0%' },
     ])
-    expect(funnelSteps(counts, 'email').map((s) => s.stage)).toEqual(['planned', 'sent', 'clicked', 'converted'])
-    expect(funnelSteps({ ...counts, opened: 30 }, 'wecom').map((s) => [s.stage, s.value])).toEqual([
-      ['planned', 100],
-      ['sent', 90],
-      ['opened', 30],
-      ['clicked', 20],
-      ['converted', 4],
+    expect(funnelSteps(counts, 'wecom').map((s) => s.stage)).toEqual(['planned', 'sent', 'clicked', 'converted'])
+    expect(funnelSteps(counts, 'email')).toEqual([
+      { stage: 'planned', value: 100, ofPrevious: null },
+      { stage: 'sent', value: 90, ofPrevious: '90.0%' },
+      { stage: 'opened', value: 30, ofPrevious: '33.3%' },
+      { stage: 'clicked', value: 20, ofPrevious: '66.7%' },
+      { stage: 'converted', value: 4, ofPrevious: '20.0%' },
     ])
   })
 
@@ -115,6 +116,8 @@ describe('result charts and tables', () => {
       sent: 90,
       delivered: 80,
       delivery_rate: '88.9%',
+      opened: 30,
+      open_rate: '33.3%',
       click_rate: '22.2%',
       conversion_rate: '4.4%',
     })

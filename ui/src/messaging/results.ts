@@ -29,6 +29,8 @@ export const FUNNEL_STAGES = ['planned', 'sent', 'delivered', 'opened', 'clicked
 export type FunnelStage = (typeof FUNNEL_STAGES)[number]
 /** Channels whose provider reports delivery (SMS receipts); the others end at "sent". */
 export const RECEIPT_CHANNELS: ReadonlySet<string> = new Set(['sms'])
+/** Channels whose opens are seen (an email's open pixel); elsewhere only clicks are. */
+export const OPEN_CHANNELS: ReadonlySet<string> = new Set(['email'])
 const WECOM_CHANNELS: ReadonlySet<string> = new Set(['wecom', 'wecom_group'])
 /** While a broadcast is in one of these, its results page refreshes itself. */
 export const LIVE_STATUSES: ReadonlySet<string> = new Set(['planning', 'sending', 'waiting'])
@@ -84,8 +86,8 @@ export interface Counts {
   delivered: number
   failed: number
   cancelled: number
-  /** Not counted by the server yet; the funnel shows the stage once it is. */
-  opened?: number
+  /** Deliveries seen read: an email's open pixel was fetched, or one of its links clicked. */
+  opened: number
   clicked: number
   converted: number
   converted_fen: number
@@ -110,13 +112,13 @@ export interface FunnelStep {
   ofPrevious: string | null
 }
 
-/** The funnel of this channel: "delivered" only where receipts exist, "opened" once counted. */
+/** The funnel of this channel: "delivered" only where receipts exist, "opened" where opens are seen. */
 export function funnelSteps(counts: Counts, channel: string): FunnelStep[] {
   const values: [FunnelStage, number | undefined][] = [
     ['planned', counts.planned],
     ['sent', reached(counts)],
     ['delivered', RECEIPT_CHANNELS.has(channel) ? counts.delivered : undefined],
-    ['opened', counts.opened],
+    ['opened', OPEN_CHANNELS.has(channel) ? counts.opened : undefined],
     ['clicked', counts.clicked],
     ['converted', counts.converted],
   ]
@@ -198,7 +200,7 @@ export interface GroupRow {
   counts: Counts
 }
 
-/** Per-staff or per-variant rows flattened for a table, with delivery and click rates. */
+/** Per-staff or per-variant rows flattened for a table, with delivery, open and click rates. */
 export function groupTableRows(groups: GroupRow[]): Record<string, string | number>[] {
   return groups.map((g) => {
     const sent = reached(g.counts)
@@ -210,10 +212,12 @@ export function groupTableRows(groups: GroupRow[]): Record<string, string | numb
       sent,
       delivered: g.counts.delivered,
       failed: g.counts.failed,
+      opened: g.counts.opened,
       clicked: g.counts.clicked,
       converted: g.counts.converted,
       converted_fen: g.counts.converted_fen,
       delivery_rate: rate(g.counts.delivered, sent),
+      open_rate: rate(g.counts.opened, sent),
       click_rate: rate(g.counts.clicked, sent),
       conversion_rate: rate(g.counts.converted, sent),
     }

@@ -82,6 +82,7 @@ describe('messaging rules', () => {
       frequency_caps: { email: { max_messages: 2, days: 7 } },
       wecom_quota: 'week' as const,
       wecom_calls_per_minute: 600,
+      email_open_tracking: false,
     }
     const form = rulesForm(rules)
     expect(form.caps.find((c) => c.channel === 'email')).toMatchObject({ enabled: true, max_messages: 2 })
@@ -92,6 +93,7 @@ describe('messaging rules', () => {
     form.wecom_limited = false
     expect(rulesBody(form).wecom_calls_per_minute).toBeNull()
     expect(rulesForm({ ...rules, wecom_calls_per_minute: null }).wecom_limited).toBe(false)
+    expect(rulesForm(null).email_open_tracking).toBe(true)
   })
 
   it('refuse malformed times, an empty window and out-of-range caps', () => {

@@ -138,6 +138,8 @@ export interface RulesForm {
   /** Cap broadcasts' calls a minute of each WeCom API (other tools share WeCom's 10,000). */
   wecom_limited: boolean
   wecom_calls_per_minute: number
+  /** A 1×1 image in each email tells when it was first opened. */
+  email_open_tracking: boolean
 }
 
 export function rulesForm(rules: MessagingRules | null | undefined): RulesForm {
@@ -154,6 +156,7 @@ export function rulesForm(rules: MessagingRules | null | undefined): RulesForm {
     wecom_quota: (WECOM_QUOTAS as readonly string[]).includes(quota) ? (quota as RulesForm['wecom_quota']) : 'days_of_month',
     wecom_limited: typeof rules?.wecom_calls_per_minute === 'number',
     wecom_calls_per_minute: rules?.wecom_calls_per_minute ?? DEFAULT_WECOM_CALLS,
+    email_open_tracking: rules?.email_open_tracking ?? true,
   }
 }
 
@@ -165,6 +168,7 @@ export function rulesBody(form: RulesForm): MessagingRules {
     ),
     wecom_quota: form.wecom_quota,
     wecom_calls_per_minute: form.wecom_limited ? form.wecom_calls_per_minute : null,
+    email_open_tracking: form.email_open_tracking,
   }
 }
 
