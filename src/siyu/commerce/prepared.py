@@ -66,7 +66,37 @@ def is_masked(value: str) -> bool:
     return "*" in value or "＊" in value
 
 
-def order_identities(order: OrderRecord) -> list[IdentityRef]:
+class MobileMemo:
+    """Receiver mobiles already normalised in this file (None: not a mobile).
+
+    Parsing a mobile costs more than the rest of its row, and an export names the same
+    buyers again and again: more of them than the shared cache of normalised identities
+    holds. Bounded: cleared when full.
+    """
+
+    LIMIT = 500_000
+
+    def __init__(self) -> None:
+        self.known: dict[str, IdentityRef | None] = {}
+
+    def ref(self, mobile: str) -> IdentityRef | None:
+        if mobile in self.known:
+            return self.known[mobile]
+        if len(self.known) >= self.LIMIT:
+            self.known.clear()
+        ref = _mobile_ref(mobile)
+        self.known[mobile] = ref
+        return ref
+
+
+def _mobile_ref(mobile: str) -> IdentityRef | None:
+    try:
+        return normalize(IdentityKind.MOBILE, mobile, field="receiver_mobile")
+    except ValidationFailed:
+        return None
+
+
+def order_identities(order: OrderRecord, mobiles: MobileMemo | None = None) -> list[IdentityRef]:
     """The identities an order feeds OneID: the platform buyer id and an unmasked mobile."""
     refs: list[IdentityRef] = []
     kind = BUYER_KINDS.get(order.platform)
@@ -76,8 +106,9 @@ def order_identities(order: OrderRecord) -> list[IdentityRef]:
     mobile = order.receiver_mobile
     # Landlines and virtual numbers stay on the order; they are not the buyer's mobile.
     if mobile and not is_masked(mobile):
-        with suppress(ValidationFailed):
-            refs.append(normalize(IdentityKind.MOBILE, mobile, field="receiver_mobile"))
+        ref = _mobile_ref(mobile) if mobiles is None else mobiles.ref(mobile)
+        if ref is not None:
+            refs.append(ref)
     return refs
 
 
@@ -87,7 +118,7 @@ def final_status(order: OrderRecord) -> str:
     return order.status
 
 
-def prepare(order: OrderRecord) -> PreparedOrder:
+def prepare(order: OrderRecord, mobiles: MobileMemo | None = None) -> PreparedOrder:
     return PreparedOrder(
         order.platform,
         order.platform_order_id,
@@ -120,5 +151,5 @@ def prepare(order: OrderRecord) -> PreparedOrder:
             )
             for item in order.items
         ),
-        tuple((ref.kind, ref.value) for ref in order_identities(order)),
+        tuple((ref.kind, ref.value) for ref in order_identities(order, mobiles)),
     )
