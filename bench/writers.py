@@ -69,7 +69,9 @@ class SqliteWriter(Writer):
 class PostgresWriter(Writer):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        self.connection: Any = self.raw.driver_connection
+        connection = self.raw.driver_connection
+        assert connection is not None
+        self.connection: Any = connection
         # The generated rows are consistent by construction; skipping the per-row foreign
         # key triggers (superuser only) makes COPY several times faster.
         try:
