@@ -191,8 +191,9 @@ def track_urls_for_recipients(
     Idempotent: a second call for the same (broadcast, customer, url) returns the codes of
     the first (a resumed send never mints new links; the first staff and channel stay).
     A constant number of statements whatever the number of recipients and URLs: one
-    INSERT … ON CONFLICT DO NOTHING, one SELECT of the codes (plus one to check the event
-    type is registered). The caller vouches that the customers are of this workspace.
+    INSERT … ON CONFLICT DO NOTHING and, unless every row was new, one SELECT of the codes
+    stored before (plus one to check the event type is registered). The caller vouches
+    that the customers are of this workspace.
     """
     for url in urls:
         _check_url(url)
