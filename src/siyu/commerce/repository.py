@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.commerce.prepared import ITEM_COLUMNS, ORDER_COLUMNS
@@ -194,13 +195,18 @@ class CommerceRepository:
             # SQLite has one writer at a time: nobody can have stored them since we looked.
             bulk.insert_tuples(self.session, ORDERS, columns, full)
             return set()
-        stored = bulk.insert_ignoring_conflicts(
-            self.session,
-            ORDERS,
-            [dict(zip(columns, row, strict=True)) for row in full],
-            returning="id",
-        )
-        return {row[0] for row in rows} - set(stored)
+        try:
+            with self.session.begin_nested():
+                bulk.insert_tuples(self.session, ORDERS, columns, full)
+        except IntegrityError:
+            stored = bulk.insert_ignoring_conflicts(
+                self.session,
+                ORDERS,
+                [dict(zip(columns, row, strict=True)) for row in full],
+                returning="id",
+            )
+            return {row[0] for row in rows} - set(stored)
+        return set()
 
     def upsert_orders(self, rows: Sequence[dict[str, Any]], *, import_run_id: int | None) -> None:
         """Insert or update orders by (platform, platform_order_id).
