@@ -4,7 +4,6 @@ Bulk writes use INSERT … ON CONFLICT DO UPDATE of the session's dialect (SQLit
 PostgreSQL) with many parameter sets per statement.
 """
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    bindparam,
     delete,
     func,
     select,
@@ -29,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from siyu.commerce.prepared import ITEM_COLUMNS, ORDER_COLUMNS
 from siyu.db import bulk
-from siyu.db.types import UTCDateTime
 from siyu.kit.pagination import PageBuilder, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.kit.timeline import TimelineCursor, older_than
@@ -85,14 +82,6 @@ def batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
 class ExistingOrder:
     id: int
     customer_id: int | None
-
-
-@dataclass(frozen=True)
-class CustomerStatsDelta:
-    order_count: int
-    total_paid_fen: int
-    first_order_at: datetime | None
-    last_order_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -311,120 +300,6 @@ class CommerceRepository:
                 .where(Order.workspace_id == self.workspace_id, Order.id.in_(batch))
                 .values(refunded_fen=total)
                 .execution_options(synchronize_session=False)
-            )
-
-    # -- customer stats -----------------------------------------------------------
-
-    def add_to_customer_stats(self, added: dict[int, CustomerStatsDelta]) -> None:
-        """Add new orders' figures to the customers' stats (only orders new to them)."""
-        if not added:
-            return
-        now = utcnow()
-        rows: list[dict[str, Any]] = [
-            {
-                "id": customer_id,
-                "orders": delta.order_count,
-                "paid": delta.total_paid_fen,
-                "first": delta.first_order_at,
-                "last": delta.last_order_at,
-            }
-            for customer_id, delta in sorted(added.items())
-        ]
-        assignments = """
-            order_count = order_count + {orders},
-            total_paid_fen = total_paid_fen + {paid},
-            first_order_at = CASE WHEN {first} IS NOT NULL
-                AND (first_order_at IS NULL OR {first} < first_order_at)
-                THEN {first} ELSE first_order_at END,
-            last_order_at = CASE WHEN {last} IS NOT NULL
-                AND (last_order_at IS NULL OR {last} > last_order_at)
-                THEN {last} ELSE last_order_at END,
-            updated_at = {now}
-        """
-        if self.dialect == "postgresql":
-            set_ = assignments.format(
-                orders="given.orders",
-                paid="given.paid",
-                first="given.first",
-                last="given.last",
-                now=":now",
-            )
-            self.session.execute(
-                text(
-                    f"UPDATE customer SET {set_} "  # noqa: S608 - no user text in the SQL
-                    "FROM json_to_recordset(CAST(:rows AS json)) AS given(id bigint, "
-                    "orders bigint, paid bigint, first timestamptz, last timestamptz) "
-                    "WHERE customer.workspace_id = :workspace_id AND customer.id = given.id"
-                ).bindparams(bindparam("now", type_=UTCDateTime())),
-                {
-                    "rows": json.dumps(rows, default=datetime.isoformat),
-                    "workspace_id": self.workspace_id,
-                    "now": now,
-                },
-            )
-            return
-        set_ = assignments.format(
-            orders=":orders", paid=":paid", first=":first", last=":last", now=":now"
-        )
-        stamp = bulk.sqlite_datetime(now)
-        self.session.connection().exec_driver_sql(
-            f"UPDATE customer SET {set_} "  # noqa: S608 - no user text in the SQL
-            "WHERE workspace_id = :workspace_id AND id = :id",
-            [
-                {
-                    "id": customer_id,
-                    "orders": delta.order_count,
-                    "paid": delta.total_paid_fen,
-                    "first": bulk.sqlite_datetime(delta.first_order_at),
-                    "last": bulk.sqlite_datetime(delta.last_order_at),
-                    "now": stamp,
-                    "workspace_id": self.workspace_id,
-                }
-                for customer_id, delta in added.items()
-            ],
-        )
-
-    def refresh_customer_stats(self, customer_ids: Sequence[int]) -> None:
-        """Set the customers' order stats from their orders in one UPDATE per 2,000 ids.
-
-        Counted: paid, shipped and completed orders. Total paid: what was paid minus what
-        was refunded, over paid, shipped, completed and refunded orders. A customer without
-        such orders gets zeros and no dates.
-        """
-        postgres = self.dialect == "postgresql"
-        wanted = (
-            "= ANY(CAST(:ids AS bigint[]))"
-            if postgres
-            else "IN (SELECT value FROM json_each(:ids))"
-        )
-        counted = ", ".join(f"'{status}'" for status in COUNTED_STATUSES)
-        paid = ", ".join(f"'{status}'" for status in PAID_STATUSES)
-        # One aggregate per customer over its index; statuses are constants of this module.
-        sql = text(
-            f"""
-            UPDATE customer SET
-                (order_count, total_paid_fen, first_order_at, last_order_at) = (
-                    SELECT count(CASE WHEN o.status IN ({counted}) THEN 1 END),
-                        CAST(COALESCE(sum(CASE WHEN o.status IN ({paid})
-                            THEN o.paid_fen - o.refunded_fen ELSE 0 END), 0) AS BIGINT),
-                        min(CASE WHEN o.status IN ({counted}) THEN o.ordered_at END),
-                        max(CASE WHEN o.status IN ({counted}) THEN o.ordered_at END)
-                    FROM customer_order AS o
-                    WHERE o.workspace_id = :workspace_id AND o.customer_id = customer.id
-                ),
-                updated_at = :now
-            WHERE customer.workspace_id = :workspace_id AND customer.id {wanted}
-            """  # noqa: S608
-        ).bindparams(bindparam("now", type_=UTCDateTime()))
-        now = utcnow()
-        for batch in batched(sorted(set(customer_ids)), IN_BATCH):
-            self.session.execute(
-                sql,
-                {
-                    "ids": batch if postgres else json.dumps(batch),
-                    "workspace_id": self.workspace_id,
-                    "now": now,
-                },
             )
 
     # -- reads ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from siyu.commerce.schemas import (
     UpsertOut,
     UpsertResult,
 )
+from siyu.commerce.stats_repository import CustomerStatsRepository
 from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce import PLATFORM_LABELS, OrderStatus
 from siyu.customers import changes
@@ -70,7 +71,7 @@ def recompute_customer_stats(
     """Recompute the customers' order stats from their orders, in the database."""
     if not customer_ids:
         return
-    CommerceRepository(session, workspace_id).refresh_customer_stats(customer_ids)
+    CustomerStatsRepository(session, workspace_id).refresh_customer_stats(customer_ids)
     expire_customers(session, workspace_id, customer_ids)
     changes.mark_changed(session, workspace_id, customer_ids)
 

@@ -26,10 +26,10 @@ from siyu.commerce.repository import (
     COUNTED_STATUSES,
     PAID_STATUSES,
     CommerceRepository,
-    CustomerStatsDelta,
     ExistingOrder,
 )
 from siyu.commerce.schemas import UpsertResult
+from siyu.commerce.stats_repository import CustomerStatsDelta, CustomerStatsRepository
 from siyu.customers import changes
 from siyu.customers.oneid import resolve_many
 from siyu.customers.stats import expire_customers
@@ -215,9 +215,10 @@ def _update_stats(
                 sums[2] = at
             if sums[3] is None or at > sums[3]:
                 sums[3] = at
-    repo.add_to_customer_stats({c: CustomerStatsDelta(*sums) for c, sums in added.items()})
+    stats = CustomerStatsRepository(session, repo.workspace_id)
+    stats.add_to_customer_stats({c: CustomerStatsDelta(*sums) for c, sums in added.items()})
     expire_customers(session, repo.workspace_id, added)
-    repo.refresh_customer_stats(sorted(recompute))
+    stats.refresh_customer_stats(sorted(recompute))
     touched = [*added, *recompute]
     expire_customers(session, repo.workspace_id, recompute)
     changes.mark_changed(session, repo.workspace_id, touched)
