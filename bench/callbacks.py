@@ -1,10 +1,10 @@
 """WeCom callback endpoint: acknowledged callbacks per second and latency over loopback.
 
     .venv/bin/python -m bench.callbacks [--database-url URL] [--runs 3] [--events 5000]
-                                        [--connections 16] [--worker]
+                                        [--connections 16] [--worker] [--workers 1]
 
-Each run starts a fresh database and, in a subprocess, the app `siyu serve` runs (uvicorn on
-a free 127.0.0.1 port; access log off; in-process worker only with `--worker`), creates a
+Each run starts a fresh database and `siyu serve` on it (a free 127.0.0.1 port; access log
+off; in-process worker only with `--worker`; `--workers` web processes), creates a
 workspace with a WeCom connection, and encrypts and signs `--events` distinct
 `change_external_contact` callbacks up front. A load generator in this process (asyncio,
 raw HTTP/1.1 keep-alive connections, so the client is not the bottleneck) posts them over
@@ -13,7 +13,9 @@ answer must be an empty 200 and every callback must be in the inbox with its job
 same connections then fire as many GET /healthz at the server, the ceiling the web stack
 itself allows on this machine at that moment (the machine is shared; compare the two).
 
-Prints acknowledged callbacks/s and p50/p99 latency per run and the medians over runs.
+Prints acknowledged callbacks/s, p50/p99 latency and the server's CPU time per callback
+(its processes' user + system time while the callbacks ran, from /proc) per run, and the
+medians over runs with the load average.
 Targets (issue 4): >= 1,000 callbacks/s and p99 <= 20 ms on the 2-core machine.
 """
 
@@ -43,33 +45,24 @@ from bench.common import (
 )
 from siyu.connectors.wecom import connection as wecom_connection
 from siyu.connectors.wecom.crypto import CallbackCrypto
-from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.session import unit_of_work
 from siyu.models import Job, WecomCallback
 from siyu.workspace import service as workspace_service
 
 DEFAULT_URL = f"sqlite:///{DATA_DIR / 'callbacks.db'}"
+SERVER_LOG = DATA_DIR / "callbacks-server.log"
 
 
-def serve(url: str, port: int, *, worker: bool) -> None:
-    """The server process: create_app as `siyu serve` builds it, on uvicorn."""
-    import uvicorn  # noqa: PLC0415 - only the server process needs it
-
-    from siyu.app import create_app  # noqa: PLC0415
-    from siyu.config import get_settings  # noqa: PLC0415
-
-    engine = build_engine(url)
-    application = create_app(get_settings(), engine=engine, run_worker=worker)
-    uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def start_server(url: str, port: int, *, worker: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "bench.callbacks", "--serve-port", str(port), "--database-url"]
-    args.append(url)
-    if worker:
-        args.append("--worker")
-    process = subprocess.Popen(args, env=dict(os.environ))  # noqa: S603 - this very script
+def start_server(url: str, port: int, *, worker: bool, workers: int) -> subprocess.Popen[bytes]:
+    """`siyu serve` (which migrates the empty database), once it answers /readyz."""
+    args = [str(Path(sys.executable).with_name("siyu")), "serve", "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+    args.append("--worker" if worker else "--no-worker")
+    with SERVER_LOG.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            args, env={**os.environ, "SIYU_DATABASE_URL": url}, stdout=log, stderr=log
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -78,7 +71,7 @@ def start_server(url: str, port: int, *, worker: bool) -> subprocess.Popen[bytes
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    msg = "the server did not become ready within 60 s"
+    msg = f"the server did not become ready within 60 s; see {SERVER_LOG}"
     raise SystemExit(msg)
 
 
@@ -92,7 +85,6 @@ class Prepared:
 def prepare(url: str, events: int, port: int) -> Prepared:
     """A workspace with a connection, and every callback request encrypted and signed."""
     engine = build_engine(url)
-    Base.metadata.create_all(engine)
     with unit_of_work(engine) as session:
         slug = f"cb-{uuid.uuid4().hex[:10]}"
         workspace = workspace_service.create_workspace(session, slug=slug, name=slug)
@@ -209,11 +201,13 @@ def cpu_seconds(root: int) -> float:
     return total
 
 
-def run_once(url: str, events: int, connections: int, *, worker: bool) -> tuple[float, ...]:
+def run_once(
+    url: str, events: int, connections: int, *, worker: bool, workers: int
+) -> tuple[float, ...]:
     recreate_database(url)
     port = free_port()
+    server = start_server(url, port, worker=worker, workers=workers)
     prepared = prepare(url, events, port)
-    server = start_server(url, port, worker=worker)
     healthz = [f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()] * events
     try:
         cpu_started = cpu_seconds(server.pid)
@@ -236,21 +230,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--worker", action="store_true", help="run the in-process worker too")
-    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help="web processes (siyu serve)")
     args = parser.parse_args()
-    if args.serve_port:
-        serve(args.database_url, args.serve_port, worker=args.worker)
-        return
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     ensure_database(args.database_url)
     print(
         f"WeCom callbacks on {database_label(args.database_url)}: {args.events} events, "
-        f"{args.connections} connections, worker {'on' if args.worker else 'off'}"
+        f"{args.connections} connections, {args.workers} web process(es), "
+        f"worker {'on' if args.worker else 'off'}"
     )
     results = []
     for run in range(1, args.runs + 1):
         rate, p50, p99, cpu, healthz = run_once(
-            args.database_url, args.events, args.connections, worker=args.worker
+            args.database_url,
+            args.events,
+            args.connections,
+            worker=args.worker,
+            workers=args.workers,
         )
         results.append((rate, p50, p99, cpu, healthz))
         print(

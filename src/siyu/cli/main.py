@@ -1,9 +1,10 @@
 """The `siyu` command."""
 
 import logging
+import os
 import signal
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -127,18 +128,39 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="run a worker in-process")
     ] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="web processes (the worker runs once)")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="log every request")
+    ] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the web process (API, console, callbacks), with an in-process worker by default."""
-    from siyu.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+    from siyu.app import serving_app, start_worker_pool  # noqa: PLC0415 - keep CLI start-up light
 
     settings = get_settings()
     engine = open_engine(database_url)
     migrate.upgrade(engine)
-    application = create_app(settings, engine=engine, run_worker=worker)
-    uvicorn.run(
-        application, host=host or settings.host, port=port or settings.port, log_level="info"
-    )
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": "info",
+        "access_log": access_log,
+    }
+    if workers == 1:
+        uvicorn.run(serving_app(settings, engine=engine, run_worker=worker), **options)
+        return
+    # Each web process builds its own app from the environment; the worker runs here, in
+    # the process that supervises them, so there is one whatever their number.
+    os.environ["SIYU_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    os.environ["SIYU_WORKER_IN_PROCESS"] = "false"
+    pool = start_worker_pool(engine, settings) if worker else None
+    try:
+        uvicorn.run("siyu.app:serving_app", factory=True, workers=workers, **options)
+    finally:
+        if pool is not None:
+            pool.stop()
 
 
 @app.command("worker")

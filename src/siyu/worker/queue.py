@@ -1,5 +1,6 @@
 """Enqueue jobs inside the caller's transaction: decided and queued commit together."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -53,27 +54,31 @@ def enqueue(
     return job
 
 
-def enqueue_on_connection(
+def enqueue_many_on_connection(
     connection: Connection,
     name: str,
-    payload: dict[str, Any],
+    jobs: Sequence[tuple[int | None, Mapping[str, Any]]],
     *,
-    workspace_id: int | None,
     lane: str = DEFAULT_LANE,
 ) -> None:
-    """`enqueue` for hot paths that write through a Core connection (WeCom callbacks)."""
+    """`enqueue` of many (workspace id, payload) jobs in one statement, for hot paths that
+    write through a Core connection (WeCom callbacks)."""
     spec = _checked_spec(name, lane)
+    run_at = utcnow()
     connection.execute(
         _INSERT_JOB,
-        {
-            "workspace_id": workspace_id,
-            "name": name,
-            "lane": lane,
-            "payload": payload,
-            "run_at": utcnow(),
-            "max_attempts": spec.max_attempts,
-            "status": "queued",
-        },
+        [
+            {
+                "workspace_id": workspace_id,
+                "name": name,
+                "lane": lane,
+                "payload": payload,
+                "run_at": run_at,
+                "max_attempts": spec.max_attempts,
+                "status": "queued",
+            }
+            for workspace_id, payload in jobs
+        ],
     )
 
 

@@ -36,7 +36,7 @@ def _store_statement(dialect: ModuleType) -> Any:
     return (
         dialect.insert(_CALLBACK)
         .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
-        .returning(_CALLBACK.c.id)
+        .returning(_CALLBACK.c.id, _CALLBACK.c.workspace_id, _CALLBACK.c.dedupe_key)
     )
 
 
@@ -69,30 +69,35 @@ def mark_verified(connection: Connection, connection_id: int, at: datetime) -> N
     )
 
 
-def store(
-    connection: Connection,
-    *,
-    workspace_id: int,
-    dedupe_key: str,
-    event: str,
-    change_type: str | None,
-    raw_xml: str,
-    received_at: datetime,
-) -> int | None:
-    """Insert a callback; None when the same callback is already in the inbox."""
-    inserted: int | None = connection.scalar(
+@dataclass(frozen=True)
+class NewCallback:
+    workspace_id: int
+    dedupe_key: str
+    event: str
+    change_type: str | None
+    raw_xml: str
+    received_at: datetime
+
+
+def store_many(connection: Connection, callbacks: list[NewCallback]) -> dict[tuple[int, str], int]:
+    """Insert callbacks in one statement; the ids of those that were not in the inbox yet,
+    by (workspace id, dedupe key)."""
+    rows = connection.execute(
         _STORE[connection.dialect.name],
-        {
-            "workspace_id": workspace_id,
-            "dedupe_key": dedupe_key,
-            "event": event[:64],
-            "change_type": None if change_type is None else change_type[:64],
-            "raw_xml": raw_xml,
-            "received_at": received_at,
-            "status": "received",
-        },
+        [
+            {
+                "workspace_id": c.workspace_id,
+                "dedupe_key": c.dedupe_key,
+                "event": c.event[:64],
+                "change_type": None if c.change_type is None else c.change_type[:64],
+                "raw_xml": c.raw_xml,
+                "received_at": c.received_at,
+                "status": "received",
+            }
+            for c in callbacks
+        ],
     )
-    return inserted
+    return {(workspace_id, key): callback_id for callback_id, workspace_id, key in rows}
 
 
 def count_refusal(connection: Connection, *, workspace_id: int, reason: str, day: date) -> None:
