@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import sync_jobs
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, TextContent
+from siyu.connectors.wecom.schemas.messages import AddMsgTemplateRequest, TextContent
 from siyu.connectors.wecom.transport import DEFAULT_LIMIT
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.connectors.wecom_sim.apis.media import find_media

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import sync_jobs
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, TextContent
+from siyu.connectors.wecom.schemas.messages import AddMsgTemplateRequest, TextContent
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.customers import groups as customer_groups
 from siyu.db.session import unit_of_work

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.errors import WecomApiError
-from siyu.connectors.wecom.schemas import AddMsgTemplateRequest, TextContent
+from siyu.connectors.wecom.schemas.messages import AddMsgTemplateRequest, TextContent
 from siyu.exceptions import SiyuError
 from siyu.kit.time import utcnow
 from siyu.messaging.repository import MessagingRepository

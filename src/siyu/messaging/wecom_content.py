@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.acquisition.rendering import CUSTOMER_NAME, STAFF_NAME
 from siyu.connectors.wecom.client import WecomClient
-from siyu.connectors.wecom.schemas import Attachment, ImagePayload
+from siyu.connectors.wecom.schemas.messages import Attachment, ImagePayload
 from siyu.content import links, materials, posters, staff_links, wecom_media
 from siyu.exceptions import ValidationFailed
 from siyu.messaging.rendering import CUSTOM, Recipient, fill
