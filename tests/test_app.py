@@ -1,6 +1,11 @@
+import gc
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from siyu.app import serving_app
+from siyu.config import Settings
 from tests.conftest import WorkspaceFixture
 
 
@@ -99,3 +104,15 @@ def test_openapi_declares_the_error_shape_on_api_routes(client: TestClient) -> N
         ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
         assert ref.endswith("/ErrorOut")
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_serving_app_keeps_its_start_up_heap_out_of_garbage_collection(
+    engine: Engine, settings: Settings
+) -> None:
+    try:
+        serving_app(settings, engine=engine, run_worker=False)
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+
+    assert frozen > 0

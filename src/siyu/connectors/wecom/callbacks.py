@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import unquote
-from xml.parsers.expat import ExpatError, ParserCreate
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import Counter
@@ -24,9 +22,18 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from siyu.connectors.wecom import inbox
+from siyu.connectors.wecom.callback_parsing import (
+    Refused,
+    envelope,
+    event_names,
+    open_envelope,
+    query_params,
+    signed_params,
+)
 from siyu.connectors.wecom.connection import crypto_for
 from siyu.connectors.wecom.crypto import CallbackCrypto, CallbackCryptoError
 from siyu.connectors.wecom.jobs import PROCESS_CALLBACK
@@ -35,32 +42,9 @@ from siyu.worker.queue import REALTIME_LANE, enqueue_many_on_connection
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(include_in_schema=False)
-
 MAX_BODY_BYTES = 64 * 1024
 LOCK_WAIT_MS = 3000
 CALLBACKS = Counter("siyu_wecom_callbacks_total", "WeCom callbacks by outcome", ["outcome"])
-
-_CRYPTO_ERROR_REASONS = {-40001: "bad_signature", -40005: "wrong_corp"}
-_REASON_STATUS = {
-    "unknown_workspace": 404,
-    "not_connected": 404,
-    "bad_signature": 403,
-    "wrong_corp": 403,
-    "too_large": 413,
-}
-
-
-class Refused(Exception):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-
-    @property
-    def status_code(self) -> int:
-        return _REASON_STATUS.get(self.reason, 400)
-
 
 # -- crypto cache -----------------------------------------------------------------------
 
@@ -90,118 +74,6 @@ def forget_cached_keys() -> None:
     """Drop every cached crypto (tests; keys also reload whenever the row changes)."""
     with _crypto_lock:
         _crypto_cache.clear()
-
-
-# -- request parsing --------------------------------------------------------------------
-
-
-def query_params(raw_query: bytes) -> dict[str, str]:
-    """Percent-decode the query string ourselves: "+" is a base64 character, never a space."""
-    params: dict[str, str] = {}
-    for pair in raw_query.decode("latin-1").split("&"):
-        name, _, value = pair.partition("=")
-        if name:
-            params[unquote(name)] = unquote(value)
-    return params
-
-
-def _signed_params(params: dict[str, str], *names: str) -> list[str]:
-    values = [params.get(name, "") for name in names]
-    if not all(values) or any(len(v) > 4096 for v in values):
-        raise Refused("missing_params", f"needs {', '.join(names)}")
-    return values
-
-
-class _DoctypeRefused(Exception):
-    pass
-
-
-def _refuse_doctype(*_: object) -> None:
-    raise _DoctypeRefused
-
-
-def _child_texts(xml: bytes, names: frozenset[str]) -> dict[str, str]:
-    """The stripped text of the root's first child of each of `names`, read with expat
-    alone (an ElementTree of these flat documents costs twice as much).
-
-    A DOCTYPE is refused before anything in it is read, so no entity can be declared:
-    nothing expands and nothing external is fetched (no XXE, no billion laughs).
-    Raises ExpatError or _DoctypeRefused.
-    """
-    texts: dict[str, str] = {}
-    parts: list[str] = []
-    depth = 0
-    reading = False
-
-    def start(name: str, _attributes: dict[str, str]) -> None:
-        nonlocal depth, reading
-        depth += 1
-        reading = depth == 2 and name in names and name not in texts
-        parts.clear()
-
-    def end(name: str) -> None:
-        nonlocal depth, reading
-        if reading:
-            texts[name] = "".join(parts).strip()
-        reading = False
-        depth -= 1
-
-    def data(text: str) -> None:
-        if reading:
-            parts.append(text)
-
-    parser = ParserCreate()
-    parser.buffer_text = True
-    parser.StartDoctypeDeclHandler = _refuse_doctype
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = data
-    parser.Parse(xml, True)
-    return texts
-
-
-_ENVELOPE = frozenset({"Encrypt", "ToUserName"})
-_EVENT_NAMES = frozenset({"Event", "MsgType", "ChangeType"})
-
-
-def _envelope(body: bytes) -> tuple[str, str | None]:
-    """(Encrypt, ToUserName) from the POST body; DTDs and entities are refused."""
-    try:
-        texts = _child_texts(body, _ENVELOPE)
-    except (ExpatError, _DoctypeRefused) as exc:
-        raise Refused("malformed", type(exc).__name__) from exc
-    encrypted = texts.get("Encrypt", "")
-    if not encrypted:
-        raise Refused("malformed", "no Encrypt element")
-    return encrypted, texts.get("ToUserName")
-
-
-def _event_names(plain: bytes) -> tuple[str, str | None]:
-    """(event, change type) for the inbox's columns; ("", None) if the XML does not parse
-    (the callback is still WeCom's: it is kept and its job reports the error)."""
-    try:
-        texts = _child_texts(plain, _EVENT_NAMES)
-    except (ExpatError, _DoctypeRefused):
-        return "", None
-    # App messages carry no Event; their MsgType (text, image…) names them instead.
-    return texts.get("Event") or texts.get("MsgType") or "", texts.get("ChangeType") or None
-
-
-def _open(
-    crypto: CallbackCrypto,
-    signed: list[str],
-    data: str,
-    to_user: str | None = None,
-) -> bytes:
-    """Check the signature first, then whom the envelope is addressed to, then decrypt."""
-    signature, timestamp, nonce = signed[:3]
-    try:
-        crypto.verify(signature, timestamp, nonce, data)
-        if to_user and to_user != crypto.receive_id:
-            raise Refused("wrong_corp", "ToUserName is another corp")
-        return crypto.decrypt(data)
-    except CallbackCryptoError as exc:
-        raise Refused(_CRYPTO_ERROR_REASONS.get(exc.code, "undecryptable"), exc.reason) from exc
 
 
 # -- the unit of work of callbacks -----------------------------------------------------
@@ -279,8 +151,8 @@ def verify_url(db: CallbackDatabase, slug: str, params: dict[str, str]) -> Outco
         with db.write() as connection:
             receiver, crypto = _receiver(connection, slug)
             workspace_id = receiver.workspace_id
-            signed = _signed_params(params, "msg_signature", "timestamp", "nonce", "echostr")
-            plain = _open(crypto, signed, signed[3])
+            signed = signed_params(params, "msg_signature", "timestamp", "nonce", "echostr")
+            plain = open_envelope(crypto, signed, signed[3])
             inbox.mark_verified(connection, receiver.connection_id or 0, utcnow())
     except Refused as refused:
         with db.write() as connection:
@@ -349,9 +221,9 @@ def _batch_receiver(
 def _plaintext(crypto: CallbackCrypto, posted: Posted) -> bytes:
     if posted.body is None:
         raise Refused("too_large", f"body over {MAX_BODY_BYTES} bytes")
-    signed = _signed_params(posted.params, "msg_signature", "timestamp", "nonce")
-    encrypted, to_user = _envelope(posted.body)
-    plain = _open(crypto, signed, encrypted, to_user)
+    signed = signed_params(posted.params, "msg_signature", "timestamp", "nonce")
+    encrypted, to_user = envelope(posted.body)
+    plain = open_envelope(crypto, signed, encrypted, to_user)
     try:
         plain.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -367,7 +239,7 @@ def _store(connection: Connection, accepted: list[tuple[int, bytes]]) -> int:
         key = (workspace_id, hashlib.sha256(plain).hexdigest())
         if key in new:
             continue  # WeCom sent it twice within one batch
-        event, change_type = _event_names(plain)
+        event, change_type = event_names(plain)
         new[key] = inbox.NewCallback(
             workspace_id=workspace_id,
             dedupe_key=key[1],
@@ -496,17 +368,24 @@ async def _send(send: Send, outcome: Outcome) -> None:
 
 
 class _ReceiveCallback:
-    """POST as a bare ASGI app: FastAPI's request parsing and dependency solving would cost
-    more than the callback's own work."""
+    """POST, served as a bare ASGI app (Starlette's way with an endpoint that is not a
+    function): FastAPI's request parsing and dependency solving would cost more than the
+    callback's own work."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = _RECEIVE  # FastAPI records only its own routes; metrics need this
         body = await _body(scope, receive)
         params = query_params(scope.get("query_string", b""))
         posted = Posted(scope["path_params"]["workspace"], params, body)
         await _send(send, await _batches(scope["app"].state).receive(posted))
 
 
-@router.get("/wecom/callback/{workspace}")
+PATH = "/wecom/callback/{workspace}"
+_RECEIVE = Route(PATH, _ReceiveCallback(), methods=["POST"], include_in_schema=False)
+router = APIRouter(include_in_schema=False, routes=[_RECEIVE])
+
+
+@router.get(PATH)
 async def verify_callback_url(workspace: str, request: Request) -> Response:
     params = query_params(request.scope.get("query_string", b""))
     try:
@@ -518,11 +397,3 @@ async def verify_callback_url(workspace: str, request: Request) -> Response:
         log.warning("WeCom URL verification failed, database busy: %s", type(exc.orig).__name__)
         outcome = _BUSY
     return Response(outcome.body, status_code=outcome.status_code, media_type="text/plain")
-
-
-router.add_route(
-    "/wecom/callback/{workspace}",
-    _ReceiveCallback(),  # type: ignore[arg-type] # Starlette serves a non-function endpoint as ASGI
-    methods=["POST"],
-    include_in_schema=False,
-)
