@@ -17,6 +17,7 @@ from siyu.content.links_endpoints import router as share_chains_router
 from siyu.content.materials_endpoints import router as materials_router
 from siyu.customers.endpoints import router as customers_router
 from siyu.customers.merge_endpoints import router as merge_router
+from siyu.demo.responses import router as demo_responses_router
 from siyu.demo.simulate import router as demo_router
 from siyu.events.endpoints import router as events_router
 from siyu.messaging.endpoints import router as messaging_router
@@ -53,3 +54,4 @@ api_router.include_router(wecom_sync_router)
 api_router.include_router(share_chains_router)
 api_router.include_router(wecom_group_router)
 api_router.include_router(demo_router)
+api_router.include_router(demo_responses_router)

@@ -352,7 +352,9 @@ def test_demo_results_page_confirms_a_wecom_broadcast_as_simulated_staff(
             "name": "明前龙井到店提醒",
             "channel": "wecom",
             "segment_id": segment["id"],
-            "content": {"text": "您好，我是{员工姓名}，明前龙井到店了"},
+            "content": {
+                "text": "您好，我是{员工姓名}，明前龙井到店了 https://shop.shanchaji.example/longjing"
+            },
         },
     )
     clean.api("POST", f"/broadcasts/{broadcast['id']}/send")
@@ -381,6 +383,13 @@ def test_demo_results_page_confirms_a_wecom_broadcast_as_simulated_staff(
         len(staff_with_customers)
     )
     shot(page, "w-08-broadcast-confirmed")
+
+    page.get_by_test_id("simulate-responses").click()
+    expect(page.get_by_text("位点击")).to_be_visible()
+    clicked = clean.api("GET", f"/broadcasts/{broadcast['id']}/results")["counts"]["clicked"]
+    assert clicked > 0
+    expect(page.get_by_test_id("kpi-clicked")).to_contain_text(f"{clicked:,}")
+    shot(page, "w-09-broadcast-responses")
 
 
 def test_email_account_check_shows_what_the_server_said(clean: Console, corp: Corp) -> None:

@@ -2624,6 +2624,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/demo/broadcasts/{broadcast_id}/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate Customer Responses
+         * @description Demo mode only: recipients open, click, forward and buy (see the module).
+         */
+        post: operations["simulate_customer_responses_api_v1_demo_broadcasts__broadcast_id__responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5928,6 +5948,38 @@ export interface components {
              */
             merged_customer_ids: number[];
         };
+        /** ResponsesIn */
+        ResponsesIn: {
+            /**
+             * Open Rate
+             * @description recipients who open the message
+             * @default 0.45
+             */
+            open_rate: number;
+            /**
+             * Click Rate
+             * @description openers who click a link
+             * @default 0.4
+             */
+            click_rate: number;
+            /**
+             * Share Rate
+             * @description clickers who forward it
+             * @default 0.3
+             */
+            share_rate: number;
+            /**
+             * Buy Rate
+             * @description clickers who buy
+             * @default 0.15
+             */
+            buy_rate: number;
+            /**
+             * Seed
+             * @description the same seed plays the same responses (default: the broadcast's id)
+             */
+            seed?: number | null;
+        };
         /** ResultsOut */
         ResultsOut: {
             /** Broadcast Id */
@@ -6217,6 +6269,19 @@ export interface components {
             over_quota: number;
             /** Poll Job Id */
             poll_job_id: number;
+        };
+        /** SimulatedResponses */
+        SimulatedResponses: {
+            /** Broadcast Id */
+            broadcast_id: number;
+            /** Opened */
+            opened: number;
+            /** Clicked */
+            clicked: number;
+            /** Forwarded Opens */
+            forwarded_opens: number;
+            /** Orders */
+            orders: number;
         };
         /** SimulatedScan */
         SimulatedScan: {
@@ -17920,6 +17985,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SimulatedConfirm"];
+                };
+            };
+            /** @description not signed in, or the session or key is invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the role does not allow this, or CSRF failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such object in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid input; details.field names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    simulate_customer_responses_api_v1_demo_broadcasts__broadcast_id__responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcast_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ResponsesIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulatedResponses"];
                 };
             };
             /** @description not signed in, or the session or key is invalid */
