@@ -10,18 +10,21 @@ city), a dynamic segment of everyone with a city, and an email account pointing 
 Chinese HTML body of about `--html-kb` KB with the customer's name and three links, a
 text part and a subject) and runs its jobs with the worker's `Runner`, as `siyu worker`
 does: `messaging.start` (snapshot, eligibility, delivery rows) then `messaging.send`
-(claim, render with tracked links and unsubscribe URLs, hand over, SMTP, record).
+(claim, render with tracked links, unsubscribe URLs and open pixels, hand over, SMTP,
+record).
 
 Prints per run and as medians: the plan's wall time, the send's messages/s (sent /
 send-job wall time), the send loop's median batch time (claim → recorded), and beside
 them the raw `SmtpSender` figure (bench/email.py: the same sink, pool size and body
-size, messages rendered before the clock starts) so the broadcast's overhead shows. The
+size, messages rendered before the clock starts) so the broadcast's overhead shows, and
+the load average when the run ended (the machine is shared: figures move with it). The
 sink's journal must list every recipient exactly once.
 Target: >= 2,000 messages/s on the 2-core machine (listmonk relays about 830/s).
 """
 
 import argparse
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,9 +252,9 @@ def main() -> None:
             )
         print(
             f"{'run':>3} | {'plan s':>6} | {'send msg/s':>10} | {'batch ms p50':>12} |"
-            f" {'CPU µs/msg':>10} | raw msg/s"
+            f" {'CPU µs/msg':>10} | raw msg/s | load"
         )
-        print("----|--------|------------|--------------|------------|----------")
+        print("----|--------|------------|--------------|------------|-----------|-----")
         runs: list[Run] = []
         raws: list[float] = []
         for number in range(1, args.runs + 1):
@@ -261,7 +264,7 @@ def main() -> None:
             raws.append(raw)
             print(
                 f"{number:>3} | {run.plan_s:>6.2f} | {run.rate:>10,.0f} | {run.batch_ms:>12.1f} |"
-                f" {run.cpu_s / run.sent * 1e6:>10,.0f} | {raw:>9,.0f}"
+                f" {run.cpu_s / run.sent * 1e6:>10,.0f} | {raw:>9,.0f} | {os.getloadavg()[0]:.1f}"
             )
     check_journal(journal, args.runs, args.recipients)
     rate = median([r.rate for r in runs])
