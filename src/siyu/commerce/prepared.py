@@ -69,9 +69,9 @@ def is_masked(value: str) -> bool:
 class MobileMemo:
     """Receiver mobiles already normalised in this file (None: not a mobile).
 
-    Parsing a mobile costs more than the rest of its row, and an export names the same
-    buyers again and again: more of them than the shared cache of normalised identities
-    holds. Bounded: cleared when full.
+    Parsing a mobile costs about half as much as the rest of its row, and an export names
+    the same buyers again and again: more of them than the shared cache of normalised
+    identities holds. Bounded: cleared when full.
     """
 
     LIMIT = 500_000
