@@ -47,6 +47,10 @@ def _refusals(engine: Engine, workspace_id: int) -> dict[str, int]:
         return {row.reason: row.count for row in rows}
 
 
+def _declaring(encoding: str) -> bytes:
+    return f'<?xml version="1.0" encoding="{encoding}"?><xml><Encrypt>x</Encrypt></xml>'.encode()
+
+
 def test_callbacks_written_together_are_each_answered_on_their_own(
     connect_corp: ConnectCorp, engine: Engine
 ) -> None:
@@ -67,10 +71,11 @@ def test_callbacks_written_together_are_each_answered_on_their_own(
             _posted(b, other),
             Posted("no-such-workspace", {}, b"<xml/>"),
             Posted(a.workspace.slug, {}, None),  # over the body limit
+            Posted(a.workspace.slug, a.signed_query("x"), _declaring("rot13")),
         ],
     )
 
-    assert [o.status_code for o in outcomes] == [200, 200, 200, 403, 200, 404, 413]
+    assert [o.status_code for o in outcomes] == [200, 200, 200, 403, 200, 404, 413, 400]
     assert outcomes[3].body == b"refused: bad_signature"
     callbacks, jobs = _inbox(engine, a.workspace.id)
     assert [c.raw_xml for c in callbacks] == [earlier.decode(), first.decode()]
@@ -82,7 +87,11 @@ def test_callbacks_written_together_are_each_answered_on_their_own(
     assert {j.lane for j in jobs} == {"realtime"}
     (stored_b,), (job_b,) = _inbox(engine, b.workspace.id)
     assert (stored_b.raw_xml, job_b.payload) == (other.decode(), {"callback_id": stored_b.id})
-    assert _refusals(engine, a.workspace.id) == {"bad_signature": 1, "too_large": 1}
+    assert _refusals(engine, a.workspace.id) == {
+        "bad_signature": 1,
+        "too_large": 1,
+        "malformed": 1,
+    }
     assert _refusals(engine, b.workspace.id) == {}
 
 
@@ -133,6 +142,20 @@ def test_a_body_without_length_is_cut_off_at_the_limit(
     assert answer.status_code == 413
     assert _inbox(engine, corp.workspace.id) == ([], [])
     assert _refusals(engine, corp.workspace.id) == {"too_large": 1}
+
+
+def test_envelopes_in_encodings_expat_cannot_read_are_refused_as_malformed(
+    client: TestClient, corp: Corp, engine: Engine
+) -> None:
+    encodings = ["no-such-codec", "rot13", "gbk", "idna", "punycode"]
+
+    answers = [
+        client.post(corp.url, params=corp.signed_query("x"), content=_declaring(encoding))
+        for encoding in encodings
+    ]
+
+    assert [a.status_code for a in answers] == [400] * len(encodings)
+    assert _refusals(engine, corp.workspace.id) == {"malformed": len(encodings)}
 
 
 def test_a_decrypted_event_with_a_doctype_is_kept_unnamed_and_its_job_reports_it(

@@ -44,12 +44,12 @@ def signed_params(params: dict[str, str], *names: str) -> list[str]:
     return values
 
 
-class _DoctypeRefused(Exception):
-    pass
+class _Malformed(Exception):
+    """XML we do not read; the message names why."""
 
 
 def _refuse_doctype(*_: object) -> None:
-    raise _DoctypeRefused
+    raise _Malformed("DOCTYPE")
 
 
 def _child_texts(xml: bytes, names: frozenset[str]) -> dict[str, str]:
@@ -58,7 +58,7 @@ def _child_texts(xml: bytes, names: frozenset[str]) -> dict[str, str]:
 
     A DOCTYPE is refused before anything in it is read, so no entity can be declared:
     nothing expands and nothing external is fetched (no XXE, no billion laughs).
-    Raises ExpatError or _DoctypeRefused.
+    Raises _Malformed.
     """
     texts: dict[str, str] = {}
     parts: list[str] = []
@@ -88,7 +88,12 @@ def _child_texts(xml: bytes, names: frozenset[str]) -> dict[str, str]:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = data
-    parser.Parse(xml, True)
+    try:
+        parser.Parse(xml, True)
+    # An encoding declaration that names no codec (LookupError) or one expat cannot use
+    # (ValueError, e.g. multi-byte or not a text encoding) fails outside ExpatError.
+    except (ExpatError, LookupError, ValueError) as exc:
+        raise _Malformed(type(exc).__name__) from exc
     return texts
 
 
@@ -100,8 +105,8 @@ def envelope(body: bytes) -> tuple[str, str | None]:
     """(Encrypt, ToUserName) from the POST body; DTDs and entities are refused."""
     try:
         texts = _child_texts(body, _ENVELOPE)
-    except (ExpatError, _DoctypeRefused) as exc:
-        raise Refused("malformed", type(exc).__name__) from exc
+    except _Malformed as exc:
+        raise Refused("malformed", str(exc)) from exc
     encrypted = texts.get("Encrypt", "")
     if not encrypted:
         raise Refused("malformed", "no Encrypt element")
@@ -113,7 +118,7 @@ def event_names(plain: bytes) -> tuple[str, str | None]:
     (the callback is still WeCom's: it is kept and its job reports the error)."""
     try:
         texts = _child_texts(plain, _EVENT_NAMES)
-    except (ExpatError, _DoctypeRefused):
+    except _Malformed:
         return "", None
     # App messages carry no Event; their MsgType (text, image…) names them instead.
     return texts.get("Event") or texts.get("MsgType") or "", texts.get("ChangeType") or None

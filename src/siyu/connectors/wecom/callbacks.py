@@ -264,6 +264,7 @@ def _store(connection: Connection, accepted: list[tuple[int, bytes]]) -> int:
 # -- batching -----------------------------------------------------------------------------
 
 MAX_BATCH = 100
+POSTGRESQL_WRITERS = 4
 _BUSY = Outcome(503, b"busy")
 _FAILED = Outcome(500, b"internal error")
 
@@ -271,22 +272,25 @@ _FAILED = Outcome(500, b"internal error")
 class Batches:
     """Group commit of the callbacks one event loop receives.
 
-    A callback that arrives while a batch is being written waits for the next batch, which
-    takes everything waiting (up to MAX_BATCH): under load one thread hop and one commit
-    serve many callbacks; a callback that arrives alone is written at once.
+    A callback that arrives while every writer is busy waits for the next free one, which
+    takes everything waiting (up to MAX_BATCH) into one transaction: under load one thread
+    hop and one commit serve many callbacks; a callback that arrives alone is written at
+    once. SQLite has one writer (it admits one at a time anyway); PostgreSQL several, so
+    their commits' waits for the disk overlap.
     """
 
     def __init__(self, db: CallbackDatabase) -> None:
         self.db = db
         self.loop = asyncio.get_running_loop()
         self.waiting: list[tuple[Posted, asyncio.Future[Outcome]]] = []
-        self.writer: asyncio.Task[None] | None = None
+        self.writers: set[asyncio.Task[None]] = set()
+        self.max_writers = 1 if db.sqlite else POSTGRESQL_WRITERS
 
     async def receive(self, posted: Posted) -> Outcome:
         answer: asyncio.Future[Outcome] = self.loop.create_future()
         self.waiting.append((posted, answer))
-        if self.writer is None:
-            self.writer = self.loop.create_task(self._write())
+        if len(self.writers) < self.max_writers:
+            self.writers.add(self.loop.create_task(self._write()))
         return await answer
 
     async def _write(self) -> None:
@@ -300,8 +304,10 @@ class Batches:
                     if not answer.done():
                         answer.set_result(outcome)
         finally:
-            self.writer = None
-            for _, answer in batch + self.waiting:
+            # At once, not in a done callback: a callback that arrives next must find
+            # this writer gone, or it could wait for a writer that has already left.
+            self.writers.discard(asyncio.current_task())
+            for _, answer in batch:
                 answer.cancel()  # only when the loop is being torn down mid-batch
 
     async def _outcomes(self, batch: list[Posted]) -> list[Outcome]:
