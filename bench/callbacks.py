@@ -9,9 +9,9 @@ workspace with a WeCom connection, and encrypts and signs `--events` distinct
 `change_external_contact` callbacks up front. A load generator in this process (asyncio,
 raw HTTP/1.1 keep-alive connections, so the client is not the bottleneck) posts them over
 `--connections` connections and times every request from send to full answer. Every
-answer must be an empty 200 and every callback must be in the inbox with its job. The
-same connections then fire as many GET /healthz at the server, the ceiling the web stack
-itself allows on this machine at that moment (the machine is shared; compare the two).
+answer must be an empty 200 and every callback must be in the inbox with its processing
+job. The same connections then fire as many GET /healthz at the server, the ceiling the
+web stack itself allows on this machine at that moment (the machine is shared; compare).
 
 Prints acknowledged callbacks/s, p50/p99 latency and the server's CPU time per callback
 (its processes' user + system time while the callbacks ran, from /proc) per run, and the
@@ -45,6 +45,7 @@ from bench.common import (
 )
 from siyu.connectors.wecom import connection as wecom_connection
 from siyu.connectors.wecom.crypto import CallbackCrypto
+from siyu.connectors.wecom.jobs import PROCESS_CALLBACK
 from siyu.db.engine import build_engine
 from siyu.db.session import unit_of_work
 from siyu.models import Job, WecomCallback
@@ -178,7 +179,9 @@ def check_stored(url: str, workspace_id: int, expected: int) -> None:
             .where(WecomCallback.workspace_id == workspace_id)
         )
         jobs = session.scalar(
-            select(func.count()).select_from(Job).where(Job.workspace_id == workspace_id)
+            select(func.count())
+            .select_from(Job)
+            .where(Job.workspace_id == workspace_id, Job.name == PROCESS_CALLBACK)
         )
     engine.dispose()
     if stored != expected or jobs != expected:
