@@ -264,7 +264,7 @@ def _store(connection: Connection, accepted: list[tuple[int, bytes]]) -> int:
 # -- batching -----------------------------------------------------------------------------
 
 MAX_BATCH = 100
-POSTGRESQL_WRITERS = 4
+POSTGRESQL_WRITERS = 2
 _BUSY = Outcome(503, b"busy")
 _FAILED = Outcome(500, b"internal error")
 
