@@ -1,7 +1,8 @@
 """WeCom's callback URL, one per workspace: URL verification (GET) and encrypted events (POST).
 
 A verified POST is stored raw in the inbox and its processing job is enqueued in the same
-short transaction; the answer is an empty 200 (protocol.md §2.7). A callback that cannot be
+short transaction, which the callbacks that arrive together share; the answer is an empty
+200 (protocol.md §2.7). A callback that cannot be
 trusted changes nothing but a refusal counter, and is answered with an error status so
 WeCom retries it rather than it being silently dropped.
 """
@@ -172,7 +173,7 @@ class Posted:
     body: bytes | None
 
 
-_STORED = Outcome(200)
+_ACCEPTED = Outcome(200)
 
 
 def receive(db: CallbackDatabase, batch: list[Posted]) -> list[Outcome]:
@@ -192,7 +193,7 @@ def receive(db: CallbackDatabase, batch: list[Posted]) -> list[Outcome]:
                 _count_refusal(connection, workspace_id, refused)
                 refusals.append((index, refused))
         stored = _store(connection, accepted)
-    outcomes = [_STORED] * len(batch)
+    outcomes = [_ACCEPTED] * len(batch)
     for index, refusal in refusals:
         outcomes[index] = _note_refusal(batch[index].slug, refusal)
     CALLBACKS.labels("stored").inc(stored)
