@@ -13,10 +13,16 @@ It then inserts the same number of equivalent rows (new keys, the same customers
 times and properties) with a plain SQLAlchemy Core executemany, 1,000 rows per
 transaction, into the same database, and reports the ratio of the two rates.
 
+Because the machine is shared, each run also reports CPU time per event: the server
+process's (user + system, from /proc) while the batches were posted, the clients' (this
+process), the raw insert's, and on PostgreSQL the database backends' of this database;
+and the load average when the runs ended.
+
 Targets: >= 5,000 events/s through HTTP and a ratio >= 0.5.
 """
 
 import argparse
+import os
 import random
 import time
 import uuid
@@ -28,6 +34,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, text
 
+from bench.callbacks import cpu_seconds
 from bench.common import (
     DATA_DIR,
     DEFAULT_DATABASE_URL,
@@ -48,6 +55,23 @@ from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
 
 BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's rates and CPU microseconds per event of each part."""
+
+    http_rate: float
+    raw_rate: float
+    server_us: float
+    client_us: float
+    http_db_us: float
+    raw_us: float
+    raw_db_us: float
+
+    @property
+    def ratio(self) -> float:
+        return self.http_rate / self.raw_rate
 
 
 @dataclass(frozen=True)
@@ -113,7 +137,31 @@ def make_events(mobiles: list[str], count: int, seed: int) -> list[dict[str, Any
     return events
 
 
-def post_all(port: int, api_key: str, events: list[dict[str, Any]], clients: int) -> float:
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to this database; {} on SQLite."""
+    if not url.startswith("postgresql"):
+        return {}
+    engine = build_engine(url)
+    with engine.connect() as connection:
+        pids = connection.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    engine.dispose()
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def post_all(
+    url: str, server_pid: int, port: int, api_key: str, events: list[dict[str, Any]], clients: int
+) -> tuple[float, float, float, float]:
+    """Post the events; return wall seconds and CPU seconds of the server, the clients and
+    the database backends."""
     batches = [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
     headers = {"Authorization": f"Bearer {api_key}"}
 
@@ -132,16 +180,26 @@ def post_all(port: int, api_key: str, events: list[dict[str, Any]], clients: int
                     raise RuntimeError(msg)
 
     shares = [batches[i::clients] for i in range(clients)]
+    backends = backend_cpu(url)
+    server_cpu = cpu_seconds(server_pid)
+    client_cpu = time.process_time()
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(send, share) for share in shares]:
             future.result()
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    return (
+        elapsed,
+        cpu_seconds(server_pid) - server_cpu,
+        time.process_time() - client_cpu,
+        spent(backends, backend_cpu(url)),
+    )
 
 
 def raw_insert(
     url: str, workspace_id: int, events: list[dict[str, Any]], ids: dict[str, int]
-) -> float:
+) -> tuple[float, float, float]:
+    """Insert equivalent rows; return wall seconds, this process's and the backend's CPU."""
     engine = build_engine(url)
     now = datetime.now(UTC)
     rows = [
@@ -156,13 +214,17 @@ def raw_insert(
         }
         for e in events
     ]
+    backends = backend_cpu(url)
+    cpu = time.process_time()
     started = time.perf_counter()
     for start in range(0, len(rows), BATCH):
         with engine.begin() as connection:
             connection.execute(insert(Event), rows[start : start + BATCH])
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    db_cpu = spent(backends, backend_cpu(url))
     engine.dispose()
-    return elapsed
+    return elapsed, cpu, db_cpu
 
 
 def main() -> None:
@@ -185,27 +247,49 @@ def main() -> None:
         f"event ingest on {database_label(url)}: {args.events:,} events in batches of {BATCH}, "
         f"{args.clients} client(s), {args.customers:,} customers"
     )
-    http_rates, raw_rates = [], []
+    runs: list[Run] = []
     try:
         for run in range(args.runs):
             prepared = prepare_workspace(url, args.customers)
             events = make_events(prepared.mobiles, args.events, seed=run)
-            http_s = post_all(port, prepared.api_key, events, args.clients)
-            raw_s = raw_insert(url, prepared.workspace_id, events, prepared.customer_of)
-            http_rates.append(args.events / http_s)
-            raw_rates.append(args.events / raw_s)
+            http_s, server_cpu, client_cpu, http_db_cpu = post_all(
+                url, server.pid, port, prepared.api_key, events, args.clients
+            )
+            raw_s, raw_cpu, raw_db_cpu = raw_insert(
+                url, prepared.workspace_id, events, prepared.customer_of
+            )
+            per_event = 1e6 / args.events
+            runs.append(
+                Run(
+                    args.events / http_s,
+                    args.events / raw_s,
+                    server_cpu * per_event,
+                    client_cpu * per_event,
+                    http_db_cpu * per_event,
+                    raw_cpu * per_event,
+                    raw_db_cpu * per_event,
+                )
+            )
+            r = runs[-1]
             print(
-                f"  run {run + 1}: HTTP {http_rates[-1]:,.0f} events/s, "
-                f"raw insert {raw_rates[-1]:,.0f} rows/s, "
-                f"ratio {http_rates[-1] / raw_rates[-1]:.2f}"
+                f"  run {run + 1}: HTTP {r.http_rate:,.0f} events/s, "
+                f"raw insert {r.raw_rate:,.0f} rows/s, ratio {r.ratio:.2f}; CPU µs/event: "
+                f"server {r.server_us:.0f}, clients {r.client_us:.0f}, "
+                f"database {r.http_db_us:.0f}; raw {r.raw_us:.0f} + database {r.raw_db_us:.0f}"
             )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    ratios = [h / r for h, r in zip(http_rates, raw_rates, strict=True)]
+
+    def mid(part: str) -> float:
+        return median([getattr(r, part) for r in runs])
+
     print(
-        f"median over {args.runs} runs: HTTP {median(http_rates):,.0f} events/s (target 5,000), "
-        f"raw {median(raw_rates):,.0f} rows/s, ratio {median(ratios):.2f} (target 0.5)"
+        f"median over {args.runs} runs: HTTP {mid('http_rate'):,.0f} events/s (target 5,000), "
+        f"raw {mid('raw_rate'):,.0f} rows/s, ratio {mid('ratio'):.2f} (target 0.5); "
+        f"CPU µs/event: server {mid('server_us'):.0f}, clients {mid('client_us'):.0f}, "
+        f"database {mid('http_db_us'):.0f}; raw {mid('raw_us'):.0f} + database "
+        f"{mid('raw_db_us'):.0f}; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -1,9 +1,14 @@
 """Events over HTTP: batch ingest, the event-type registry, settings and roles."""
 
+import gc
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from siyu.db.bulk import BULK_GC_THRESHOLD
+from siyu.events import schemas, service
+from siyu.events.schemas import IngestOut
 from siyu.workspace.roles import Role
 from tests.conftest import MakeWorkspace
 
@@ -28,6 +33,7 @@ def test_batch_reports_each_events_outcome_with_http_200(api: TestClient) -> Non
 
     assert response.status_code == 200
     body = response.json()
+    assert IngestOut.model_validate(body).model_dump() == body
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (1, 1, 1)
     accepted, rejected, duplicate = body["results"]
     assert accepted["status"] == "accepted"
@@ -49,6 +55,31 @@ def test_batch_reports_each_events_outcome_with_http_200(api: TestClient) -> Non
 
     again = api.post("/api/v1/events/batch", json={"events": [_event("a")]}).json()
     assert again["duplicates"] == 1
+
+
+def test_a_batch_is_validated_and_stored_with_fewer_collector_passes(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thresholds: list[tuple[str, int]] = []
+    parse, store = schemas.EventIn.model_validate, service.ingest
+
+    def parsing(value: Any) -> schemas.EventIn:
+        thresholds.append(("parse", gc.get_threshold()[0]))
+        return parse(value)
+
+    def storing(*args: Any, **kwargs: Any) -> service.IngestResult:
+        thresholds.append(("store", gc.get_threshold()[0]))
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(schemas.EventIn, "model_validate", parsing)
+    monkeypatch.setattr(service, "ingest", storing)
+    before = gc.get_threshold()
+
+    response = api.post("/api/v1/events/batch", json={"events": [_event("a")]})
+
+    assert response.json()["accepted"] == 1
+    assert thresholds == [("parse", BULK_GC_THRESHOLD), ("store", BULK_GC_THRESHOLD)]
+    assert gc.get_threshold() == before
 
 
 def test_batch_over_a_thousand_events_is_413(api: TestClient) -> None:

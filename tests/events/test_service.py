@@ -286,6 +286,60 @@ def test_event_for_a_merged_customer_lands_on_the_survivor(
     assert _stored(db, workspace.id)[-1].customer_id == survivor
 
 
+def test_a_new_person_named_by_several_events_of_a_batch_is_created_once(
+    db: Session, workspace: WorkspaceFixture
+) -> None:
+    mobile = {"mobile": "13900139000"}
+    unionid = {"wechat_unionid": "o6_li"}
+    both = {
+        "identities": [
+            {"kind": "mobile", "value": "13900139000"},
+            {"kind": "wechat_unionid", "value": "o6_li"},
+        ]
+    }
+
+    result = _ingest(
+        db,
+        workspace.id,
+        [
+            _event("a", customer=mobile),
+            _event("b", customer=unionid),
+            _event("c", customer=mobile),
+            _event("d", customer=both),
+            _event("e", customer=unionid),
+        ],
+    )
+
+    # "a" created one customer and "b" another; "d" names both by merging kinds: one person.
+    survivor = _customer_id(db, workspace.id, "13900139000")
+    assert [r.customer_id for r in result.results] == [survivor] * 5
+    assert {e.customer_id for e in _stored(db, workspace.id)} == {survivor}
+    live = db.scalars(
+        select(Customer.id).where(
+            Customer.workspace_id == workspace.id, Customer.merged_into_id.is_(None)
+        )
+    ).all()
+    assert list(live) == [survivor]
+
+
+def test_unknown_person_named_by_several_events_rejects_each_when_asked(
+    db: Session, workspace: WorkspaceFixture
+) -> None:
+    known = _ingest(db, workspace.id, [_event("a")]).results[0].customer_id
+    stranger = {"mobile": "13900139000"}
+
+    result = _ingest(
+        db,
+        workspace.id,
+        [_event("b", customer=stranger), _event("c"), _event("d", customer=stranger)],
+        unknown_customers="reject",
+    )
+
+    assert _statuses(result) == ["rejected", "accepted", "rejected"]
+    assert result.results[1].customer_id == known
+    assert list(_errors(result, 2)) == ["events[2].customer"]
+
+
 def test_ingest_keeps_last_active_at_current_and_never_moves_it_back(
     db: Session, workspace: WorkspaceFixture
 ) -> None:

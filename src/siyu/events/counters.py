@@ -7,7 +7,7 @@ type lists in `counted_properties` (e.g. product_view by category).
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,7 +93,7 @@ def add(session: Session, workspace_id: int, counts: Counter[CounterKey]) -> Non
 def record(
     session: Session,
     workspace_id: int,
-    events: list[tuple[int, str, datetime, Mapping[str, Any]]],
+    events: Sequence[tuple[int, str, datetime, Mapping[str, Any]]],
 ) -> None:
     """Count a batch of newly stored events."""
     if not events:

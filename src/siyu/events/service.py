@@ -14,10 +14,11 @@ Rules (documented in the API schema as well):
   per the workspace setting `events.unknown_types` (default "register").
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -44,7 +45,7 @@ INGEST_SOURCE = "events"
 Status = Literal["accepted", "duplicate", "rejected"]
 
 
-@dataclass
+@dataclass(slots=True)
 class EventResult:
     index: int
     id: str | None
@@ -55,25 +56,15 @@ class EventResult:
 
 @dataclass
 class IngestResult:
+    """Every event's outcome in request order, and how many ended each way."""
+
     results: list[EventResult]
-
-    def _count(self, status: Status) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def accepted(self) -> int:
-        return self._count("accepted")
-
-    @property
-    def duplicates(self) -> int:
-        return self._count("duplicate")
-
-    @property
-    def rejected(self) -> int:
-        return self._count("rejected")
+    accepted: int
+    duplicates: int
+    rejected: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     """A parsed event on its way in; `errors` non-empty means it will be rejected."""
 
@@ -105,6 +96,7 @@ def ingest(
         raise ValidationFailed("unknown_customers", "must be 'create' or 'reject'")
     repo = EventRepository(session, workspace_id)
     now = utcnow()
+    latest = now + FUTURE_TOLERANCE
     results: list[EventResult | None] = [None] * len(events)
     candidates: list[_Candidate] = []
     for index, event in enumerate(events):
@@ -112,7 +104,7 @@ def ingest(
             errors = [_prefixed(index, e) for e in event.errors]
             results[index] = EventResult(index, event.id, "rejected", errors=errors)
         else:
-            candidates.append(_parse(index, event, now))
+            candidates.append(_parse(index, event, latest))
 
     new_types = _check_types(session, repo, workspace_id, candidates)
     live = [c for c in candidates if not c.errors]
@@ -138,34 +130,32 @@ def ingest(
     repo.register_types({c.event.type for c in stored if c.event.type in new_types}, now=now)
 
     last_active: dict[int, datetime] = {}
+    counted: list[tuple[int, str, datetime, dict[str, Any]]] = []
+    for c in stored:
+        key = c.event.id
+        if key not in inserted:
+            # Stored by a concurrent request between our SELECT and our INSERT.
+            results[c.index] = EventResult(c.index, key, "duplicate")
+            continue
+        customer_id = c.customer_id
+        assert customer_id is not None
+        results[c.index] = EventResult(c.index, key, "accepted", customer_id)
+        occurred_at = c.event.occurred_at
+        counted.append((customer_id, c.event.type, occurred_at, c.event.properties))
+        # An event may be dated up to a day ahead; activity is never in the future.
+        active_at = occurred_at if occurred_at < now else now
+        seen = last_active.get(customer_id)
+        if seen is None or active_at > seen:
+            last_active[customer_id] = active_at
     for c in candidates:
         if c.errors:
             results[c.index] = EventResult(c.index, c.event.id, "rejected", errors=c.errors)
-        elif results[c.index] is not None:
-            continue  # already a duplicate
-        elif c.event.id in inserted:
-            assert c.customer_id is not None
-            results[c.index] = EventResult(c.index, c.event.id, "accepted", c.customer_id)
-            # An event may be dated up to a day ahead; activity is never in the future.
-            active_at = min(c.event.occurred_at, now)
-            seen = last_active.get(c.customer_id)
-            if seen is None or active_at > seen:
-                last_active[c.customer_id] = active_at
-        else:
-            # Stored by a concurrent request between our SELECT and our INSERT.
-            results[c.index] = EventResult(c.index, c.event.id, "duplicate")
     touch_last_active(session, workspace_id, last_active)
-    counters.record(
-        session,
-        workspace_id,
-        [
-            (c.customer_id, c.event.type, c.event.occurred_at, c.event.properties)
-            for c in stored
-            if c.customer_id is not None and c.event.id in inserted
-        ],
-    )
+    counters.record(session, workspace_id, counted)
     changes.mark_changed(session, workspace_id, last_active)
-    return IngestResult([r for r in results if r is not None])
+    done = [r for r in results if r is not None]
+    statuses = Counter(r.status for r in done)
+    return IngestResult(done, statuses["accepted"], statuses["duplicate"], statuses["rejected"])
 
 
 def _prefixed(index: int, error: FieldError) -> FieldError:
@@ -173,18 +163,16 @@ def _prefixed(index: int, error: FieldError) -> FieldError:
     return FieldError(f"events[{index}]{path}", error.message)
 
 
-def _parse(index: int, event: EventIn, now: datetime) -> _Candidate:
-    candidate = _Candidate(index, event, [])
-    if event.occurred_at > now + FUTURE_TOLERANCE:
+def _parse(index: int, event: EventIn, latest: datetime) -> _Candidate:
+    """The event with its identities normalised; `latest` is the last acceptable time."""
+    candidate = _Candidate(index, event, [], event.customer.customer_id)
+    if event.occurred_at > latest:
         candidate.reject(".occurred_at", "is more than one day in the future")
-    if event.customer.customer_id is not None:
-        candidate.customer_id = event.customer.customer_id
     for kind, value, path in event.customer.identity_pairs():
-        name = f"events[{index}].customer.{path}"
         try:
-            candidate.identities.append(identities.normalize(kind, value, field=name))
+            candidate.identities.append(identities.normalize(kind, value))
         except ValidationFailed as exc:
-            candidate.errors.append(FieldError(exc.field, _reason(exc)))
+            candidate.reject(f".customer.{path}", _reason(exc))
     return candidate
 
 
@@ -241,22 +229,30 @@ def _resolve_customers(
     create: bool,
     actor: str,
 ) -> None:
-    by_identity = [c for c in candidates if c.identities]
-    by_id = [c for c in candidates if not c.identities]
-    if by_identity:
+    # A customer's events usually name them the same way: each distinct reference is
+    # resolved once (resolving it again would find what the first resolution left).
+    by_identities: dict[tuple[identities.IdentityRef, ...], list[_Candidate]] = {}
+    by_id: list[_Candidate] = []
+    for c in candidates:
+        if c.identities:
+            by_identities.setdefault(tuple(c.identities), []).append(c)
+        else:
+            by_id.append(c)
+    if by_identities:
         resolutions = oneid.resolve_many(
             session,
             workspace_id,
-            [c.identities for c in by_identity],
+            list(by_identities),
             create=create,
             source=INGEST_SOURCE,
             actor=actor,
         )
-        for c, resolution in zip(by_identity, resolutions, strict=True):
-            if resolution.customer_id is None:
-                c.reject(".customer", "matches no customer, and unknown_customers is 'reject'")
-            else:
-                c.customer_id = resolution.customer_id
+        for group, resolution in zip(by_identities.values(), resolutions, strict=True):
+            for c in group:
+                if resolution.customer_id is None:
+                    c.reject(".customer", "matches no customer, and unknown_customers is 'reject'")
+                else:
+                    c.customer_id = resolution.customer_id
     if by_id:
         asked = sorted({c.customer_id for c in by_id if c.customer_id is not None})
         live = customers_service.live_customer_ids(session, workspace_id, asked)
