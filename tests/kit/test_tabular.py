@@ -78,14 +78,14 @@ def test_xlsx_cells_become_export_like_strings(tmp_path: Path) -> None:
 
 def test_numbered_rows_are_spreadsheet_row_numbers_and_skip_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "gaps.csv"
-    path.write_text("\n订单编号,金额\n1,2\n,\n3,4\n", encoding="utf-8")
+    path.write_text("\n订单编号,金额\n1,2\n, \u3000\n,4\n3,4\n", encoding="utf-8")
 
     table = open_table(path)
 
     assert table.headers == ["订单编号", "金额"]
-    assert list(table.iter_numbered()) == [(3, ["1", "2"]), (5, ["3", "4"])]
-    assert list(table.iter_numbered(skip=2)) == [(5, ["3", "4"])]
-    assert table.estimate_rows() == 3
+    assert list(table.iter_numbered()) == [(3, ["1", "2"]), (5, ["", "4"]), (6, ["3", "4"])]
+    assert list(table.iter_numbered(skip=2)) == [(5, ["", "4"]), (6, ["3", "4"])]
+    assert table.estimate_rows() == 4
 
 
 def test_preview_returns_the_first_rows(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from siyu.commerce.prepared import MobileMemo, PreparedOrder, prepare
+from siyu.commerce.prepared import BuyerMemo, PreparedOrder, prepare
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import NumberedRow, RowParser
 from siyu.exceptions import SiyuError
@@ -81,7 +81,7 @@ def prepared_chunks(
     """Each chunk's prepared orders, and the errors of the orders that could not be built."""
     table = open_table(spec.path, encoding=spec.encoding)
     parser = spec.parser(table.headers)
-    mobiles = MobileMemo()
+    buyers = BuyerMemo()
     for groups, last_number in chunks(table.iter_numbered(skip=skip), parser, size):
         orders: list[PreparedOrder] = []
         errors: list[RowError] = []
@@ -92,7 +92,7 @@ def prepared_chunks(
                 errors.extend(problems)
                 failed += len(group)
             else:
-                orders.append(prepare(order, mobiles))
+                orders.append(prepare(order, buyers))
         yield PreparedChunk(orders, errors, failed, last_number)
 
 

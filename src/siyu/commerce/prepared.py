@@ -49,16 +49,16 @@ ORDERED_AT = ORDER_COLUMNS.index("ordered_at")
 ITEM_COLUMNS = ("product_external_id", "sku", "name", "quantity", "unit_price_fen", "amount_fen")
 
 
+# A buyer's identities as (kind, value) pairs, normalised.
+Identities = tuple[tuple[str, str], ...]
+
+
 class PreparedOrder(NamedTuple):
     platform: str
     platform_order_id: str
     values: tuple[Any, ...]  # ORDER_COLUMNS
     items: tuple[tuple[Any, ...], ...]  # ITEM_COLUMNS per item
-    # The buyer's identities as (kind, value), normalised.
-    identities: tuple[tuple[str, str], ...]
-
-    def refs(self) -> list[IdentityRef]:
-        return [IdentityRef(kind, value) for kind, value in self.identities]
+    identities: Identities
 
 
 def is_masked(value: str) -> bool:
@@ -66,27 +66,33 @@ def is_masked(value: str) -> bool:
     return "*" in value or "＊" in value
 
 
-class MobileMemo:
-    """Receiver mobiles already normalised in this file (None: not a mobile).
+class BuyerMemo:
+    """The identities of the buyers already seen in this file, by (platform, buyer id,
+    receiver mobile).
 
-    Parsing a mobile costs about half as much as the rest of its row, and an export names
-    the same buyers again and again: more of them than the shared cache of normalised
-    identities holds. Bounded: cleared when full.
+    An export names the same buyers again and again, more of them than the shared cache
+    of normalised identities holds, and parsing a mobile costs about half as much as the
+    rest of its row. Repeated buyers also share one tuple, which a chunk's pickle then
+    carries once. Bounded: cleared when full.
     """
 
     LIMIT = 500_000
 
     def __init__(self) -> None:
-        self.known: dict[str, IdentityRef | None] = {}
+        self.known: dict[tuple[str, str | None, str | None], Identities] = {}
 
-    def ref(self, mobile: str) -> IdentityRef | None:
-        if mobile in self.known:
-            return self.known[mobile]
-        if len(self.known) >= self.LIMIT:
-            self.known.clear()
-        ref = _mobile_ref(mobile)
-        self.known[mobile] = ref
-        return ref
+    def identities(self, order: OrderRecord) -> Identities:
+        key = (order.platform, order.buyer_id, order.receiver_mobile)
+        found = self.known.get(key)
+        if found is None:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[key] = _identities(order)
+        return found
+
+
+def _identities(order: OrderRecord) -> Identities:
+    return tuple((ref.kind, ref.value) for ref in order_identities(order))
 
 
 def _mobile_ref(mobile: str) -> IdentityRef | None:
@@ -96,7 +102,7 @@ def _mobile_ref(mobile: str) -> IdentityRef | None:
         return None
 
 
-def order_identities(order: OrderRecord, mobiles: MobileMemo | None = None) -> list[IdentityRef]:
+def order_identities(order: OrderRecord) -> list[IdentityRef]:
     """The identities an order feeds OneID: the platform buyer id and an unmasked mobile."""
     refs: list[IdentityRef] = []
     kind = BUYER_KINDS.get(order.platform)
@@ -106,7 +112,7 @@ def order_identities(order: OrderRecord, mobiles: MobileMemo | None = None) -> l
     mobile = order.receiver_mobile
     # Landlines and virtual numbers stay on the order; they are not the buyer's mobile.
     if mobile and not is_masked(mobile):
-        ref = _mobile_ref(mobile) if mobiles is None else mobiles.ref(mobile)
+        ref = _mobile_ref(mobile)
         if ref is not None:
             refs.append(ref)
     return refs
@@ -118,7 +124,7 @@ def final_status(order: OrderRecord) -> str:
     return order.status
 
 
-def prepare(order: OrderRecord, mobiles: MobileMemo | None = None) -> PreparedOrder:
+def prepare(order: OrderRecord, buyers: BuyerMemo | None = None) -> PreparedOrder:
     return PreparedOrder(
         order.platform,
         order.platform_order_id,
@@ -151,5 +157,5 @@ def prepare(order: OrderRecord, mobiles: MobileMemo | None = None) -> PreparedOr
             )
             for item in order.items
         ),
-        tuple((ref.kind, ref.value) for ref in order_identities(order, mobiles)),
+        _identities(order) if buyers is None else buyers.identities(order),
     )

@@ -78,24 +78,23 @@ class CustomerStatsRepository:
                 },
             )
             return
-        set_ = assignments.format(
-            orders=":orders", paid=":paid", first=":first", last=":last", now=":now"
-        )
+        # Numbered parameters, so each row is a tuple (the driver binds them faster).
+        set_ = assignments.format(orders="?1", paid="?2", first="?3", last="?4", now="?5")
         stamp = bulk.sqlite_datetime(now)
         self.session.connection().exec_driver_sql(
             f"UPDATE customer SET {set_} "  # noqa: S608 - no user text in the SQL
-            "WHERE workspace_id = :workspace_id AND id = :id",
+            "WHERE workspace_id = ?6 AND id = ?7",
             [
-                {
-                    "id": customer_id,
-                    "orders": delta.order_count,
-                    "paid": delta.total_paid_fen,
-                    "first": bulk.sqlite_datetime(delta.first_order_at),
-                    "last": bulk.sqlite_datetime(delta.last_order_at),
-                    "now": stamp,
-                    "workspace_id": self.workspace_id,
-                }
-                for customer_id, delta in added.items()
+                (
+                    delta.order_count,
+                    delta.total_paid_fen,
+                    bulk.sqlite_datetime(delta.first_order_at),
+                    bulk.sqlite_datetime(delta.last_order_at),
+                    stamp,
+                    self.workspace_id,
+                    customer_id,
+                )
+                for customer_id, delta in sorted(added.items())
             ],
         )
 

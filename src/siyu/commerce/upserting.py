@@ -157,7 +157,11 @@ def _resolve_buyers(
     customers: list[int | None] = [None] * len(batch)
     if with_refs:
         resolved = resolve_many(
-            session, workspace_id, [batch[i].refs() for i in with_refs], source=source, actor=actor
+            session,
+            workspace_id,
+            [batch[i].identities for i in with_refs],
+            source=source,
+            actor=actor,
         )
         for i, resolution in zip(with_refs, resolved, strict=True):
             customers[i] = resolution.customer_id

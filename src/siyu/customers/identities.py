@@ -1,8 +1,8 @@
 """Identity kinds, their normalisation and masking (design.md §2.2)."""
 
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -36,8 +36,9 @@ class IdentityKind(StrEnum):
 KIND_ORDER: dict[str, int] = {kind.value: rank for rank, kind in enumerate(IdentityKind)}
 
 
-@dataclass(frozen=True)
-class IdentityRef:
+class IdentityRef(NamedTuple):
+    """A (kind, value) pair; a tuple, so bulk paths can pass plain (kind, value) tuples."""
+
     kind: str
     value: str
 

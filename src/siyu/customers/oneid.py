@@ -7,7 +7,7 @@ belongs to another customer is taken from it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import (
     select,
@@ -19,7 +19,7 @@ from siyu.customers import identities, merging
 from siyu.customers.identities import KIND_ORDER, IdentityKind, IdentityRef
 from siyu.customers.merge_schemas import IdentityOut
 from siyu.customers.repository import CustomerRepository, Scope
-from siyu.customers.resolver import BatchResolver, customer_row, id_of
+from siyu.customers.resolver import BatchResolver, Ref, customer_row, id_of
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.models import Customer, Identity
@@ -30,8 +30,7 @@ from siyu.workspace.roles import Role
 _ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     customer_id: int | None  # None only when create=False and nothing matched
     created: bool
     merged_customer_ids: list[int]  # customers merged into customer_id by this call
@@ -76,13 +75,14 @@ def resolve(
 def resolve_many(
     session: Session,
     workspace_id: int,
-    batch: Sequence[Sequence[IdentityRef]],
+    batch: Sequence[Sequence[Ref]],
     *,
     create: bool = True,
     source: str,
     actor: str = "system",
 ) -> list[Resolution]:
-    """Resolve records in order, as `resolve` would one by one, in a few statements.
+    """Resolve records (each its normalised identities, `IdentityRef`s or (kind, value)
+    tuples) in order, as `resolve` would one by one, in a few statements.
 
     Every returned customer_id is live at the end of the batch: a customer an earlier record
     created and a later record merged away is reported as its survivor.
@@ -105,7 +105,7 @@ def resolve_many(
 def _resolve_batch(
     session: Session,
     workspace_id: int,
-    batch: Sequence[Sequence[IdentityRef]],
+    batch: Sequence[Sequence[Ref]],
     *,
     create: bool,
     source: str,
@@ -119,20 +119,17 @@ def _resolve_batch(
         actor=actor,
     )
     resolver.load([ref for refs in batch for ref in refs])
-    outcomes = [resolver.resolve(list(dict.fromkeys(refs)), create=create) for refs in batch]
+    outcomes = [resolver.resolve(refs, create=create) for refs in batch]
     resolver.flush()
+    merged_any = bool(resolver.successor)
     results = []
-    for outcome in outcomes:
-        if outcome.customer is None:
+    for customer, created, merged in outcomes:
+        if customer is None:
             results.append(Resolution(None, False, []))
             continue
-        results.append(
-            Resolution(
-                id_of(resolver.live(outcome.customer)),
-                outcome.created,
-                [id_of(customer) for customer in outcome.merged],
-            )
-        )
+        if merged_any:
+            customer = resolver.live(customer)  # noqa: PLW2901 - its survivor stands for it
+        results.append(Resolution(id_of(customer), created, [id_of(c) for c in merged]))
     return results
 
 

@@ -4,7 +4,7 @@ memory, new customers and identities written in bulk, merges as the rare slow pa
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -21,11 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from siyu.customers import merging
-from siyu.customers.identities import KIND_ORDER, IdentityKind, IdentityRef
+from siyu.customers.identities import KIND_ORDER, IdentityKind
 from siyu.db.bulk import among, insert_rows
 from siyu.exceptions import NotFound
 from siyu.models import Customer, Identity
 
+# An identity as (kind, value): an `IdentityRef` or a plain tuple (bulk imports).
+Ref = tuple[str, str]
 # New rows are written with `insert_rows`: the ORM's bulk path costs more per row than
 # the database.
 _CUSTOMER_TABLE = cast("Table", Customer.__table__)
@@ -41,7 +43,7 @@ def customer_row(session: Session, workspace_id: int, customer_id: int) -> Custo
     return customer
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Handle:
     """A customer as the batch sees it: an id (None until a new one is inserted) and the
     display columns it may fill. Compared by identity, one handle per customer."""
@@ -52,20 +54,22 @@ class _Handle:
     email: str | None = None
     filled: set[str] = field(default_factory=set)
 
-    def fill(self, ref: IdentityRef) -> None:
-        if ref.kind == IdentityKind.MOBILE and not self.mobile:
-            self.mobile, self.mobile_last4 = ref.value, ref.value[-4:]
+    def fill(self, kind: str, value: str) -> None:
+        if kind == IdentityKind.MOBILE and not self.mobile:
+            self.mobile, self.mobile_last4 = value, value[-4:]
             self.filled.add("mobile")
-        elif ref.kind == IdentityKind.EMAIL and not self.email:
-            self.email = ref.value
+        elif kind == IdentityKind.EMAIL and not self.email:
+            self.email = value
             self.filled.add("email")
 
 
-@dataclass
-class _Outcome:
+class _Outcome(NamedTuple):
     customer: _Handle | None
     created: bool
     merged: list[_Handle]
+
+
+_NOTHING = _Outcome(None, False, [])
 
 
 class BatchResolver:
@@ -86,16 +90,17 @@ class BatchResolver:
         self.actor = actor
         self.merge_kinds = list(merge_kinds)
         self.rank = _ranking(self.merge_kinds)
-        self.owner: dict[IdentityRef, _Handle] = {}
+        self.merge_kind_set = frozenset(self.merge_kinds)
+        self.owner: dict[Ref, _Handle] = {}
         self.handles: dict[int, _Handle] = {}
         self.successor: dict[_Handle, _Handle] = {}
         self.new_customers: list[_Handle] = []
-        self.new_identities: list[tuple[IdentityRef, _Handle]] = []
+        self.new_identities: list[tuple[Ref, _Handle]] = []
 
-    def load(self, refs: Sequence[IdentityRef]) -> None:
+    def load(self, refs: Sequence[Ref]) -> None:
         by_kind: dict[str, list[str]] = defaultdict(list)
-        for ref in dict.fromkeys(refs):
-            by_kind[ref.kind].append(ref.value)
+        for kind, value in dict.fromkeys(refs):
+            by_kind[kind].append(value)
         if not by_kind:
             return
         # One SELECT per kind, in one statement: each uses the (workspace, kind, value)
@@ -118,7 +123,8 @@ class BatchResolver:
             )
             for kind, values in by_kind.items()
         ]
-        rows = self.session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups))
+        # all(): one fetch of every row rather than one driver call per row.
+        rows = self.session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups)).all()
         for kind, value, customer_id, merged_into_id, mobile, last4, email in rows:
             if merged_into_id is None:
                 handle = self._handle(customer_id, mobile, last4, email)
@@ -129,7 +135,7 @@ class BatchResolver:
                     customer_row(self.session, self.workspace_id, customer_id),
                 )
                 handle = self._handle(live.id, live.mobile, live.mobile_last4, live.email)
-            self.owner[IdentityRef(kind, value)] = handle
+            self.owner[kind, value] = handle
 
     def _handle(
         self, customer_id: int, mobile: str | None, last4: str | None, email: str | None
@@ -138,41 +144,54 @@ class BatchResolver:
             self.handles[customer_id] = _Handle(customer_id, mobile, last4, email)
         return self.handles[customer_id]
 
-    def resolve(self, refs: list[IdentityRef], *, create: bool) -> _Outcome:
+    def resolve(self, refs: Sequence[Ref], *, create: bool) -> _Outcome:
+        """A record's customer; its identities nobody owns yet are given to it."""
+        owner = self.owner
+        matched: _Handle | None = None
+        for ref in refs:
+            found = owner.get(ref)
+            if found is None or found is matched:
+                continue
+            if matched is not None:
+                return self._resolve_conflict(refs)
+            matched = found
+        if matched is not None:
+            self._attach(refs, matched)
+            return _Outcome(matched, False, [])
+        if not create or not refs:
+            return _NOTHING
+        handle = _Handle(None)
+        self.new_customers.append(handle)
+        self._attach(refs, handle)
+        return _Outcome(handle, True, [])
+
+    def _resolve_conflict(self, refs: Sequence[Ref]) -> _Outcome:
+        """The record's identities belong to several customers: merge the ones a strong
+        identity links, else join the customer its strongest identity names."""
         owned = [(position, ref) for position, ref in enumerate(refs) if ref in self.owner]
-        matched = list(dict.fromkeys(self.owner[ref] for _, ref in owned))
-        if not matched:
-            if not create or not refs:
-                return _Outcome(None, False, [])
-            handle = _Handle(None)
-            self.new_customers.append(handle)
-            self._attach(refs, handle)
-            return _Outcome(handle, True, [])
-        if len(matched) == 1:
-            self._attach(refs, matched[0])
-            return _Outcome(matched[0], False, [])
         strong = list(
-            dict.fromkeys(self.owner[ref] for _, ref in owned if ref.kind in self.merge_kinds)
+            dict.fromkeys(self.owner[ref] for _, ref in owned if ref[0] in self.merge_kind_set)
         )
         if len(strong) >= 2:
             linking = sorted(
-                {ref.kind for _, ref in owned if ref.kind in self.merge_kinds}, key=self.rank
+                {ref[0] for _, ref in owned if ref[0] in self.merge_kind_set}, key=self.rank
             )
             survivor, merged = self._merge(strong, reason=f"shared {', '.join(linking)}")
             self._attach(refs, survivor)
             return _Outcome(survivor, False, merged)
-        _, strongest = min(owned, key=lambda item: (self.rank(item[1].kind), item[0]))
+        _, strongest = min(owned, key=lambda item: (self.rank(item[1][0]), item[0]))
         target = self.owner[strongest]
         self._attach(refs, target)
         return _Outcome(target, False, [])
 
-    def _attach(self, refs: list[IdentityRef], customer: _Handle) -> None:
+    def _attach(self, refs: Sequence[Ref], customer: _Handle) -> None:
         """Give the customer the identities nobody owns yet."""
+        owner = self.owner
         for ref in refs:
-            if ref not in self.owner:
-                self.owner[ref] = customer
+            if ref not in owner:
+                owner[ref] = customer
                 self.new_identities.append((ref, customer))
-                customer.fill(ref)
+                customer.fill(*ref)
 
     def _merge(self, customers: list[_Handle], *, reason: str) -> tuple[_Handle, list[_Handle]]:
         self.flush()
@@ -218,8 +237,8 @@ class BatchResolver:
                     {
                         "workspace_id": self.workspace_id,
                         "customer_id": customer.id,
-                        "kind": ref.kind,
-                        "value": ref.value,
+                        "kind": ref[0],
+                        "value": ref[1],
                         "source": self.source,
                     }
                     for ref, customer in self.new_identities

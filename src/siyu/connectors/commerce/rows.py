@@ -8,6 +8,7 @@ whose rows have any error is not built at all (a row is never half-applied).
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from siyu.commerce.schemas import ItemRecord, OrderRecord
@@ -71,6 +72,8 @@ def parse_time(text: str) -> datetime:
     return to_utc(value)
 
 
+# An export repeats a few hundred amounts (prices, shipping, "0.00") across its rows.
+@lru_cache(maxsize=65536)
 def parse_fen(text: str) -> int:
     whole, _, cents = text.partition(".")
     # Fast path for the common "1299.00": exact integer arithmetic, no Decimal.
