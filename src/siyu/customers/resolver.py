@@ -123,8 +123,7 @@ class BatchResolver:
             )
             for kind, values in by_kind.items()
         ]
-        # all(): one fetch of every row rather than one driver call per row.
-        rows = self.session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups)).all()
+        rows = self.session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups))
         for kind, value, customer_id, merged_into_id, mobile, last4, email in rows:
             if merged_into_id is None:
                 handle = self._handle(customer_id, mobile, last4, email)
