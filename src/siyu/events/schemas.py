@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     InstanceOf,
+    TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
@@ -181,6 +182,19 @@ def _event_or_reasons(value: Any, _handler: ValidatorFunctionWrapHandler) -> Eve
 EventSlot = Annotated[
     EventIn | SkipJsonSchema[InstanceOf[InvalidEvent]], WrapValidator(_event_or_reasons)
 ]
+_ALL_VALID = TypeAdapter(list[EventIn])
+
+
+def _events_or_reasons(
+    value: Any, handler: ValidatorFunctionWrapHandler
+) -> list[EventIn | InvalidEvent]:
+    """The whole list at once when every event is valid (no Python call per event), else
+    event by event so each bad one carries its own reasons."""
+    try:
+        return list(_ALL_VALID.validate_python(value))
+    except ValidationError:
+        events: list[EventIn | InvalidEvent] = handler(value)
+        return events
 
 
 class IngestIn(BaseModel):
@@ -211,7 +225,7 @@ class IngestIn(BaseModel):
         },
     )
 
-    events: list[EventSlot] = Field(
+    events: Annotated[list[EventSlot], WrapValidator(_events_or_reasons)] = Field(
         description=f"1 to {MAX_BATCH} events; more is refused with 413",
         json_schema_extra={"maxItems": MAX_BATCH},
     )
