@@ -14,16 +14,21 @@ Needs the dataset of bench/generate.py and its features (`siyu features rebuild
 | Q5 | in Q4's stored segment, and lives in 上海 or 杭州 |
 
 For each: Siyu's count latency (median and p95 over `--runs`, warm), the membership build
-time (first build of a new segment, then a rebuild), and the same question as hand-written
+time (first build of a new segment, then a rebuild: warm), and the same question as hand-written
 SQL over the raw tables (orders and events, not Siyu's features or counters) in DuckDB,
 loaded from the same database in the same run: its count latency and whether both answers
 list exactly the same customers. Windows are calendar days in the workspace time zone, as
 Siyu defines them. DuckDB reads CSV copies written to bench/data/duckdb-<size>-<db>/.
+
+With `--cold` (root only) each first build starts cold: the connection pool is discarded and
+the kernel's page cache dropped (`/proc/sys/vm/drop_caches`), so the database reads its
+tables from disk again, apart from what PostgreSQL keeps in its own shared buffers.
 """
 
 import argparse
 import csv
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -192,6 +197,11 @@ def _rules(p: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"Q1": q1, "Q2": q2, "Q3": q3, "Q4": q4}
 
 
+def q4_rule(engine: Engine, workspace_id: int) -> dict[str, Any]:
+    """Q4 over this workspace's data (bench/segment_freshness.py keeps it beside its own)."""
+    return _rules(_parameters(engine, workspace_id))["Q4"]
+
+
 def _parameters(engine: Engine, workspace_id: int) -> dict[str, Any]:
     with Session(engine) as session:
         tags = (
@@ -230,6 +240,9 @@ def main() -> None:
     parser.add_argument("--size", default="M")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--cold", action="store_true", help="drop the page cache before first builds"
+    )
     args = parser.parse_args()
     dataset = Dataset.load(args.database_url, args.size)
     engine = build_engine(args.database_url)
@@ -252,7 +265,7 @@ def main() -> None:
     builds: dict[str, tuple[float, float]] = {}
     segment_ids: dict[str, int] = {}
     for name in ("Q1", "Q2", "Q3", "Q4"):
-        made = _build(engine, principal, f"bench-{name}-{stamp}", rules[name])
+        made = _build(engine, principal, f"bench-{name}-{stamp}", rules[name], cold=args.cold)
         segment_ids[name], builds[name] = made
     rules["Q5"] = {
         "all": [
@@ -260,7 +273,9 @@ def main() -> None:
             {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]},
         ]
     }
-    segment_ids["Q5"], builds["Q5"] = _build(engine, principal, f"bench-Q5-{stamp}", rules["Q5"])
+    segment_ids["Q5"], builds["Q5"] = _build(
+        engine, principal, f"bench-Q5-{stamp}", rules["Q5"], cold=args.cold
+    )
 
     folder = DATA_DIR / f"duckdb-{args.size}-{url_tag(args.database_url)}"
     started = time.perf_counter()
@@ -278,13 +293,14 @@ def main() -> None:
         f" category {params['category']}"
     )
     print(
-        "| query | members | Siyu count p50 | p95 | first build | rebuild"
+        f"| query | members | Siyu count p50 | p95 | first build{' (cold)' if args.cold else ''}"
+        " | rebuild"
         " | DuckDB count p50 | p95 | ratio p50 | same customers |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in ("Q1", "Q2", "Q3", "Q4", "Q5"):
         print(_row(engine, con, ctx, rules[name], duck[name], builds[name], args.runs, name))
-    _cleanup(engine, segment_ids.values())
+    cleanup(engine, segment_ids.values())
 
 
 def _row(
@@ -321,13 +337,15 @@ def _row(
 
 
 def _build(
-    engine: Engine, principal: Principal, name: str, rule: dict[str, Any]
+    engine: Engine, principal: Principal, name: str, rule: dict[str, Any], *, cold: bool
 ) -> tuple[int, tuple[float, float]]:
     """Create the segment and build it twice: (first build, rebuild) wall times."""
     with unit_of_work(engine) as session:
         segment_id = service.create_segment(session, principal, SegmentIn(name=name, rule=rule)).id
     times = []
-    for _ in range(2):
+    for attempt in range(2):
+        if cold and attempt == 0:
+            _drop_caches(engine)
         started = time.perf_counter()
         with unit_of_work(engine) as session:
             service.build_segment(session, principal.workspace_id, segment_id)
@@ -335,7 +353,13 @@ def _build(
     return segment_id, (times[0], times[1])
 
 
-def _cleanup(engine: Engine, segment_ids: Any) -> None:
+def _drop_caches(engine: Engine) -> None:
+    engine.dispose()
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def cleanup(engine: Engine, segment_ids: Any) -> None:
     with unit_of_work(engine) as session:
         for segment_id in sorted(segment_ids, reverse=True):
             session.execute(text("DELETE FROM segment WHERE id = :i"), {"i": segment_id})
