@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
 from bench.common import DATA_DIR, DEFAULT_DATABASE_URL, database_label, median, recreate_database
-from bench.email import PRODUCTS, make_emails, send_all
+from bench.email import PRODUCTS, make_emails, process_cpu, send_all
 from siyu.connectors.smtp.config import SmtpConfig
 from siyu.connectors.smtp.lean_sink import LeanSink
 from siyu.db import migrate
@@ -119,6 +119,8 @@ class Run:
     sent: int
     batch_ms: float
     cpu_s: float  # this process's CPU time in the send job
+    sink_cpu_s: float  # the sink process's CPU time in the send job
+    db_cpu_s: float | None  # PostgreSQL backends' CPU time in the send job
 
     @property
     def rate(self) -> float:
@@ -148,16 +150,21 @@ def one_run(
     runner = Runner(engine, lane=None)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    db_cpu: dict[str, float | None] = {}
+    assert sink.pid is not None
     results: dict[str, Any] = {}
     while True:
         claimed = runner.claim(1)
         if not claimed:
             break
+        sink_started, db_started = process_cpu(sink.pid), backends_cpu(engine)
         started, cpu_started = time.perf_counter(), time.process_time()
         runner.execute(claimed[0])
         name = claimed[0].name
         timings[name] = timings.get(name, 0) + time.perf_counter() - started
         cpu[name] = cpu.get(name, 0) + time.process_time() - cpu_started
+        cpu[f"{name} sink"] = process_cpu(sink.pid) - sink_started
+        db_cpu[name] = _spent(db_started, backends_cpu(engine))
         with unit_of_work(engine) as session:
             results[name] = session.scalar(select(Job.result).where(Job.id == claimed[0].id))
     with unit_of_work(engine) as session:
@@ -177,7 +184,33 @@ def one_run(
         int(send.get("sent", 0)),
         float(send.get("batch_ms_median", 0.0)),
         cpu["messaging.send"],
+        cpu["messaging.send sink"],
+        db_cpu["messaging.send"],
     )
+
+
+def backends_cpu(engine: Engine) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL backend on the bench database (None on SQLite).
+    A backend that ends during a job takes its time with it, so this is a lower bound."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    found: dict[int, float] = {}
+    for pid in pids:
+        try:
+            found[pid] = process_cpu(pid)
+        except OSError:  # ended since, or not on this machine
+            continue
+    return found
+
+
+def _spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def raw_rate(sink: LeanSink, connections: int, recipients: int, kb: int) -> float:
@@ -192,6 +225,10 @@ def raw_rate(sink: LeanSink, connections: int, recipients: int, kb: int) -> floa
     elapsed, _, outcomes = asyncio.run(send_all(config, make_emails(recipients, kb)))
     assert all(o.ok for o in outcomes)
     return recipients / elapsed
+
+
+def _per_message(seconds: float | None, sent: int) -> str:
+    return "-" if seconds is None else f"{seconds / sent * 1e6:,.0f}"
 
 
 def check_journal(journal: Path, runs: int, recipients: int) -> None:
@@ -252,9 +289,12 @@ def main() -> None:
             )
         print(
             f"{'run':>3} | {'plan s':>6} | {'send msg/s':>10} | {'batch ms p50':>12} |"
-            f" {'CPU µs/msg':>10} | raw msg/s | load"
+            " CPU µs/msg: sender | sink | database | raw msg/s | load"
         )
-        print("----|--------|------------|--------------|------------|-----------|-----")
+        print(
+            "----|--------|------------|--------------|--------------------|------|----------|"
+            "-----------|-----"
+        )
         runs: list[Run] = []
         raws: list[float] = []
         for number in range(1, args.runs + 1):
@@ -264,7 +304,10 @@ def main() -> None:
             raws.append(raw)
             print(
                 f"{number:>3} | {run.plan_s:>6.2f} | {run.rate:>10,.0f} | {run.batch_ms:>12.1f} |"
-                f" {run.cpu_s / run.sent * 1e6:>10,.0f} | {raw:>9,.0f} | {os.getloadavg()[0]:.1f}"
+                f" {run.cpu_s / run.sent * 1e6:>18,.0f} |"
+                f" {run.sink_cpu_s / run.sent * 1e6:>4,.0f} |"
+                f" {_per_message(run.db_cpu_s, run.sent):>8} | {raw:>9,.0f} |"
+                f" {os.getloadavg()[0]:.1f}"
             )
     check_journal(journal, args.runs, args.recipients)
     rate = median([r.rate for r in runs])
@@ -272,7 +315,9 @@ def main() -> None:
     print(
         f"median over {len(runs)} runs: plan {median([r.plan_s for r in runs]):.2f} s, send"
         f" {rate:,.0f} msg/s (target 2,000), batch {median([r.batch_ms for r in runs]):.1f} ms,"
-        f" CPU {median([r.cpu_s / r.sent for r in runs]) * 1e6:,.0f} µs/msg;"
+        f" CPU µs/msg: sender {median([r.cpu_s / r.sent for r in runs]) * 1e6:,.0f},"
+        f" sink {median([r.sink_cpu_s / r.sent for r in runs]) * 1e6:,.0f},"
+        f" database {_per_message(runs[len(runs) // 2].db_cpu_s, runs[len(runs) // 2].sent)};"
         f" raw SmtpSender {raw:,.0f} msg/s; broadcast/raw {rate / raw:.2f};"
         " journal: every recipient exactly once per run"
     )

@@ -5,8 +5,10 @@
                                     [--sink lean|aiosmtpd] [--html-kb 8]
 
 The sink runs in a process of its own on a free 127.0.0.1 port and counts messages
-without storing them: `lean` (default), a bare asyncio SMTP responder that costs far
-less per message than the sender, so the figure shows what the sender can do; or
+without storing them: `lean` (default), `LeanSink` (connectors/smtp/lean_sink.py, the
+broadcast bench's and crash test's sink) without its journal, a bare asyncio SMTP
+responder that costs far less per message than the sender, so the figure shows what the
+sender can do; or
 `aiosmtpd` (the server the tests and the demo sink use), which reads DATA line by line
 and tops out near 1,000 messages/s on one core, so it measures itself.
 
@@ -17,21 +19,27 @@ size, `--messages` go through `SmtpSender` with one worker per pooled connection
 `send_many` does), each send timed from call to outcome. The sink's count must equal the
 number of ok outcomes.
 
-Prints, per pool size, the median over runs of messages/s and of p50/p95 latency.
+Prints, per pool size, the median over runs of messages/s, of p50/p95 latency and of
+the CPU time per message of the sender (this process) and of the sink's process (the
+two share the machine, so both count against the target), and the load average.
 Target: >= 2,000 messages/s on the 2-core machine (listmonk relays about 830/s).
 """
 
 import argparse
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 
 from bench.common import free_port, median, percentile
 from siyu.connectors.outcome import SendOutcome
 from siyu.connectors.smtp.config import Email, SmtpConfig
+from siyu.connectors.smtp.lean_sink import LeanSink
 from siyu.connectors.smtp.sender import SmtpSender
 
 PRODUCTS = ["羊绒围巾", "真丝睡衣", "保温杯", "蓝牙耳机", "护手霜礼盒", "有机大米", "乌龙茶"]
@@ -59,75 +67,32 @@ def _serve_aiosmtpd(port: int, count: "Synchronized[int]", ready: Connection) ->
     controller.stop()
 
 
-class _LeanSmtp(asyncio.Protocol):
-    """Just enough SMTP for a client that sends MAIL, RCPT, DATA and QUIT."""
-
-    def __init__(self, count: "Synchronized[int]") -> None:
-        self.count = count
-        self.buffer = b""
-        self.in_data = False
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(b"220 bench sink ESMTP\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.buffer += data
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    self.buffer = self.buffer[-4:]
-                    return
-                self.buffer = self.buffer[end + 5 :]
-                self.in_data = False
-                self.count.value += 1  # one process, one thread: no lock needed
-                self.transport.write(b"250 2.0.0 OK\r\n")
-                continue
-            line_end = self.buffer.find(b"\r\n")
-            if line_end < 0:
-                return
-            verb = self.buffer[:4].upper()
-            self.buffer = self.buffer[line_end + 2 :]
-            if verb == b"EHLO":
-                self.transport.write(b"250-bench\r\n250-8BITMIME\r\n250 SIZE 33554432\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                self.buffer = b"\r\n" + self.buffer
-                self.transport.write(b"354 go ahead\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
-                return
-            else:
-                self.transport.write(b"250 OK\r\n")
-
-
-def _serve_lean(port: int, count: "Synchronized[int]", ready: Connection) -> None:
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _LeanSmtp(count), "127.0.0.1", port)
-        ready.send("ready")
-        await loop.run_in_executor(None, ready.recv)
-        server.close()
-
-    asyncio.run(serve())
-
-
 class Sink:
+    """`lean`: `LeanSink` (no journal); `aiosmtpd`: aiosmtpd counting messages."""
+
     def __init__(self, kind: str) -> None:
-        self.port = free_port()
+        self.lean = LeanSink() if kind == "lean" else None
+        self.port = self.lean.port if self.lean else free_port()
         self.count: Synchronized[int] = multiprocessing.Value("q", 0)
         self._control, remote = multiprocessing.Pipe()
-        target = _serve_aiosmtpd if kind == "aiosmtpd" else _serve_lean
         self.process = multiprocessing.Process(
-            target=target, args=(self.port, self.count, remote), daemon=True
+            target=_serve_aiosmtpd, args=(self.port, self.count, remote), daemon=True
         )
 
+    @property
+    def accepted(self) -> int:
+        return self.lean.accepted if self.lean else self.count.value
+
+    @property
+    def pid(self) -> int:
+        pid = self.lean.pid if self.lean else self.process.pid
+        assert pid is not None
+        return pid
+
     def __enter__(self) -> "Sink":
+        if self.lean:
+            self.lean.start()
+            return self
         self.process.start()
         if not self._control.poll(30):
             msg = "the SMTP sink did not start within 30 s"
@@ -136,10 +101,19 @@ class Sink:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.lean:
+            self.lean.stop()
+            return
         self._control.send("stop")
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far; Linux only."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the messages --------------------------------------------------------------------------
@@ -210,7 +184,16 @@ async def send_all(
     return elapsed, latencies, outcomes
 
 
-def one_run(sink: Sink, pool: int, emails: Sequence[Email]) -> tuple[float, float, float]:
+@dataclass
+class Result:
+    rate: float
+    p50: float
+    p95: float
+    sender_cpu: float  # seconds per message, this process
+    sink_cpu: float  # seconds per message, the sink process
+
+
+def one_run(sink: Sink, pool: int, emails: Sequence[Email]) -> Result:
     config = SmtpConfig(
         host="127.0.0.1",
         port=sink.port,
@@ -219,19 +202,28 @@ def one_run(sink: Sink, pool: int, emails: Sequence[Email]) -> tuple[float, floa
         max_connections=pool,
         messages_per_connection=1000,
     )
-    before = sink.count.value
+    before = sink.accepted
+    sink_started, started = process_cpu(sink.pid), time.process_time()
     elapsed, latencies, outcomes = asyncio.run(send_all(config, emails))
+    sender_cpu = time.process_time() - started
     failed = [o for o in outcomes if not o.ok]
     if failed:
         msg = f"{len(failed)} sends failed, e.g. {failed[0]}"
         raise SystemExit(msg)
     deadline = time.monotonic() + 5
-    while sink.count.value - before < len(emails) and time.monotonic() < deadline:
+    while sink.accepted - before < len(emails) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if sink.count.value - before != len(emails):
-        msg = f"the sink counted {sink.count.value - before}, expected {len(emails)}"
+    if sink.accepted - before != len(emails):
+        msg = f"the sink counted {sink.accepted - before}, expected {len(emails)}"
         raise SystemExit(msg)
-    return len(emails) / elapsed, percentile(latencies, 50), percentile(latencies, 95)
+    sink_cpu = process_cpu(sink.pid) - sink_started
+    return Result(
+        len(emails) / elapsed,
+        percentile(latencies, 50),
+        percentile(latencies, 95),
+        sender_cpu / len(emails),
+        sink_cpu / len(emails),
+    )
 
 
 def main() -> None:
@@ -249,15 +241,23 @@ def main() -> None:
         f"email: {args.messages:,} messages (Chinese HTML ~{size / 1024:.1f} KB UTF-8), "
         f"{args.sink} sink in its own process, {args.runs} run(s) per pool size"
     )
-    print(f"{'pool':>4} | {'messages/s':>10} | {'p50 ms':>7} | {'p95 ms':>7}")
-    print("-----|------------|---------|--------")
+    print(
+        f"{'pool':>4} | {'messages/s':>10} | {'p50 ms':>7} | {'p95 ms':>7} |"
+        " sender CPU µs/msg | sink CPU µs/msg | load"
+    )
+    print("-----|------------|---------|---------|-------------------|-----------------|-----")
     with Sink(args.sink) as sink:
         for pool in pools:
             results = [one_run(sink, pool, emails) for _ in range(args.runs)]
-            rate = median([r[0] for r in results])
-            p50 = median([r[1] for r in results]) * 1000
-            p95 = median([r[2] for r in results]) * 1000
-            print(f"{pool:>4} | {rate:>10,.0f} | {p50:>7.2f} | {p95:>7.2f}")
+            rate = median([r.rate for r in results])
+            p50 = median([r.p50 for r in results]) * 1000
+            p95 = median([r.p95 for r in results]) * 1000
+            sender = median([r.sender_cpu for r in results]) * 1e6
+            sink_cpu = median([r.sink_cpu for r in results]) * 1e6
+            print(
+                f"{pool:>4} | {rate:>10,.0f} | {p50:>7.2f} | {p95:>7.2f} | {sender:>17,.0f} |"
+                f" {sink_cpu:>15,.0f} | {os.getloadavg()[0]:.1f}"
+            )
 
 
 if __name__ == "__main__":

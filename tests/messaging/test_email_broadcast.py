@@ -1,12 +1,14 @@
 """Email broadcasts end to end: eligibility, exactly one message each, tracked links, results."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from siyu.connectors.smtp.lean_sink import LeanSink
 from siyu.content import preferences
 from siyu.db.session import unit_of_work
 from siyu.messaging.schemas import BroadcastStatus
@@ -45,16 +47,17 @@ def audience(engine: Engine, api: TestClient, workspace: WorkspaceFixture) -> di
     return {"ids": ids, "segment_id": segment["id"]}
 
 
-def _account(api: TestClient, sink: SmtpSink) -> None:
+def _account(api: TestClient, sink: SmtpSink | LeanSink, **config: Any) -> None:
     response = api.put(
         "/api/v1/messaging/channels/email",
         json={
             "config": {
-                "host": sink.host,
+                "host": "127.0.0.1",
                 "port": sink.port,
                 "security": "none",
                 "from_address": "crm@huaxizi-demo.cn",
                 "from_name": "花西子会员中心",
+                **config,
             },
             "secret": "",
         },
@@ -127,6 +130,22 @@ def test_each_eligible_customer_gets_exactly_one_personal_email(
     assert results["counts"]["sent"] == 3
     assert results["counts"]["excluded"] == 3
     assert results["excluded_by_reason"] == {"no_address": 1, "opted_out": 1, "duplicate": 1}
+
+
+def test_on_a_pipelining_server_messages_follow_each_other_behind_the_dots(
+    api: TestClient, audience: dict[str, Any], run_jobs: RunJobs, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    with LeanSink(journal=journal) as sink:  # offers PIPELINING
+        _account(api, sink, max_connections=1)  # every message after the first rides a dot
+        broadcast = _broadcast(api, audience["segment_id"])
+        api.post(f"/api/v1/broadcasts/{broadcast['id']}/send")
+        run_jobs()
+
+    received = [line.split(" ")[1] for line in journal.read_text().splitlines()]
+    assert sorted(received) == ["lina@example.cn", "wangfang@example.cn", "yanglei@example.cn"]
+    results = api.get(f"/api/v1/broadcasts/{broadcast['id']}/results").json()
+    assert (results["status"], results["counts"]["sent"]) == ("completed", 3)
 
 
 def test_running_the_send_again_sends_nothing_twice(

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from siyu.connectors.aliyun_sms.client import AliyunSmsClient
 from siyu.connectors.outcome import SendOutcome
@@ -64,7 +64,8 @@ def message_id(broadcast_id: int, delivery_id: int, domain: str) -> str:
 
 
 class EmailAdapter(_Managed):
-    """One message per connection per round: prepare all, hand over, write every dot."""
+    """One message per connection per round: prepare all, hand over, write every dot
+    with the connection's next envelope behind it (RFC 2920), read the verdicts."""
 
     def __init__(self, config: SmtpConfig, broadcast_id: int) -> None:
         super().__init__()
@@ -95,8 +96,7 @@ class EmailAdapter(_Managed):
 
     async def deliver(self, batch: Sequence[Rendered], hand_over: HandOver) -> Outcomes:
         outcomes: Outcomes = {}
-        sender = self.config.from_address
-        ready: list[tuple[int, str, bytes, str]] = []  # delivery id, address, payload, id
+        ready: list[_Ready] = []
         for message in batch:
             email = self._email(message)
             try:
@@ -107,47 +107,112 @@ class EmailAdapter(_Managed):
                 )
                 continue
             ready.append(
-                (message.recipient.delivery_id, email.to_address, content, email.message_id)
+                _Ready(message.recipient.delivery_id, email.to_address, content, email.message_id)
             )
         width = len(self.pool.connections)
-        for start in range(0, len(ready), width):
-            round_ = ready[start : start + width]
-            connections = self.pool.connections[: len(round_)]
-            refused = await asyncio.gather(
-                *(
-                    c.prepare(sender, address, content, mid)
-                    for c, (_, address, content, mid) in zip(connections, round_, strict=True)
-                )
-            )
-            held: list[tuple[HeldConnection, int]] = []
-            for connection, (delivery_id, *_), outcome in zip(
-                connections, round_, refused, strict=True
-            ):
-                if outcome is None:
-                    held.append((connection, delivery_id))
-                else:
-                    outcomes[delivery_id] = outcome
-            if not held:
-                continue
-            won = hand_over([delivery_id for _, delivery_id in held])
-            # The dots go out back to back, with no await, right after the commit: the
-            # only span where a crash loses a handed-over message (see sending.py).
-            released: list[tuple[HeldConnection, int]] = []
-            for connection, delivery_id in held:
-                if delivery_id not in won:
-                    connection.close()  # without its dot the server drops the message
-                    continue
-                lost = connection.release()
-                if lost is None:
-                    released.append((connection, delivery_id))
-                else:
-                    outcomes[delivery_id] = lost
-            # In turn, without a task each: the replies arrive together while the first is
-            # awaited. One deadline for all, as if they were awaited side by side.
-            deadline = asyncio.get_running_loop().time() + self.config.timeout
-            for connection, delivery_id in released:
-                outcomes[delivery_id] = await connection.outcome(deadline)
+        rounds = [ready[start : start + width] for start in range(0, len(ready), width)]
+        refused = await self._prepare(self.pool.connections, rounds[0]) if rounds else []
+        for number, round_ in enumerate(rounds):
+            following = rounds[number + 1] if number + 1 < len(rounds) else []
+            refused = await self._round(round_, refused, following, hand_over, outcomes)
         return outcomes
+
+    async def _round(
+        self,
+        round_: Sequence["_Ready"],
+        refused: Sequence[SendOutcome | None],
+        following: Sequence["_Ready"],
+        hand_over: HandOver,
+        outcomes: Outcomes,
+    ) -> list[SendOutcome | None]:
+        """Hand over the round's prepared messages, write their dots (each with the
+        envelope of its connection's message in the following round behind it), read the
+        verdicts and prepare the following round; returns that round's refusals."""
+        held: list[int] = []
+        for index, (message, outcome) in enumerate(zip(round_, refused, strict=True)):
+            if outcome is None:
+                held.append(index)
+            else:
+                outcomes[message.delivery_id] = outcome
+        won = hand_over([round_[index].delivery_id for index in held]) if held else set()
+        released = self._release(round_, held, won, following, outcomes)
+        # In turn, without a task each: the replies arrive together while the first is
+        # awaited. One deadline for all, as if they were awaited side by side. A
+        # connection whose next envelope went out behind the dot prepares that message
+        # right after its verdict, so its content leaves while the others are read.
+        connections, sender = self.pool.connections, self.config.from_address
+        deadline = asyncio.get_running_loop().time() + self.config.timeout
+        next_refused: list[SendOutcome | None] = [None] * len(following)
+        later: list[int] = []
+        for index in range(max(len(round_), len(following))):
+            connection = connections[index]
+            if index in released:
+                outcomes[round_[index].delivery_id] = await connection.outcome(deadline)
+            if index >= len(following):
+                continue
+            if connection.envelope_sent(sender, following[index].address):
+                next_refused[index] = await _prepare_one(connection, following[index], sender)
+            else:
+                later.append(index)
+        if later:
+            prepared = await self._prepare(
+                [connections[i] for i in later], [following[i] for i in later]
+            )
+            for index, outcome in zip(later, prepared, strict=True):
+                next_refused[index] = outcome
+        return next_refused
+
+    def _release(
+        self,
+        round_: Sequence["_Ready"],
+        held: Sequence[int],
+        won: set[int],
+        following: Sequence["_Ready"],
+        outcomes: Outcomes,
+    ) -> set[int]:
+        """Write the dots of the won messages; returns the indexes of those written.
+        They go out back to back, with no await, right after the hand-over commit: the
+        only span where a crash loses a handed-over message (see sending.py)."""
+        sender = self.config.from_address
+        released: set[int] = set()
+        for index in held:
+            connection, message = self.pool.connections[index], round_[index]
+            if message.delivery_id not in won:
+                connection.close()  # without its dot the server drops the message
+                continue
+            ahead = (sender, following[index].address) if index < len(following) else None
+            lost = connection.release(ahead)
+            if lost is None:
+                released.add(index)
+            else:
+                outcomes[message.delivery_id] = lost
+        return released
+
+    async def _prepare(
+        self, connections: Sequence[HeldConnection], messages: Sequence["_Ready"]
+    ) -> list[SendOutcome | None]:
+        """Prepare each message on its connection: open and write the envelopes side by
+        side (a task each, only here), then read the replies and write the contents in turn."""
+        sender = self.config.from_address
+        pairs = list(zip(connections, messages, strict=False))
+        started = await asyncio.gather(*(c.begin(sender, m.address) for c, m in pairs))
+        return [
+            failed if failed is not None else await _prepare_one(c, m, sender)
+            for (c, m), failed in zip(pairs, started, strict=True)
+        ]
+
+
+class _Ready(NamedTuple):
+    delivery_id: int
+    address: str
+    content: bytes
+    message_id: str
+
+
+async def _prepare_one(
+    connection: HeldConnection, message: _Ready, sender: str
+) -> SendOutcome | None:
+    return await connection.prepare(sender, message.address, message.content, message.message_id)
 
 
 class SmsAdapter(_Managed):

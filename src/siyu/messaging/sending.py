@@ -6,13 +6,17 @@ and committed, so no transaction stays open while SMTP talks, then sent in round
 message of a round is prepared on its own SMTP connection (MAIL, RCPT, DATA and the
 content, all but the final dot), then one UPDATE moves the round's rows that are still
 pending to `sending` and commits (the hand-over), then the dots are written back to back,
-then the replies are read. A batch's outcomes are recorded together; a retryable failure goes back
-to pending for a later pass. A row another sender handed over first is not sent here:
-its connection is closed without the dot.
+then the replies are read. When the server offers PIPELINING, each dot carries in the same
+write the MAIL, RCPT and DATA of its connection's message in the next round, so a round
+costs one round trip to the server instead of two. A batch's outcomes are recorded
+together; a retryable failure goes back to pending for a later pass. A row another
+sender handed over first is not sent here: its connection is closed without the dot.
 
 What a crash (the process killed at any instruction) leaves, for email:
 - before the hand-over commit: the rows are pending; the server drops the unfinished
   transactions with their connections. The next pass sends them. Nothing lost or doubled.
+  An envelope written behind the previous round's dot is such an unfinished transaction
+  too: without content and its own dot the server has nothing to deliver.
 - after the dots were written: the rows are `sending`. The kernel delivers bytes a dead
   process wrote (the connection closes after them), so the server has every message.
   The next pass settles these rows as sent (`detail` says so) and never sends them again.

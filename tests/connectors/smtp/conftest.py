@@ -3,7 +3,8 @@
 `smtp_server(**options)` starts one; options go to aiosmtpd's Controller (authenticator,
 tls_context, require_starttls, ssl_context, ...). The handler's `replies` map a recipient
 to the reply its RCPT gets; `drop_after_message` closes each connection right after the
-server accepted a message; `hang_up_in_data` closes it before answering the content.
+server accepted a message; `hang_up_in_data` closes it before answering the content;
+`pipelining` advertises PIPELINING (RFC 2920), which aiosmtpd does not by itself.
 """
 
 import asyncio
@@ -63,8 +64,17 @@ class Recorder:
     replies: dict[str, str] = field(default_factory=dict)
     drop_after_message: bool = False
     hang_up_in_data: bool = False
+    pipelining: bool = False
     logins: list[tuple[str, str, Any]] = field(default_factory=list)  # mechanism, user, peer
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, _server: SMTP, session: Session, _envelope: Envelope, hostname: str, lines: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads commands in turn, so it can take them pipelined
+            return [*lines[:-1], "250-PIPELINING", lines[-1]]
+        return lines
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: Any

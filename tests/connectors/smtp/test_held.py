@@ -157,3 +157,123 @@ def test_a_held_session_over_starttls_with_a_login_sends_both_messages(
         ["zhou@example.cn"],
     ]
     assert len(server.handler.logins) == 1  # one session for both
+
+
+async def _send_each_behind_the_last_dot(
+    connection: HeldConnection, emails: list[Email]
+) -> list[SendOutcome]:
+    """In turn; each dot carries the next message's MAIL, RCPT and DATA in its write."""
+    outcomes: list[SendOutcome] = []
+    for index, email in enumerate(emails):
+        content = payload(render(connection.config, email))
+        refused = await connection.prepare(SENDER, email.to_address, content, email.message_id)
+        if refused is not None:
+            outcomes.append(refused)
+            continue
+        ahead = (SENDER, emails[index + 1].to_address) if index + 1 < len(emails) else None
+        lost = connection.release(ahead)
+        outcomes.append(lost if lost is not None else await connection.outcome())
+    return outcomes
+
+
+def test_each_dot_carries_the_next_envelope_and_every_message_arrives_once(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server(
+        Recorder(replies={"gone@example.cn": "550 5.1.1 no such user"}, pipelining=True)
+    )
+    emails = [
+        _email("he@example.cn", "第一封", 1),
+        _email("gone@example.cn", "退回", 2),
+        _email("luo@example.cn", "第三封", 3),
+        _email("gao@example.cn", "第四封", 4),
+    ]
+
+    async def run() -> tuple[list[SendOutcome], bool]:
+        connection = HeldConnection(server.config())
+        try:
+            outcomes = await _send_each_behind_the_last_dot(connection, emails)
+            # the last dot with an envelope behind it, left unfinished: QUIT drops it
+            content = payload(render(connection.config, _email("he@example.cn", "再一封", 5)))
+            assert await connection.prepare(SENDER, "he@example.cn", content, "<x@y>") is None
+            assert connection.release((SENDER, "zhao@example.cn")) is None
+            outcomes.append(await connection.outcome())
+            return outcomes, connection.envelope_sent(SENDER, "zhao@example.cn")
+        finally:
+            await connection.quit()
+
+    outcomes, envelope_ahead = asyncio.run(run())
+
+    assert [(o.ok, o.code) for o in outcomes] == [
+        (True, None),
+        (False, "smtp_550"),
+        (True, None),
+        (True, None),
+        (True, None),
+    ]
+    assert envelope_ahead
+    received = server.handler.messages
+    assert [m.rcpt_tos for m in received] == [
+        ["he@example.cn"],
+        ["luo@example.cn"],
+        ["gao@example.cn"],
+        ["he@example.cn"],
+    ]
+    assert len({m.peer for m in received}) == 1  # one session, the refusal included
+
+
+def test_an_envelope_behind_a_dot_hands_nothing_over_when_the_connection_drops(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.txt"
+    with LeanSink(journal=journal) as sink:
+        config = SmtpConfig(host="127.0.0.1", port=sink.port, from_address=SENDER)
+
+        async def run() -> list[SendOutcome]:
+            connection = HeldConnection(config)
+            first = _email("song@example.cn", "送达", 1)
+            content = payload(render(config, first))
+            assert (
+                await connection.prepare(SENDER, first.to_address, content, first.message_id)
+                is None
+            )
+            assert connection.release((SENDER, "tang@example.cn")) is None
+            sent = await connection.outcome()
+            # the sender dies, or another sender took this row: no content, no dot
+            connection.close()
+            again = HeldConnection(config)
+            try:
+                return [sent, await _send(again, _email("tang@example.cn", "只一封", 2))]
+            finally:
+                await again.quit()
+
+        outcomes = asyncio.run(run())
+        accepted = sink.accepted
+
+    assert all(o.ok for o in outcomes), outcomes
+    assert accepted == 2
+    assert journal.read_text().splitlines() == [
+        "<held-1@shop.example> song@example.cn",
+        "<held-2@shop.example> tang@example.cn",
+    ]
+
+
+def test_a_spent_connection_takes_no_envelope_behind_its_last_dot(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server(Recorder(pipelining=True))
+    emails = [_email("qian@example.cn", "一", 1), _email("sun@example.cn", "二", 2)]
+
+    async def run() -> list[SendOutcome]:
+        connection = HeldConnection(server.config(messages_per_connection=1))
+        try:
+            return await _send_each_behind_the_last_dot(connection, emails)
+        finally:
+            await connection.quit()
+
+    outcomes = asyncio.run(run())
+
+    assert all(o.ok for o in outcomes), outcomes
+    received = server.handler.messages
+    assert [m.rcpt_tos for m in received] == [["qian@example.cn"], ["sun@example.cn"]]
+    assert received[0].peer != received[1].peer

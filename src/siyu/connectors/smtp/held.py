@@ -10,6 +10,10 @@ kernel delivers it even if this process dies right after); `outcome` reads the v
 The session is opened by aiosmtplib (connect, EHLO, STARTTLS, AUTH); then the connection
 is driven by a small protocol of its own that keeps every reply, so MAIL, RCPT and DATA
 go out in one write when the server offers PIPELINING (RFC 2920), and in turn otherwise.
+With PIPELINING, `release` can also write the next message's MAIL, RCPT and DATA behind
+the dot, so one write and one round trip carry a message's end and the next one's start.
+That envelope hands nothing over: without content and its own dot the server has
+nothing to deliver, and drops the open transaction with the connection.
 """
 
 import asyncio
@@ -153,6 +157,8 @@ class HeldConnection:
         self._replies = _Replies()
         self._pipelining = False
         self._message_id: str | None = None
+        # (sender, recipient) whose MAIL, RCPT and DATA are written and their replies unread
+        self._envelope: tuple[str, str] | None = None
 
     @property
     def connected(self) -> bool:
@@ -190,12 +196,19 @@ class HeldConnection:
     async def _read(self) -> tuple[int, str]:
         return await self._replies.read(self.config.timeout)
 
-    async def prepare(
-        self, sender: str, recipient: str, content: bytes, message_id: str
-    ) -> SendOutcome | None:
-        """Everything up to the final dot; `content` comes from `payload`. A returned
-        outcome means the message was refused (or the server is unreachable) before
-        anything was handed over."""
+    def envelope_sent(self, sender: str, recipient: str) -> bool:
+        """This message's MAIL, RCPT and DATA are on their way (written behind a dot)."""
+        return self._envelope == (sender, recipient) and self.connected
+
+    async def begin(self, sender: str, recipient: str) -> SendOutcome | None:
+        """Open the connection if needed and, when the server pipelines, write MAIL, RCPT
+        and DATA without waiting for their replies (`prepare` reads them). Lets a caller
+        start many connections side by side and then prepare each in turn. An outcome
+        means the server could not be reached."""
+        if self.envelope_sent(sender, recipient):
+            return None
+        if self._envelope is not None:  # written for another message: start over
+            self.close()
         if not self.connected or self.sent_on_connection >= self.config.messages_per_connection:
             await self.quit()
             try:
@@ -204,13 +217,34 @@ class HeldConnection:
                 return _outcome_of(failed)
             except ConnectionLost as exc:
                 return _lost(exc)
-        commands = [f"MAIL FROM:<{sender}>\r\n".encode(), f"RCPT TO:<{recipient}>\r\n".encode()]
-        commands.append(b"DATA\r\n")
+        if self._pipelining:
+            try:
+                self._write(_envelope(sender, recipient))
+            except ConnectionLost as exc:
+                self.close()
+                return _lost(exc)
+            self._envelope = (sender, recipient)
+        return None
+
+    async def prepare(
+        self, sender: str, recipient: str, content: bytes, message_id: str
+    ) -> SendOutcome | None:
+        """Everything up to the final dot; `content` comes from `payload`. A returned
+        outcome means the message was refused (or the server is unreachable) before
+        anything was handed over."""
+        failed = await self.begin(sender, recipient)
+        if failed is not None:
+            return failed
         try:
-            if self._pipelining:
-                self._write(b"".join(commands))
-                replies = [await self._read() for _ in commands]
+            if self._envelope is not None:
+                self._envelope = None
+                replies = [await self._read(), await self._read(), await self._read()]
             else:
+                commands = [
+                    f"MAIL FROM:<{sender}>\r\n".encode(),
+                    f"RCPT TO:<{recipient}>\r\n".encode(),
+                    b"DATA\r\n",
+                ]
                 replies = []
                 for command in commands:
                     self._write(command)
@@ -229,22 +263,35 @@ class HeldConnection:
                 return _outcome(*replies[-1])
             self._write(content)
             assert self._transport is not None
-            await self._replies.drained(self._transport, self.config.timeout)
+            if self._transport.get_write_buffer_size():
+                await self._replies.drained(self._transport, self.config.timeout)
         except ConnectionLost as exc:
             self.close()
             return _lost(exc)
         self._message_id = message_id
         return None
 
-    def release(self) -> SendOutcome | None:
-        """Write the dot: from here on the message is the server's. An outcome means the
-        connection was gone, so the dot never left and the message can go again."""
+    def release(self, ahead: tuple[str, str] | None = None) -> SendOutcome | None:
+        """Write the dot: from here on the message is the server's. With `ahead`, the
+        (sender, recipient) of this connection's next message, its MAIL, RCPT and DATA
+        follow in the same write when the server pipelines and the connection is not
+        spent. An outcome means the connection was gone, so the dot never left and the
+        message can go again."""
         self.sent_on_connection += 1
+        data = b".\r\n"
+        if (
+            ahead is not None
+            and self._pipelining
+            and self.sent_on_connection < self.config.messages_per_connection
+        ):
+            data += _envelope(*ahead)
         try:
-            self._write(b".\r\n")
+            self._write(data)
         except ConnectionLost as exc:
             self.close()
             return _lost(exc)
+        if len(data) > 3:
+            self._envelope = ahead
         return None
 
     async def outcome(self, deadline: float | None = None) -> SendOutcome:
@@ -273,10 +320,15 @@ class HeldConnection:
         """Drop the connection; a prepared message without its dot dies with it."""
         transport, self._transport = self._transport, None
         self._message_id = None
+        self._envelope = None
         if transport is not None:
             transport.close()
 
     async def quit(self) -> None:
+        """QUIT between messages; a connection in the middle of one is dropped instead
+        (QUIT would be read as content)."""
+        if self._envelope is not None or self._message_id is not None:
+            self.close()
         if self.connected:
             try:
                 self._write(b"QUIT\r\n")
@@ -284,6 +336,10 @@ class HeldConnection:
             except ConnectionLost:
                 pass
         self.close()
+
+
+def _envelope(sender: str, recipient: str) -> bytes:
+    return f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
 
 
 def _lost(exc: ConnectionLost) -> SendOutcome:
