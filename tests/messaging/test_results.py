@@ -1,10 +1,12 @@
-"""Results credit clicks and conversions to the variant and staff member of each delivery."""
+"""Results credit clicks and conversions to the variant and staff member of each delivery,
+and say why deliveries failed or wait for another try."""
 
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -13,7 +15,7 @@ from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
 from siyu.models import Customer, Order
 from tests.conftest import WorkspaceFixture
-from tests.messaging.conftest import SmtpSink
+from tests.messaging.conftest import SmtpSink, free_port
 
 RunJobs = Callable[[], int]
 PEOPLE = [(f"会员{i:02d}", f"member{i:02d}@example.cn") for i in range(12)]
@@ -102,6 +104,7 @@ def test_clicks_and_orders_after_them_are_credited_to_each_variant(
     results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").json()
 
     assert results["counts"]["clicked"] == 4
+    assert results["clicked_by_link"] == {"email": 4}
     assert results["counts"]["converted"] == 1
     assert results["counts"]["converted_fen"] == 26800
     variants = {row["key"]: row["counts"] for row in results["by_variant"]}
@@ -111,3 +114,66 @@ def test_clicks_and_orders_after_them_are_credited_to_each_variant(
     assert variants["A"]["sent"] + variants["B"]["sent"] == 12
     staff = {row["key"]: row["counts"] for row in results["by_staff"]}
     assert staff["none"]["clicked"] == 4
+
+
+class Refusing:
+    """An SMTP server that refuses some recipients for now (451) and one for good (550)."""
+
+    def __init__(self, later: set[str], never: str) -> None:
+        self.later = later
+        self.never = never
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        (to,) = envelope.rcpt_tos
+        if to in self.later:
+            return "451 4.7.1 greylisted, try again later"
+        return "550 5.1.1 no such mailbox" if to == self.never else "250 OK"
+
+
+def test_deliveries_refused_for_now_are_counted_as_waiting_by_reason_with_labels(
+    api: TestClient, engine: Engine, workspace: WorkspaceFixture, run_jobs: RunJobs
+) -> None:
+    later = {e for _, e in PEOPLE[:3]}
+    server = Controller(Refusing(later, PEOPLE[3][1]), hostname="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        with unit_of_work(engine) as session:
+            rows = [Customer(workspace_id=workspace.id, name=n, email=e) for n, e in PEOPLE]
+            session.add_all(rows)
+            session.flush()
+            ids = [c.id for c in rows]
+        segment = api.post("/api/v1/segments", json={"name": "会员", "kind": "static"}).json()
+        api.post(f"/api/v1/segments/{segment['id']}/members", json={"customer_ids": ids})
+        api.put(
+            "/api/v1/messaging/channels/email",
+            json={
+                "config": {
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "security": "none",
+                    "from_address": "crm@shanchaji.example",
+                },
+                "secret": "",
+            },
+        )
+        broadcast = api.post(
+            "/api/v1/broadcasts",
+            json={
+                "name": "会员日",
+                "channel": "email",
+                "segment_id": segment["id"],
+                "content": _content("会员日"),
+            },
+        ).json()
+        api.post(f"/api/v1/broadcasts/{broadcast['id']}/send")
+        run_jobs()
+    finally:
+        server.stop()
+
+    results = api.get(f"/api/v1/broadcasts/{broadcast['id']}/results").json()
+
+    assert results["status"] == "sending"
+    assert results["counts"]["pending"] == 3
+    assert results["waiting_by_reason"] == {"smtp_451": 3}
+    assert results["failed_by_reason"] == {"smtp_550": 1}
+    assert results["reason_labels"] == {"smtp_451": "smtp_4xx", "smtp_550": "smtp_5xx"}

@@ -409,3 +409,9 @@ def _record_event(
 def first_clicks(session: Session, workspace_id: int, broadcast_id: int) -> dict[int, datetime]:
     """customer_id -> the first time the customer opened their own link of the broadcast."""
     return LinksRepository(session, workspace_id).first_own_opens(broadcast_id)
+
+
+def clicks_by_channel(session: Session, workspace_id: int, broadcast_id: int) -> dict[str, int]:
+    """Link channel (email, sms, wecom, poster …) -> people who clicked the broadcast's
+    links of that channel: customers, and browsers known as nobody."""
+    return LinksRepository(session, workspace_id).clickers_by_channel(broadcast_id)

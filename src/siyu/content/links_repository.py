@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, exists, func, select, update
+from sqlalchemy import Table, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -203,6 +203,46 @@ class LinksRepository:
             (staff_id, visitor_id, customer_id, at)
             for staff_id, visitor_id, customer_id, at in rows
         ]
+
+    def clickers_by_channel(self, broadcast_id: int) -> dict[str, int]:
+        """People who opened the broadcast's links, per link channel: customers who opened
+        their own link, and for links sent with no customer, the customers their browsers
+        are known as now plus the browsers known as nobody."""
+        own = self.session.execute(
+            select(TrackedLink.channel, func.count(TrackedLink.customer_id.distinct()))
+            .join(LinkVisit, LinkVisit.link_id == TrackedLink.id)
+            .where(
+                TrackedLink.workspace_id == self.workspace_id,
+                TrackedLink.broadcast_id == broadcast_id,
+                LinkVisit.workspace_id == self.workspace_id,
+                LinkVisit.kind == "own",
+            )
+            .group_by(TrackedLink.channel)
+        )
+        anonymous = case((LinkVisitor.customer_id.is_(None), LinkVisit.visitor_id))
+        staff = self.session.execute(
+            select(
+                TrackedLink.channel,
+                func.count(LinkVisitor.customer_id.distinct()),
+                func.count(anonymous.distinct()),
+            )
+            .join(LinkVisit, LinkVisit.link_id == TrackedLink.id)
+            .join(LinkVisitor, LinkVisitor.id == LinkVisit.visitor_id)
+            .where(
+                TrackedLink.workspace_id == self.workspace_id,
+                TrackedLink.broadcast_id == broadcast_id,
+                TrackedLink.customer_id.is_(None),
+                LinkVisit.workspace_id == self.workspace_id,
+                LinkVisitor.workspace_id == self.workspace_id,
+            )
+            .group_by(TrackedLink.channel)
+        )
+        found: dict[str, int] = {}
+        for channel, customers in own:
+            found[channel] = found.get(channel, 0) + customers
+        for channel, customers, browsers in staff:
+            found[channel] = found.get(channel, 0) + customers + browsers
+        return found
 
     # -- share edges ------------------------------------------------------------
 

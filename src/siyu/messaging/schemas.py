@@ -4,6 +4,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from siyu.messaging.reasons import ReasonLabel
+
 
 class Channel(StrEnum):
     WECOM = "wecom"
@@ -182,6 +184,16 @@ class ResultsOut(BaseModel):
     counts: Counts
     excluded_by_reason: dict[str, int]
     failed_by_reason: dict[str, int]
+    # Deliveries not finished yet because a try failed for now (smtp_451, http_503,
+    # isv.BUSINESS_LIMIT_CONTROL …): pending for the next pass, or in doubt (an SMS whose
+    # answer was lost, until Aliyun is asked), by the reason of their last try.
+    waiting_by_reason: dict[str, int]
+    # The label of every reason code of the broadcast's deliveries (messaging/reasons.py).
+    reason_labels: dict[str, ReasonLabel]
+    # People who clicked, by the channel of the link they clicked: a WeCom message's text
+    # and link cards ("wecom", "wecom_group"), a poster's QR code ("poster"), an email
+    # or SMS; someone who clicked two kinds counts in each.
+    clicked_by_link: dict[str, int]
     by_staff: list[GroupCounts]
     by_variant: list[GroupCounts]
     shares: int

@@ -13,7 +13,16 @@ from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import PageOut, check_limit, decode_cursor, encode_cursor
 from siyu.kit.secrets import default_box
 from siyu.kit.time import utcnow
-from siyu.messaging import attribution, checks, opens, planning, receipts, sending, wecom_groups
+from siyu.messaging import (
+    attribution,
+    checks,
+    opens,
+    planning,
+    reasons,
+    receipts,
+    sending,
+    wecom_groups,
+)
 from siyu.messaging import rules as messaging_rules
 from siyu.messaging.repository import MessagingRepository
 from siyu.messaging.schemas import (
@@ -55,6 +64,8 @@ FINISHED = (
     BroadcastStatus.CANCELLED.value,
     BroadcastStatus.FAILED.value,
 )
+# a delivery in one of these with a reason failed for now and waits for another try
+WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
 ACCOUNT_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value, Channel.WEBHOOK.value)
 WECOM_CHANNELS = (Channel.WECOM.value, Channel.WECOM_GROUP.value)
 
@@ -363,11 +374,14 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
     overall = _counts([(s, n) for s, n in by_status])
     excluded: dict[str, int] = {}
     failed: dict[str, int] = {}
+    waiting: dict[str, int] = {}
     for reason, status, n in by_reason:
         if status == DeliveryStatus.EXCLUDED.value:
             excluded[reason or "unknown"] = n
         elif status == DeliveryStatus.FAILED.value:
             failed[reason or "unknown"] = n
+        elif status in WAITING and reason is not None:
+            waiting[reason] = waiting.get(reason, 0) + n
     clicks = links.first_clicks(session, principal.workspace_id, broadcast.id)
     credited = attribution.attribute(session, broadcast, clicks)
     _credit(overall, credited.overall)
@@ -389,6 +403,12 @@ def results(session: Session, principal: Principal, broadcast_id: int) -> Result
         counts=overall,
         excluded_by_reason=excluded,
         failed_by_reason=failed,
+        waiting_by_reason=waiting,
+        reason_labels={
+            code: reasons.label(code, broadcast.channel)
+            for code in {*excluded, *failed, *(reason for reason, _, _ in by_reason if reason)}
+        },
+        clicked_by_link=links.clicks_by_channel(session, principal.workspace_id, broadcast.id),
         by_staff=[
             GroupCounts(key=k, label=names.get(int(k), k) if k != "none" else "—", counts=c)
             for k, c in by_staff.items()

@@ -5885,6 +5885,11 @@ export interface components {
             end: string;
         };
         /**
+         * ReasonLabel
+         * @enum {string}
+         */
+        ReasonLabel: "duplicate" | "opted_out" | "no_address" | "no_follow" | "frequency_cap" | "wecom_quota" | "dismissed" | "no_owner" | "cancelled" | "not_friend" | "group_gone" | "wecom_refused" | "content" | "wecom_error" | "invalid_address" | "smtp_bad_message" | "smtp_bad_reply" | "smtp_connection" | "smtp_disconnected" | "smtp_timeout" | "smtp_unreachable" | "smtp_tls_failed" | "smtp_auth_failed" | "smtp_rejected" | "smtp_error" | "smtp_4xx" | "smtp_5xx" | "webhook_url_refused" | "webhook_unreachable" | "webhook_timeout" | "http_3xx" | "http_4xx" | "http_429" | "http_5xx" | "in_doubt" | "network" | "sms_throttled" | "sms_provider_error" | "sms_flow_control" | "sms_no_balance" | "sms_day_limit" | "sms_month_limit" | "sms_bad_number" | "sms_template" | "sms_signature" | "sms_content" | "sms_credentials" | "sms_refused" | "mobile_not_on_service" | "mobile_account_abnormal" | "mobile_in_black" | "mobile_terminal_error" | "content_keyword" | "invalid_number" | "mobile_send_limit" | "report_unknown" | "report_other" | "failed" | "unknown" | "other";
+        /**
          * ReceiptUrlsOut
          * @description Where Aliyun's console should push delivery reports and replies (SMS only).
          */
@@ -5993,6 +5998,18 @@ export interface components {
             };
             /** Failed By Reason */
             failed_by_reason: {
+                [key: string]: number;
+            };
+            /** Waiting By Reason */
+            waiting_by_reason: {
+                [key: string]: number;
+            };
+            /** Reason Labels */
+            reason_labels: {
+                [key: string]: components["schemas"]["ReasonLabel"];
+            };
+            /** Clicked By Link */
+            clicked_by_link: {
                 [key: string]: number;
             };
             /** By Staff */

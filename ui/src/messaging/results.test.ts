@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   allowedActions,
   canSimulateConfirm,
+  countRows,
   funnelOption,
   funnelSteps,
   groupTableRows,
@@ -9,7 +10,9 @@ import {
   progress,
   rate,
   reasonsOption,
+  reasonText,
   statusTheme,
+  waitingTotal,
   type Counts,
 } from './results'
 
@@ -121,5 +124,40 @@ describe('result charts and tables', () => {
       click_rate: '22.2%',
       conversion_rate: '4.4%',
     })
+  })
+})
+
+describe('reason text', () => {
+  const words = (key: string) => `<${key}>`
+  const labels = { opted_out: 'opted_out', smtp_550: 'smtp_5xx', 'isv.BUSINESS_LIMIT_CONTROL': 'sms_flow_control' } as const
+
+  it('is the label of a code Siyu knows', () => {
+    expect(reasonText('opted_out', labels, words)).toBe('<broadcasts.reasons.opted_out>')
+  })
+
+  it("shows a provider's code beside the label of its family", () => {
+    expect(reasonText('smtp_550', labels, words)).toBe('<broadcasts.reasons.smtp_5xx> (smtp_550)')
+    expect(reasonText('isv.BUSINESS_LIMIT_CONTROL', labels, words)).toBe(
+      '<broadcasts.reasons.sms_flow_control> (isv.BUSINESS_LIMIT_CONTROL)',
+    )
+  })
+
+  it('falls back to the bare code without a label', () => {
+    expect(reasonText('brand_new', labels, words)).toBe('brand_new')
+  })
+})
+
+describe('counts by key', () => {
+  it('list the largest first and leave zeros out', () => {
+    expect(countRows({ poster: 3, wecom: 5, email: 0, sms: 3 })).toEqual([
+      { key: 'wecom', count: 5 },
+      { key: 'poster', count: 3 },
+      { key: 'sms', count: 3 },
+    ])
+  })
+
+  it('add up to what waits for another try', () => {
+    expect(waitingTotal({ smtp_451: 3, in_doubt: 2 })).toBe(5)
+    expect(waitingTotal({})).toBe(0)
   })
 })

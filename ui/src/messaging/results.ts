@@ -1,4 +1,5 @@
 import type { EChartsCoreOption } from 'echarts/core'
+import type { Schemas } from '@/api/client'
 
 export type BroadcastStatus =
   | 'draft'
@@ -222,4 +223,40 @@ export function groupTableRows(groups: GroupRow[]): Record<string, string | numb
       conversion_rate: rate(g.counts.converted, sent),
     }
   })
+}
+
+export type ReasonLabel = Schemas['ReasonLabel']
+
+/** The i18n key of a reason label (every `ReasonLabel` the server has is one). */
+export function reasonLabelKey(label: ReasonLabel): string {
+  return `broadcasts.reasons.${label}`
+}
+
+/**
+ * A reason code in words: its label, with the code beside it when the label names the
+ * code's family (smtp_550 is "smtp_5xx"); the bare code when the server gave no label.
+ */
+export function reasonText(code: string, labels: Partial<Record<string, ReasonLabel>>, translate: (key: string) => string): string {
+  const label = labels[code]
+  if (!label) return code
+  const words = translate(reasonLabelKey(label))
+  return label === code ? words : `${words} (${code})`
+}
+
+export interface CountRow {
+  key: string
+  count: number
+}
+
+/** Counts per key, largest first, zeros left out. */
+export function countRows(byKey: Record<string, number>): CountRow[] {
+  return Object.entries(byKey)
+    .filter(([, count]) => count > 0)
+    .map(([key, count]) => ({ key, count }))
+    .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
+}
+
+/** Deliveries waiting for another try, whatever their reason. */
+export function waitingTotal(byReason: Record<string, number>): number {
+  return Object.values(byReason).reduce((sum, n) => sum + n, 0)
 }
