@@ -23,6 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
+import pydantic_core
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -81,15 +82,10 @@ def _record_type(table: Table, column: str) -> str:
     return str(type_.compile(dialect=_DIALECT))
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, date):  # datetimes too
-        return value.isoformat()
-    msg = f"cannot send {type(value).__name__} in a bulk write"
-    raise TypeError(msg)
-
-
 def _rows_param(rows: Sequence[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_json_default, ensure_ascii=False)
+    # pydantic-core's encoder writes datetimes and dates itself (ISO 8601) and is several
+    # times faster than json.dumps calling back into Python for each of them.
+    return pydantic_core.to_json(rows).decode()
 
 
 def _checked(table: Table, names: Sequence[str]) -> list[str]:
