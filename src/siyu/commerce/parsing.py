@@ -103,6 +103,7 @@ class _Failed:
 
 
 _DONE = "done"
+_GC_THRESHOLD = 50_000
 # The child imports just this module (not the parent's __main__, as multiprocessing's
 # spawn would: under `siyu worker` that is the whole CLI).
 _CHILD = "from siyu.commerce.parsing import serve; serve()"
@@ -116,6 +117,9 @@ def serve() -> None:
     """
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the stream
+    # A chunk's ~500k objects live until it is sent; at the default threshold the cyclic
+    # collector rescans them every 700 allocations (this process runs nothing else).
+    gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
     spec, skip, size = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the parent
     try:
         for chunk in prepared_chunks(spec, skip=skip, size=size):
