@@ -129,15 +129,13 @@ def _multipart(subtype: str, parts: list[bytes]) -> bytes:
 
 
 def _base64_lines(data: bytes) -> bytes:
-    # One C call for the whole body, then 76-character lines cut by `map` over slices
-    # (encodebytes calls into C once per 57 bytes, and a list comprehension of slices
-    # costs a bytecode loop: each about twice as slow on an 8 KB body).
+    # One C call for the whole body, then 76-character lines (encodebytes calls into C
+    # once per 57 bytes, about twice as slow on an 8 KB body; `map` over slice objects
+    # costs about half as much again as this list of slices, in CPU time).
     encoded = binascii.b2a_base64(data, newline=False)
     if not encoded:
         return b""
-    size = len(encoded)
-    lines = map(encoded.__getitem__, map(slice, range(0, size, 76), range(76, size + 76, 76)))
-    return b"\r\n".join(lines) + b"\r\n"
+    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
 
 
 def _parameter(name: str, value: str) -> str:
