@@ -26,7 +26,7 @@ from siyu.db.session import unit_of_work
 from siyu.demo import channels
 from siyu.demo import wecom as demo_wecom
 from siyu.demo.loader import load_demo
-from siyu.models import Workspace
+from siyu.models import TrackedLink, Workspace
 
 CUSTOMERS = 120
 
@@ -93,6 +93,7 @@ def test_past_broadcasts_have_results_that_add_up_and_a_share_chain(
 ) -> None:
     broadcasts = _get(demo_api, "/broadcasts")["items"]
     assert {b["name"]: b["channel"] for b in broadcasts} == {
+        "明前龙井预告": "email",
         "新品龙井上市": "wecom",
         "双十一预售提醒": "email",
         "会员日积分兑换": "sms",
@@ -128,6 +129,32 @@ def test_past_broadcasts_have_results_that_add_up_and_a_share_chain(
         converted += counts["converted"]
     assert deepest >= 2, "a share chain reaches friends of friends"
     assert converted > 0
+
+
+def test_the_past_wecom_broadcast_sent_each_staff_members_links_as_a_real_send_does(
+    demo_api: TestClient, engine: Engine
+) -> None:
+    (broadcast,) = [b for b in _get(demo_api, "/broadcasts")["items"] if b["channel"] == "wecom"]
+    with unit_of_work(engine, write=False) as session:
+        sent = session.execute(
+            select(TrackedLink.customer_id, TrackedLink.staff_id, TrackedLink.channel).where(
+                TrackedLink.broadcast_id == broadcast["id"]
+            )
+        ).all()
+    assert sent
+    assert {customer for customer, _, _ in sent} == {None}
+    per_staff: dict[int | None, list[str]] = {}
+    for _, staff_id, channel in sent:
+        per_staff.setdefault(staff_id, []).append(channel)
+    assert all(sorted(channels) == ["poster", "wecom"] for channels in per_staff.values())
+
+    results = _get(demo_api, f"/broadcasts/{broadcast['id']}/results")
+
+    # clicks in the message and scans of the poster; forwards open the same staff links,
+    # which cannot tell who forwarded them: no share chain
+    assert set(results["clicked_by_link"]) == {"wecom", "poster"}
+    assert results["counts"]["clicked"] >= max(results["clicked_by_link"].values())
+    assert results["shares"] == 0
 
 
 @pytest.fixture

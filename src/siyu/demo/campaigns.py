@@ -18,9 +18,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from siyu.connectors.aliyun_sms_sim.seed import MEMBER_DAY
-from siyu.content import links
+from siyu.content import links, staff_links
 from siyu.demo.channels import SMS_SIGN
-from siyu.demo.clicks import Clicks, LinkOwner
+from siyu.demo.clicks import Clicks, LinkOwner, StaffLink, StaffMessage
 from siyu.demo.insights import BUYERS_THIS_YEAR, GOLD_AND_UP, GREEN_TEA_FRIENDS
 from siyu.demo.library import LONGJING_URL, PRESALE_URL, Library
 from siyu.demo.people import Loaded, Progress
@@ -35,6 +35,7 @@ from siyu.messaging.schemas import (
     DeliveryStatus,
     SmsContent,
 )
+from siyu.messaging.wecom_content import POSTER_CHANNEL
 from siyu.models import Broadcast, Delivery, SegmentSnapshot, TrackedLink
 from siyu.models import WecomBroadcastTask as WecomTask
 
@@ -92,13 +93,28 @@ def past_broadcasts(library: Library, now: datetime) -> list[PastBroadcast]:
     member_day = _last(now, None, 18, 10)
     return [
         PastBroadcast(
+            name="明前龙井预告",
+            channel=Channel.EMAIL,
+            segment=GREEN_TEA_FRIENDS,
+            content=Content(
+                subject="{客户昵称}，今年的明前龙井下周到店",
+                text="{客户昵称}您好：\n今年的明前龙井下周到店，老茶客可先登记品鉴装："
+                f"{LONGJING_URL}\n\n山茶集",
+                html="<p>{客户昵称}您好：</p><p>今年的明前龙井下周到店，老茶客可先登记"
+                f'品鉴装。</p><p><a href="{LONGJING_URL}">登记品鉴装</a></p><p>山茶集</p>',
+            ),
+            sent_at=_last(now, 3, 20, 11),
+            open_rate=0.45,
+            share_rate=0.2,
+        ),
+        PastBroadcast(
             name="新品龙井上市",
             channel=Channel.WECOM,
             segment=GREEN_TEA_FRIENDS,
             content=Content(
                 text="您好，我是{员工姓名}。今年的明前龙井到店了，嫩芽一芽一叶，"
-                f"豆香清雅。给您留了一份品鉴装，预订戳 {LONGJING_URL} 转发给爱喝茶的朋友，"
-                "对方下单您也得双倍积分～",
+                f"豆香清雅。给您留了一份品鉴装，预订戳 {LONGJING_URL} ，"
+                "也欢迎转发给爱喝茶的朋友，扫海报可到店自取～",
                 poster_id=library.longjing_poster,
                 poster_url=LONGJING_URL,
             ),
@@ -185,8 +201,12 @@ def load_broadcasts(
         )
         finished = play_out(session, broadcast, spec, rows, userids, rng)
         backdate(session, broadcast, spec.sent_at, finished)
-        owners = mint_links(session, broadcast, spec, rows)
-        clicks.play(broadcast, owners, spec.open_rate, spec.share_rate)
+        if spec.channel == Channel.WECOM:
+            messages = mint_staff_links(session, broadcast, spec, rows)
+            clicks.play_staff(broadcast, messages, spec.open_rate, spec.share_rate)
+        else:
+            owners = mint_links(session, broadcast, spec, rows)
+            clicks.play(broadcast, owners, spec.open_rate, spec.share_rate)
         report("broadcasts", done, len(specs))
     clicks.record()
 
@@ -299,14 +319,7 @@ def mint_links(
             channel=broadcast.channel,
             recipients=recipients,
         )
-    session.execute(
-        update(TrackedLink)
-        .where(
-            TrackedLink.workspace_id == broadcast.workspace_id,
-            TrackedLink.broadcast_id == broadcast.id,
-        )
-        .values(created_at=spec.sent_at - timedelta(seconds=5))
-    )
+    _backdate_links(session, broadcast, spec.sent_at)
     reached = {
         row.customer_id: row.sent_at
         for row in rows
@@ -325,3 +338,61 @@ def mint_links(
         for link_id, customer_id, code, url in found
         if customer_id in reached
     ]
+
+
+def mint_staff_links(
+    session: Session, broadcast: Broadcast, spec: PastBroadcast, rows: Sequence[Delivery]
+) -> list[StaffMessage]:
+    """Each staff member's tracked links, minted by the links service as a WeCom send
+    mints them (one per url in the text, one for the poster's QR code); returns each staff
+    member's message with the customers it reached."""
+    reached: dict[int | None, dict[int, datetime]] = {}
+    for row in rows:
+        sent = reached.setdefault(row.staff_id, {})
+        if row.sent_at is not None and row.status != DeliveryStatus.FAILED.value:
+            sent[row.customer_id] = row.sent_at
+    text_urls = links.find_links(spec.content.text or "")
+    poster_urls = [spec.content.poster_url] if spec.content.poster_id else []
+    for staff_id in reached:
+        for channel, urls in ((broadcast.channel, text_urls), (POSTER_CHANNEL, poster_urls)):
+            staff_links.track_for_staff(
+                session,
+                broadcast.workspace_id,
+                broadcast_id=broadcast.id,
+                staff_id=staff_id,
+                channel=channel,
+                urls=[url for url in urls if url],
+            )
+    _backdate_links(session, broadcast, spec.sent_at)
+    found = session.execute(
+        select(
+            TrackedLink.staff_id,
+            TrackedLink.id,
+            TrackedLink.code,
+            TrackedLink.url,
+            TrackedLink.channel,
+        )
+        .where(
+            TrackedLink.workspace_id == broadcast.workspace_id,
+            TrackedLink.broadcast_id == broadcast.id,
+        )
+        .order_by(TrackedLink.id)
+    ).all()
+    sent_links: dict[int | None, list[StaffLink]] = {}
+    for staff_id, link_id, code, url, channel in found:
+        sent_links.setdefault(staff_id, []).append(StaffLink(link_id, code, url, channel))
+    return [
+        StaffMessage(sent_links.get(staff_id, []), customers)
+        for staff_id, customers in reached.items()
+    ]
+
+
+def _backdate_links(session: Session, broadcast: Broadcast, sent_at: datetime) -> None:
+    session.execute(
+        update(TrackedLink)
+        .where(
+            TrackedLink.workspace_id == broadcast.workspace_id,
+            TrackedLink.broadcast_id == broadcast.id,
+        )
+        .values(created_at=sent_at - timedelta(seconds=5))
+    )

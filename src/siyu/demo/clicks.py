@@ -4,8 +4,11 @@ forwarding them (share edges over up to three levels), and orders after a click.
 The rows follow the links service's rules (see content/links.py): a browser is bound to a
 customer when it opens that customer's own link; a forwarded link opened by someone else is
 a share edge from the link's customer to that browser; an open by a known customer is a
-`link_opened` event on their timeline. They are written directly because they happened in
-the past; the orders go through the commerce service.
+`link_opened` event on their timeline. A WeCom message carries its staff member's links
+(content/staff_links.py), the same for everyone it reached: an open of one is a click of
+whoever the browser is known as, now or once it opens a link of its own later, and makes
+no share edge. They are written directly because they happened in the past; the orders go
+through the commerce service.
 """
 
 import random
@@ -25,6 +28,8 @@ from siyu.demo.people import ACTOR, Loaded
 from siyu.events import service as events_service
 from siyu.events.schemas import CustomerRefIn, EventIn
 from siyu.exceptions import SiyuError
+from siyu.messaging import opens as messaging_opens
+from siyu.messaging.schemas import Channel
 from siyu.models import Broadcast, Customer, LinkVisit, LinkVisitor, ShareEdge
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -44,6 +49,8 @@ FRIEND_RATE = 0.45
 KNOWN_RATE = 0.3
 MAX_LEVELS = 3
 CONVERSION_RATE = 0.2
+# Of an email's recipients who click nothing, how many are seen reading it (its pixel).
+PIXEL_READ_RATE = 0.3
 BATCH = 500
 
 
@@ -56,6 +63,25 @@ class LinkOwner:
     code: str
     url: str
     reached_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffLink:
+    """A staff member's tracked link in their WeCom message: in its text ("wecom") or the
+    QR code of its poster ("poster")."""
+
+    link_id: int
+    code: str
+    url: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    """One staff member's WeCom message: its links, and the customers it reached, when."""
+
+    links: list[StaffLink]
+    reached: dict[int, datetime]
 
 
 @dataclass(frozen=True)
@@ -93,7 +119,78 @@ class Clicks:
                 first[owner.customer_id] = at
         opens += self._shares(owners, first, share_rate)
         self._write(broadcast, opens, agent)
+        self._read(broadcast, owners, first)
         self._convert(broadcast, first)
+
+    def _read(
+        self, broadcast: Broadcast, owners: list[LinkOwner], first: dict[int, datetime]
+    ) -> None:
+        """Mark deliveries opened as the real paths do: a click on an own link shows the
+        message was read; an email's pixel shows it for clickers (a moment before their
+        click) and for some who read without clicking."""
+        email = broadcast.channel == Channel.EMAIL.value
+        read: dict[int, datetime] = {}
+        for owner in owners:
+            clicked = first.get(owner.customer_id)
+            if clicked is not None:
+                before = timedelta(minutes=self.rng.uniform(0.5, 8)) if email else timedelta()
+                read[owner.customer_id] = clicked - before
+            elif email and self.rng.random() < PIXEL_READ_RATE:
+                at = owner.reached_at + timedelta(minutes=self.rng.expovariate(1 / 240))
+                if at < self.now:
+                    read[owner.customer_id] = at
+        for customer_id, at in sorted(read.items(), key=lambda item: item[1]):
+            messaging_opens.mark_opened(
+                self.session,
+                broadcast.workspace_id,
+                at,
+                via="pixel" if email else "click",
+                broadcast_id=broadcast.id,
+                customer_id=customer_id,
+                channel=broadcast.channel,
+            )
+
+    def play_staff(
+        self,
+        broadcast: Broadcast,
+        messages: list[StaffMessage],
+        open_rate: float,
+        share_rate: float,
+    ) -> None:
+        """Recipients click a link in their staff member's message or scan its poster in
+        their own browser; some forward it, and the friends who open a forward click the
+        same link: a known customer, or a browser Siyu has never met."""
+        clicks: list[tuple[StaffLink, LinkVisitor, datetime]] = []
+        first: dict[int, datetime] = {}
+        for message in messages:
+            for customer_id, reached_at in sorted(message.reached.items()):
+                if not message.links or self.rng.random() >= open_rate:
+                    continue
+                at = reached_at + timedelta(minutes=self.rng.expovariate(1 / 180))
+                if at >= self.now:
+                    continue
+                link = self.rng.choice(message.links)
+                clicks.append((link, self._visitor(customer_id, at), at))
+                first[customer_id] = at
+                if self.rng.random() < share_rate:
+                    clicks += [(link, friend, seen) for friend, seen in self._friends(at)]
+        self._write_staff(broadcast, clicks)
+        self._convert(broadcast, first)
+
+    def _friends(self, at: datetime) -> list[tuple[LinkVisitor, datetime]]:
+        """Who opens a forwarded message, and when: a customer known from their own
+        links, or a stranger."""
+        known = [v for v in self.visitors.values() if v.customer_id is not None]
+        found: list[tuple[LinkVisitor, datetime]] = []
+        for _ in range(self.rng.randint(1, 3)):
+            seen = self._later(at, 240)
+            if seen >= self.now:
+                continue
+            if known and self.rng.random() < KNOWN_RATE:
+                found.append((self.rng.choice(known), seen))
+            else:
+                found.append((self._visitor(None, seen), seen))
+        return found
 
     def _later(self, at: datetime, mean_minutes: float) -> datetime:
         return at + timedelta(minutes=1 + self.rng.expovariate(1 / mean_minutes))
@@ -132,7 +229,10 @@ class Clicks:
         """Openers forward their link; friends who got the broadcast too forward theirs."""
         pool = [owner for owner in owners if owner.customer_id not in first]
         self.rng.shuffle(pool)
-        known = [c for c in self.visitors if c not in {o.customer_id for o in owners}]
+        recipients = {o.customer_id for o in owners}
+        known = [
+            c for c, v in self.visitors.items() if v.customer_id is not None and c not in recipients
+        ]
         sharers = [o for o in owners if o.customer_id in first and self.rng.random() < share_rate]
         found: list[_Open] = []
         for level in range(MAX_LEVELS):
@@ -205,23 +305,62 @@ class Clicks:
         self.session.add_all(edges.values())
         self.session.flush()
         for visit, found in visits:
-            if visit.customer_id is None:
-                continue
-            self.events.append(
-                EventIn(
-                    id=f"{LINK_OPENED}:{visit.id}",
-                    type=LINK_OPENED,
-                    occurred_at=found.at,
-                    customer=CustomerRefIn(customer_id=visit.customer_id),
-                    properties={
-                        "url": found.link.url,
-                        "link_code": found.link.code,
-                        "broadcast_id": broadcast.id,
-                        "channel": broadcast.channel,
-                        "shared_by": None if found.own else found.link.customer_id,
-                    },
-                )
+            shared_by = None if found.own else found.link.customer_id
+            self._opened(broadcast, visit, found.link.url, found.link.code, shared_by=shared_by)
+
+    def _write_staff(
+        self, broadcast: Broadcast, clicks: list[tuple[StaffLink, LinkVisitor, datetime]]
+    ) -> None:
+        """Visits of staff members' links (no share edges), then the timeline events of
+        openers known at the time."""
+        self.session.add_all({id(visitor): visitor for _, visitor, _ in clicks}.values())
+        self.session.flush()
+        visits: list[tuple[LinkVisit, StaffLink]] = []
+        for link, visitor, at in sorted(clicks, key=lambda click: click[2]):
+            bound = visitor.bound_at is not None and visitor.bound_at <= at
+            visit = LinkVisit(
+                workspace_id=broadcast.workspace_id,
+                link_id=link.link_id,
+                visitor_id=visitor.id,
+                customer_id=visitor.customer_id if bound else None,
+                kind="staff",
+                visited_at=at,
+                user_agent=WECHAT_AGENT,
             )
+            visits.append((visit, link))
+        self.session.add_all([visit for visit, _ in visits])
+        self.session.flush()
+        for visit, link in visits:
+            self._opened(broadcast, visit, link.url, link.code, channel=link.channel)
+
+    def _opened(
+        self,
+        broadcast: Broadcast,
+        visit: LinkVisit,
+        url: str,
+        code: str,
+        *,
+        shared_by: int | None = None,
+        channel: str | None = None,
+    ) -> None:
+        """The `link_opened` event of a visit by a customer known at the time."""
+        if visit.customer_id is None:
+            return
+        self.events.append(
+            EventIn(
+                id=f"{LINK_OPENED}:{visit.id}",
+                type=LINK_OPENED,
+                occurred_at=visit.visited_at,
+                customer=CustomerRefIn(customer_id=visit.customer_id),
+                properties={
+                    "url": url,
+                    "link_code": code,
+                    "broadcast_id": broadcast.id,
+                    "channel": channel or broadcast.channel,
+                    "shared_by": shared_by,
+                },
+            )
+        )
 
     def _convert(self, broadcast: Broadcast, first: dict[int, datetime]) -> None:
         """Some who clicked buy on the mini-program within a few days."""

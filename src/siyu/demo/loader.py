@@ -36,7 +36,7 @@ from siyu.workspace.principal import Principal
 from siyu.workspace.repository import WorkspaceRepository
 from siyu.workspace.roles import Role
 
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 DEFAULT_SEED = 20240601
 
 
