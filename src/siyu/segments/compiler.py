@@ -2,14 +2,21 @@
 
 Every condition becomes the set of customer ids it holds for, read from the narrowest
 indexed table (tag assignments, feature rows, event counters…); groups become set algebra:
-all → INTERSECT, any → UNION, not → EXCEPT. The live-customer table is only scanned where
-a condition is about the profile itself or a negation needs "everyone else".
+all → INTERSECT, any → UNION, not → EXCEPT. A negative condition ("has none of these
+tags", "not opted out") stays a complement as long as it can: inside "all" it is EXCEPTed
+from the positive conditions, so the live-customer table is only scanned where a condition
+is about the profile itself or nothing positive is left to subtract from. Merged customers
+are taken out once at the end (they are few), instead of every id being looked up.
+
+Evaluated for a few customers (the changed ones), every table read is scoped to them, so
+the cost follows their number, not the workspace's.
 
 Relative windows are calendar days in the workspace's time zone: "within the last 30
 days" is today and the 29 days before it, from local midnight.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,10 +24,12 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Float,
+    Integer,
     Select,
     String,
     case,
     cast,
+    column,
     except_,
     func,
     intersect,
@@ -28,7 +37,9 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    values,
 )
+from sqlalchemy.orm import QueryableAttribute
 
 from siyu.commerce.repository import COUNTED_STATUSES, PAID_STATUSES
 from siyu.events import counters
@@ -79,61 +90,103 @@ FEATURE_WINDOWS = {30: "30d", 90: "90d", 365: "365d"}
 IdSet = Select[Any] | CompoundSelect[Any]
 
 
+@dataclass(frozen=True)
+class _Complement:
+    """The live customers NOT in `ids` (kept unevaluated so "all" can EXCEPT it)."""
+
+    ids: IdSet
+
+
+Answer = IdSet | _Complement
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    ctx: CompileContext
+    # Evaluate for these customers only (a CTE of their ids), or for everyone.
+    only: Any = None
+
+    @property
+    def workspace_id(self) -> int:
+        return self.ctx.workspace_id
+
+    def narrow(self, stmt: Select[Any], customer_id: _Column) -> Select[Any]:
+        if self.only is None:
+            return stmt
+        return stmt.where(customer_id.in_(select(self.only.c.id)))
+
+
 # -- entry points ---------------------------------------------------------------------------
 
 
-def compile_rule(node: RuleNode, ctx: CompileContext) -> Select[Any]:
-    """The ids of the live customers the rule holds for, each once."""
-    return _live(ctx).where(Customer.id.in_(_compile(node, ctx)))
+def compile_rule(
+    node: RuleNode, ctx: CompileContext, only: Sequence[int] | None = None
+) -> Select[Any]:
+    """The ids (column `id`) of the live customers the rule holds for, each once; with
+    `only`, of those among these customers."""
+    if only is not None:
+        ids = values(column("id", Integer), name="scope").data([(i,) for i in only])
+        scope = _Scope(ctx, ids.cte("scope"))
+        answer = _materialize(_compile(node, scope), scope)
+        return _live(scope).where(Customer.id.in_(answer))
+    scope = _Scope(ctx)
+    merged = select(Customer.id).where(
+        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_not(None)
+    )
+    found = except_(_materialize(_compile(node, scope), scope), merged).subquery()
+    return select(next(iter(found.c)).label("id"))
 
 
 def count_query(node: RuleNode, ctx: CompileContext) -> Select[Any]:
     return select(func.count()).select_from(compile_rule(node, ctx).subquery())
 
 
-def restricted(node: RuleNode, ctx: CompileContext, customer_ids: IdSet) -> Select[Any]:
-    """The rule evaluated for just these customers (re-evaluating those that changed)."""
-    return compile_rule(node, ctx).where(Customer.id.in_(customer_ids))
-
-
-def _live(ctx: CompileContext) -> Select[Any]:
-    return select(Customer.id).where(
-        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_(None)
+def _live(scope: _Scope) -> Select[Any]:
+    live = select(Customer.id).where(
+        Customer.workspace_id == scope.workspace_id, Customer.merged_into_id.is_(None)
     )
+    return scope.narrow(live, Customer.id)
 
 
 # -- set algebra ------------------------------------------------------------------------------
 
 
-def _compile(node: RuleNode, ctx: CompileContext) -> IdSet:
+def _compile(node: RuleNode, scope: _Scope) -> Answer:
     if isinstance(node, AllOf):
-        return _all(node.children, ctx)
+        return _all(node.children, scope)
     if isinstance(node, AnyOf):
-        return union(*(_compile(child, ctx) for child in node.children)).subquery().select()
+        branches = (_materialize(_compile(child, scope), scope) for child in node.children)
+        return union(*branches).subquery().select()
     if isinstance(node, Not):
-        return _everyone_but(_compile(node.child, ctx), ctx)
-    return _condition(node, ctx)
+        return _negate(_compile(node.child, scope))
+    return _condition(node, scope)
 
 
-def _all(children: tuple[RuleNode, ...], ctx: CompileContext) -> IdSet:
-    positive = [_compile(c, ctx) for c in children if not isinstance(c, Not)]
-    negative = [_compile(c.child, ctx) for c in children if isinstance(c, Not)]
-    base = positive[0] if len(positive) == 1 else None
+def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
+    answers = [_compile(child, scope) for child in children]
+    positive = [a for a in answers if not isinstance(a, _Complement)]
+    negative = [a.ids for a in answers if isinstance(a, _Complement)]
     if not positive:
-        base = _live(ctx)
-    elif base is None:
-        base = intersect(*positive).subquery().select()
+        return _Complement(union(*negative).subquery().select()) if negative else _live(scope)
+    base = positive[0] if len(positive) == 1 else intersect(*positive).subquery().select()
     if not negative:
         return base
     return except_(base, *negative).subquery().select()
 
 
-def _everyone_but(ids: IdSet, ctx: CompileContext) -> IdSet:
-    return except_(_live(ctx), ids).subquery().select()
+def _negate(answer: Answer) -> Answer:
+    return answer.ids if isinstance(answer, _Complement) else _Complement(answer)
 
 
-def _holds(ctx: CompileContext, positive: IdSet, *, negate: bool) -> IdSet:
-    return _everyone_but(positive, ctx) if negate else positive
+def _materialize(answer: Answer, scope: _Scope) -> IdSet:
+    if isinstance(answer, _Complement):
+        return except_(_live(scope), answer.ids).subquery().select()
+    return answer
+
+
+def _holds(positive: IdSet, *, negate: bool) -> Answer:
+    return _Complement(positive) if negate else positive
 
 
 def _compare(column: ColumnElement[Any], op: str, value: tuple[Any, Any]) -> ColumnElement[bool]:
@@ -165,92 +218,97 @@ def _negated_compare(column: ColumnElement[Any], op: str, value: tuple[Any, Any]
 # -- conditions -------------------------------------------------------------------------------
 
 
-def _condition(condition: Condition, ctx: CompileContext) -> IdSet:
-    compiler: Callable[[Any, CompileContext], IdSet] = _COMPILERS[type(condition)]
-    return compiler(condition, ctx)
+def _condition(condition: Condition, scope: _Scope) -> Answer:
+    compiler: Callable[[Any, _Scope], Answer] = _COMPILERS[type(condition)]
+    return compiler(condition, scope)
 
 
-def _identity(condition: IdentityCondition, ctx: CompileContext) -> IdSet:
+def _identity(condition: IdentityCondition, scope: _Scope) -> Answer:
     ids = select(Identity.customer_id).where(
-        Identity.workspace_id == ctx.workspace_id, Identity.kind == condition.kind
+        Identity.workspace_id == scope.workspace_id, Identity.kind == condition.kind
     )
-    return _holds(ctx, ids, negate=condition.op == "has_not")
+    return _holds(scope.narrow(ids, Identity.customer_id), negate=condition.op == "has_not")
 
 
-def _clv(condition: ClvCondition, ctx: CompileContext) -> IdSet:
+def _clv(condition: ClvCondition, scope: _Scope) -> Answer:
     column = getattr(CustomerFeature, condition.metric)
-    return _feature(ctx, _compare(column, condition.op, condition.value))
+    return _feature(scope, _compare(column, condition.op, condition.value))
 
 
-def _stage(condition: StageCondition, ctx: CompileContext) -> IdSet:
+def _stage(condition: StageCondition, scope: _Scope) -> Answer:
     stage = Customer.lifecycle_stage.in_(condition.stages)
-    return _live(ctx).where(stage if condition.op == "in" else ~stage)
+    return _live(scope).where(stage if condition.op == "in" else ~stage)
 
 
-def _group(condition: GroupCondition, ctx: CompileContext) -> IdSet:
+def _group(condition: GroupCondition, scope: _Scope) -> Answer:
     members = select(CustomerGroupMember.customer_id).where(
-        CustomerGroupMember.workspace_id == ctx.workspace_id,
+        CustomerGroupMember.workspace_id == scope.workspace_id,
         CustomerGroupMember.customer_id.is_not(None),
         CustomerGroupMember.status == "active",
     )
     if condition.group_ids:
         members = members.where(CustomerGroupMember.group_id.in_(condition.group_ids))
-    return _holds(ctx, members, negate=condition.op == "in_none")
+    members = scope.narrow(members, CustomerGroupMember.customer_id)
+    return _holds(members, negate=condition.op == "in_none")
 
 
-def _segment(condition: SegmentCondition, ctx: CompileContext) -> IdSet:
+def _segment(condition: SegmentCondition, scope: _Scope) -> Answer:
     members = select(SegmentMember.customer_id).where(
-        SegmentMember.workspace_id == ctx.workspace_id,
+        SegmentMember.workspace_id == scope.workspace_id,
         SegmentMember.segment_id == condition.segment_id,
     )
-    return _holds(ctx, members, negate=condition.op == "not_in")
+    members = scope.narrow(members, SegmentMember.customer_id)
+    return _holds(members, negate=condition.op == "not_in")
 
 
-def _subscription(condition: SubscriptionCondition, ctx: CompileContext) -> IdSet:
-    opted = select(OptOut.customer_id).where(OptOut.workspace_id == ctx.workspace_id)
+def _subscription(condition: SubscriptionCondition, scope: _Scope) -> Answer:
+    opted = select(OptOut.customer_id).where(OptOut.workspace_id == scope.workspace_id)
     if condition.channel != "any":
         opted = opted.where(OptOut.channel.in_((condition.channel, "all")))
-    return _holds(ctx, opted, negate=condition.op == "not_opted_out")
+    opted = scope.narrow(opted, OptOut.customer_id)
+    return _holds(opted, negate=condition.op == "not_opted_out")
 
 
-def _feature(ctx: CompileContext, predicate: ColumnElement[bool]) -> Select[Any]:
-    return select(CustomerFeature.customer_id).where(
-        CustomerFeature.workspace_id == ctx.workspace_id, predicate
+def _feature(scope: _Scope, predicate: ColumnElement[bool]) -> Select[Any]:
+    rows = select(CustomerFeature.customer_id).where(
+        CustomerFeature.workspace_id == scope.workspace_id, predicate
     )
+    return scope.narrow(rows, CustomerFeature.customer_id)
 
 
 # profile ---------------------------------------------------------------------------------
 
 
-def _profile(condition: ProfileCondition, ctx: CompileContext) -> Select[Any]:
+def _profile(condition: ProfileCondition, scope: _Scope) -> Answer:
     if condition.kind == "custom":
         msg = f"unresolved custom field {condition.field}: call resolve_rule first"
         raise ValueError(msg)
     column = profile_column(condition)
-    return _live(ctx).where(profile_predicate(condition, column, ctx))
+    return _live(scope).where(profile_predicate(condition, column, scope.ctx))
 
 
 # tags ------------------------------------------------------------------------------------
 
 
-def _tag(condition: TagCondition, ctx: CompileContext) -> IdSet:
+def _tag(condition: TagCondition, scope: _Scope) -> Answer:
     def carrying(tag_ids: tuple[int, ...]) -> Select[Any]:
         stmt = select(CustomerTag.customer_id).where(
-            CustomerTag.workspace_id == ctx.workspace_id, CustomerTag.tag_id.in_(tag_ids)
+            CustomerTag.workspace_id == scope.workspace_id, CustomerTag.tag_id.in_(tag_ids)
         )
         if condition.source is not None:
             stmt = stmt.where(CustomerTag.source == condition.source)
-        return stmt
+        return scope.narrow(stmt, CustomerTag.customer_id)
 
     if condition.op == "has_all" and len(condition.tag_ids) > 1:
         return intersect(*(carrying((tag_id,)) for tag_id in condition.tag_ids)).subquery().select()
-    return _holds(ctx, carrying(condition.tag_ids), negate=condition.op == "has_none")
+    return _holds(carrying(condition.tag_ids), negate=condition.op == "has_none")
 
 
 # follow relations -------------------------------------------------------------------------
 
 
-def _follow(condition: FollowCondition, ctx: CompileContext) -> IdSet:
+def _follow(condition: FollowCondition, scope: _Scope) -> Answer:
+    ctx = scope.ctx
     stmt = select(FollowRelation.customer_id).where(FollowRelation.workspace_id == ctx.workspace_id)
     if condition.status == "active":
         stmt = stmt.where(FollowRelation.status == "active")
@@ -284,48 +342,51 @@ def _follow(condition: FollowCondition, ctx: CompileContext) -> IdSet:
         stmt = stmt.where(or_(*states))
     if condition.added_within_days is not None:
         stmt = stmt.where(FollowRelation.added_at >= ctx.window_start(condition.added_within_days))
-    return _holds(ctx, stmt, negate=condition.op == "has_not")
+    stmt = scope.narrow(stmt, FollowRelation.customer_id)
+    return _holds(stmt, negate=condition.op == "has_not")
 
 
 # orders ----------------------------------------------------------------------------------
 
 
-def _orders(condition: OrdersCondition, ctx: CompileContext) -> IdSet:
+def _orders(condition: OrdersCondition, scope: _Scope) -> Answer:
     value = (float(condition.value[0]), float(condition.value[1]))
     # A customer without orders has count 0 and sum 0, but no average.
     zero_holds = condition.metric != "avg_paid" and _zero_holds(condition.op, value)
     filtered = condition.platforms or condition.product_ids or condition.categories
-    metric = _order_metric_from_stats(condition, ctx) if not filtered else None
+    metric = _order_metric_from_stats(condition, scope) if not filtered else None
     if metric is not None:
         table_ids, column = metric
         if zero_holds:
             failing = table_ids.where(_negated_compare(column, condition.op, condition.value))
-            return _everyone_but(failing, ctx)
+            return _Complement(failing)
         return table_ids.where(_compare(column, condition.op, condition.value))
-    aggregate = _order_aggregate(condition, ctx)
+    aggregate = _order_aggregate(condition, scope)
     if zero_holds:
-        return _everyone_but(
+        return _Complement(
             aggregate.having(
                 _negated_compare(_order_measure(condition), condition.op, condition.value)
-            ),
-            ctx,
+            )
         )
     return aggregate.having(_compare(_order_measure(condition), condition.op, condition.value))
 
 
 def _order_metric_from_stats(
-    condition: OrdersCondition, ctx: CompileContext
+    condition: OrdersCondition, scope: _Scope
 ) -> tuple[Select[Any], Any] | None:
     """Kept per-customer stats answer unfiltered counts and sums without reading orders."""
     if condition.within_days is None:
         count, paid = Customer.order_count, Customer.total_paid_fen
-        ids = _live(ctx)
+        ids = _live(scope)
     elif condition.within_days in FEATURE_WINDOWS:
         suffix = FEATURE_WINDOWS[condition.within_days]
         count = getattr(CustomerFeature, f"orders_{suffix}")
         paid = getattr(CustomerFeature, f"paid_{suffix}_fen")
-        ids = select(CustomerFeature.customer_id).where(
-            CustomerFeature.workspace_id == ctx.workspace_id
+        ids = scope.narrow(
+            select(CustomerFeature.customer_id).where(
+                CustomerFeature.workspace_id == scope.workspace_id
+            ),
+            CustomerFeature.customer_id,
         )
     else:
         return None
@@ -336,7 +397,8 @@ def _order_metric_from_stats(
     return ids.where(count > 0), cast(paid, Float) / count
 
 
-def _order_aggregate(condition: OrdersCondition, ctx: CompileContext) -> Select[Any]:
+def _order_aggregate(condition: OrdersCondition, scope: _Scope) -> Select[Any]:
+    ctx = scope.ctx
     stmt = select(Order.customer_id).where(
         Order.workspace_id == ctx.workspace_id,
         Order.customer_id.is_not(None),
@@ -357,7 +419,7 @@ def _order_aggregate(condition: OrdersCondition, ctx: CompileContext) -> Select[
             )
             items = items.where(OrderItem.product_id.in_(products))
         stmt = stmt.where(Order.id.in_(items))
-    return stmt.group_by(Order.customer_id)
+    return scope.narrow(stmt, Order.customer_id).group_by(Order.customer_id)
 
 
 def _order_measure(condition: OrdersCondition) -> ColumnElement[Any]:
@@ -373,17 +435,18 @@ def _order_measure(condition: OrdersCondition) -> ColumnElement[Any]:
 # RFM ---------------------------------------------------------------------------------------
 
 
-def _rfm(condition: RfmCondition, ctx: CompileContext) -> IdSet:
+def _rfm(condition: RfmCondition, scope: _Scope) -> Answer:
     if condition.op == "class_in":
-        return _feature(ctx, CustomerFeature.rfm_class.in_(condition.classes))
+        return _feature(scope, CustomerFeature.rfm_class.in_(condition.classes))
     column = getattr(CustomerFeature, f"rfm_{condition.score}")
-    return _feature(ctx, _compare(column, condition.op, condition.value))
+    return _feature(scope, _compare(column, condition.op, condition.value))
 
 
 # events ------------------------------------------------------------------------------------
 
 
-def _event(condition: EventCondition, ctx: CompileContext) -> IdSet:
+def _event(condition: EventCondition, scope: _Scope) -> Answer:
+    ctx = scope.ctx
     threshold = {
         "did": 1,
         "did_not": 1,
@@ -401,10 +464,10 @@ def _event(condition: EventCondition, ctx: CompileContext) -> IdSet:
         if condition.within_days is not None:
             first = ctx.today - timedelta(days=condition.within_days - 1)
             stmt = stmt.where(EventCounter.day >= first)
-        stmt = stmt.group_by(EventCounter.customer_id)
+        stmt = scope.narrow(stmt, EventCounter.customer_id).group_by(EventCounter.customer_id)
         if threshold > 1:
             stmt = stmt.having(func.sum(EventCounter.count) >= threshold)
-        return _holds(ctx, stmt, negate=negate)
+        return _holds(stmt, negate=negate)
     raw = select(Event.customer_id).where(
         Event.workspace_id == ctx.workspace_id, Event.event_type == condition.event_type
     )
@@ -412,10 +475,10 @@ def _event(condition: EventCondition, ctx: CompileContext) -> IdSet:
         raw = raw.where(Event.occurred_at >= ctx.window_start(condition.within_days))
     for where in condition.where:
         raw = raw.where(_property_predicate(where))
-    raw = raw.group_by(Event.customer_id)
+    raw = scope.narrow(raw, Event.customer_id).group_by(Event.customer_id)
     if threshold > 1:
         raw = raw.having(func.count() >= threshold)
-    return _holds(ctx, raw, negate=negate)
+    return _holds(raw, negate=negate)
 
 
 def _counter_dimension(condition: EventCondition, ctx: CompileContext) -> str | None:
@@ -459,7 +522,7 @@ def _equals(element: Any, value: object) -> ColumnElement[bool]:
     return element.as_string() == cast(literal(value), String)  # type: ignore[no-any-return]
 
 
-_COMPILERS: dict[type, Callable[[Any, CompileContext], IdSet]] = {
+_COMPILERS: dict[type, Callable[[Any, _Scope], Answer]] = {
     ProfileCondition: _profile,
     TagCondition: _tag,
     IdentityCondition: _identity,

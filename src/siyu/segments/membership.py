@@ -35,10 +35,7 @@ def build(
     assert segment.rule is not None
     started = time.perf_counter()
     node = parse_rule(segment.rule)
-    answer = compile_rule(node, ctx)
-    if only is not None:
-        answer = answer.where(answer.selected_columns[0].in_(list(only)))
-    answer_ids = answer.subquery("answer")
+    answer_ids = compile_rule(node, ctx, only).subquery("answer")
     members = select(SegmentMember.customer_id).where(
         SegmentMember.workspace_id == segment.workspace_id,
         SegmentMember.segment_id == segment.id,
