@@ -2,8 +2,10 @@
 
 A build or refresh writes only the difference between the rule's answer and the stored
 members — a constant number of statements whatever the sizes — and records each entered
-and left customer in segment_change. A segment's first build records no changes: its
-initial members did not "enter" anything a journey should react to.
+and left customer in segment_change. The answer is evaluated once, into a temporary table
+of the connection, which the statements of the difference then read. A segment's first
+build records no changes: its initial members did not "enter" anything a journey should
+react to.
 """
 
 import time
@@ -11,7 +13,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +35,9 @@ from siyu.segments.compiler import compile_rule
 from siyu.segments.context import CompileContext
 from siyu.segments.nodes import RuleNode
 from siyu.segments.rules import parse_rule, referenced_segments
+
+# A rule's answer during one build (created per connection, emptied after each build).
+ANSWER = Table("segment_answer", MetaData(), Column("id", BigInteger, primary_key=True))
 
 
 def build(
@@ -35,7 +52,10 @@ def build(
     assert segment.rule is not None
     started = time.perf_counter()
     node = parse_rule(segment.rule)
-    answer_ids = compile_rule(node, ctx, only).subquery("answer")
+    session.execute(
+        text("CREATE TEMPORARY TABLE IF NOT EXISTS segment_answer (id BIGINT PRIMARY KEY)")
+    )
+    session.execute(insert(ANSWER).from_select(["id"], compile_rule(node, ctx, only)))
     members = select(SegmentMember.customer_id).where(
         SegmentMember.workspace_id == segment.workspace_id,
         SegmentMember.segment_id == segment.id,
@@ -44,10 +64,10 @@ def build(
         members = members.where(SegmentMember.customer_id.in_(list(only)))
     is_member = exists().where(
         SegmentMember.segment_id == segment.id,
-        SegmentMember.customer_id == answer_ids.c.id,
+        SegmentMember.customer_id == ANSWER.c.id,
     )
-    entering = select(answer_ids.c.id).where(~is_member)
-    leaving = members.where(SegmentMember.customer_id.not_in(select(answer_ids.c.id)))
+    entering = select(ANSWER.c.id).where(~is_member)
+    leaving = members.where(SegmentMember.customer_id.not_in(select(ANSWER.c.id)))
     now = ctx.now
     record = segment.built_at is not None
     if record:
@@ -72,6 +92,7 @@ def build(
             ).where(~is_member),
         )
     ).rowcount  # type: ignore[attr-defined]
+    session.execute(delete(ANSWER))
     _finish(session, segment, ctx, started, full=only is None)
     return int(entered), int(left)
 
