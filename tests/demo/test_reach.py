@@ -100,6 +100,7 @@ def test_past_broadcasts_have_results_that_add_up_and_a_share_chain(
     }
     deepest = 0
     converted = 0
+    opened = 0
     for broadcast in broadcasts:
         assert broadcast["status"] == "completed"
         created, started, finished = (
@@ -117,6 +118,9 @@ def test_past_broadcasts_have_results_that_add_up_and_a_share_chain(
         assert sum(results["failed_by_reason"].values()) == counts["failed"]
         assert counts["clicked"] <= counts["sent"] + counts["delivered"]
         assert counts["converted"] <= counts["clicked"]
+        if broadcast["channel"] == "email":  # a click shows the email was read; so do pixels
+            assert counts["opened"] >= counts["clicked"]
+            opened += counts["opened"]
         staff_planned = sum(g["counts"]["planned"] for g in results["by_staff"])
         assert staff_planned == counts["planned"]
         if broadcast["channel"] == "wecom":
@@ -129,6 +133,7 @@ def test_past_broadcasts_have_results_that_add_up_and_a_share_chain(
         converted += counts["converted"]
     assert deepest >= 2, "a share chain reaches friends of friends"
     assert converted > 0
+    assert opened > 0
 
 
 def test_the_past_wecom_broadcast_sent_each_staff_members_links_as_a_real_send_does(

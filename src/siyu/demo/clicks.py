@@ -16,7 +16,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from siyu.commerce import service as commerce_service
@@ -25,12 +25,13 @@ from siyu.connectors.commerce import OrderStatus, Platform
 from siyu.content.links import LINK_OPENED
 from siyu.demo import data
 from siyu.demo.people import ACTOR, Loaded
+from siyu.events import registry as event_registry
 from siyu.events import service as events_service
-from siyu.events.schemas import CustomerRefIn, EventIn
-from siyu.exceptions import SiyuError
+from siyu.events.schemas import CustomerRefIn, EventIn, EventTypeIn
+from siyu.exceptions import NotFound, SiyuError
 from siyu.messaging import opens as messaging_opens
 from siyu.messaging.schemas import Channel
-from siyu.models import Broadcast, Customer, LinkVisit, LinkVisitor, ShareEdge
+from siyu.models import Broadcast, Customer, Delivery, LinkVisit, LinkVisitor, ShareEdge
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 WECHAT_AGENT = (
@@ -125,9 +126,10 @@ class Clicks:
     def _read(
         self, broadcast: Broadcast, owners: list[LinkOwner], first: dict[int, datetime]
     ) -> None:
-        """Mark deliveries opened as the real paths do: a click on an own link shows the
-        message was read; an email's pixel shows it for clickers (a moment before their
-        click) and for some who read without clicking."""
+        """Deliveries opened as the real paths mark them (messaging/opens.py): a click on an
+        own link shows the message was read; an email's pixel shows it for clickers (a
+        moment before their click) and for some who read without clicking. An email's
+        first open is an `email_opened` event on the customer's timeline."""
         email = broadcast.channel == Channel.EMAIL.value
         read: dict[int, datetime] = {}
         for owner in owners:
@@ -139,15 +141,49 @@ class Clicks:
                 at = owner.reached_at + timedelta(minutes=self.rng.expovariate(1 / 240))
                 if at < self.now:
                     read[owner.customer_id] = at
-        for customer_id, at in sorted(read.items(), key=lambda item: item[1]):
-            messaging_opens.mark_opened(
+        deliveries = self.session.execute(
+            select(Delivery.id, Delivery.customer_id).where(
+                Delivery.workspace_id == broadcast.workspace_id,
+                Delivery.broadcast_id == broadcast.id,
+                Delivery.channel == broadcast.channel,
+            )
+        ).all()
+        opened = [(d, c, read[c]) for d, c in deliveries if c in read]
+        if not opened:
+            return
+        self.session.execute(update(Delivery), [{"id": d, "opened_at": at} for d, _, at in opened])
+        if not email:
+            return
+        self._ensure_email_opened_type()
+        self.events += [
+            EventIn(
+                id=f"{messaging_opens.EMAIL_OPENED}:{delivery_id}",
+                type=messaging_opens.EMAIL_OPENED,
+                occurred_at=at,
+                customer=CustomerRefIn(customer_id=customer_id),
+                properties={
+                    "broadcast_id": broadcast.id,
+                    "delivery_id": delivery_id,
+                    "via": "pixel",
+                },
+            )
+            for delivery_id, customer_id, at in opened
+        ]
+
+    def _ensure_email_opened_type(self) -> None:
+        try:
+            event_registry.get_type(
+                self.session, self.loaded.workspace_id, messaging_opens.EMAIL_OPENED
+            )
+        except NotFound:
+            event_registry.create_type(
                 self.session,
-                broadcast.workspace_id,
-                at,
-                via="pixel" if email else "click",
-                broadcast_id=broadcast.id,
-                customer_id=customer_id,
-                channel=broadcast.channel,
+                self.loaded.principal,
+                EventTypeIn(
+                    name=messaging_opens.EMAIL_OPENED,
+                    display_name="打开邮件",
+                    properties_schema=messaging_opens.EMAIL_OPENED_SCHEMA,
+                ),
             )
 
     def play_staff(
