@@ -18,7 +18,9 @@ time (first build of a new segment, then a rebuild: warm), and the same question
 SQL over the raw tables (orders and events, not Siyu's features or counters) in DuckDB,
 loaded from the same database in the same run: its count latency and whether both answers
 list exactly the same customers. Windows are calendar days in the workspace time zone, as
-Siyu defines them. DuckDB reads CSV copies written to bench/data/duckdb-<size>-<db>/.
+Siyu defines them, asked as of `--as-of` (default: the generated data's end, 2026-11-01;
+the order windows are recomputed as of then first). DuckDB reads CSV copies written to
+bench/data/duckdb-<size>-<db>/.
 
 With `--cold` (root only) each first build starts cold: the connection pool is discarded and
 the kernel's page cache dropped (`/proc/sys/vm/drop_caches`), so the database reads its
@@ -39,6 +41,7 @@ import duckdb
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from bench import generate
 from bench.common import (
     DATA_DIR,
     DEFAULT_DATABASE_URL,
@@ -48,10 +51,11 @@ from bench.common import (
     percentile,
     url_tag,
 )
+from siyu.analytics import features
 from siyu.db.engine import build_engine
 from siyu.db.session import unit_of_work
 from siyu.models import CustomerFeature
-from siyu.segments import service
+from siyu.segments import membership, service
 from siyu.segments.compiler import compile_rule, count_query
 from siyu.segments.context import CompileContext
 from siyu.segments.rules import parse_rule
@@ -243,6 +247,12 @@ def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="drop the page cache before first builds"
     )
+    parser.add_argument(
+        "--as-of",
+        type=datetime.fromisoformat,
+        default=generate.NOW,
+        help="the moment the questions are asked (default: the end of the generated data)",
+    )
     args = parser.parse_args()
     dataset = Dataset.load(args.database_url, args.size)
     engine = build_engine(args.database_url)
@@ -254,18 +264,18 @@ def main() -> None:
                 f"no features: run `siyu features rebuild --workspace {dataset.workspace_slug}"
                 f" --event-type product_view --database-url {args.database_url}`"
             )
-        ctx = service.context(session, workspace_id)
+        ctx = service.context(session, workspace_id, args.as_of)
+    _features_as_of(engine, ctx)
     params = _parameters(engine, workspace_id)
     params["s30"] = ctx.window_start(30).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     params["s365"] = ctx.window_start(365).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     rules = _rules(params)
-    principal = Principal.system(workspace_id)
     stamp = int(time.time())
 
     builds: dict[str, tuple[float, float]] = {}
     segment_ids: dict[str, int] = {}
     for name in ("Q1", "Q2", "Q3", "Q4"):
-        made = _build(engine, principal, f"bench-{name}-{stamp}", rules[name], cold=args.cold)
+        made = _build(engine, ctx, f"bench-{name}-{stamp}", rules[name], cold=args.cold)
         segment_ids[name], builds[name] = made
     rules["Q5"] = {
         "all": [
@@ -274,7 +284,7 @@ def main() -> None:
         ]
     }
     segment_ids["Q5"], builds["Q5"] = _build(
-        engine, principal, f"bench-Q5-{stamp}", rules["Q5"], cold=args.cold
+        engine, ctx, f"bench-Q5-{stamp}", rules["Q5"], cold=args.cold
     )
 
     folder = DATA_DIR / f"duckdb-{args.size}-{url_tag(args.database_url)}"
@@ -290,7 +300,7 @@ def main() -> None:
     )
     print(
         f"parameters: tags {params['tag_a']} and {params['tag_b']}, not {params['tag_c']};"
-        f" category {params['category']}"
+        f" category {params['category']}; as of {ctx.now:%Y-%m-%d %H:%M} UTC"
     )
     print(
         f"| query | members | Siyu count p50 | p95 | first build{' (cold)' if args.cold else ''}"
@@ -336,10 +346,30 @@ def _row(
     )
 
 
+def _features_as_of(engine: Engine, ctx: CompileContext) -> None:
+    """Order windows as of the questions' moment (the generator writes rows, not features)."""
+    with Session(engine) as session:
+        computed = session.scalar(
+            select(func.max(CustomerFeature.computed_at)).where(
+                CustomerFeature.workspace_id == ctx.workspace_id
+            )
+        )
+        if computed == ctx.now:
+            return
+        ranges = features.id_ranges(session, ctx.workspace_id)
+    started = time.perf_counter()
+    for first, last in ranges:
+        with unit_of_work(engine) as session:
+            features.refresh_range(session, ctx, first, last)
+    took = time.perf_counter() - started
+    print(f"order windows recomputed as of {ctx.now:%Y-%m-%d} in {took:.0f} s")
+
+
 def _build(
-    engine: Engine, principal: Principal, name: str, rule: dict[str, Any], *, cold: bool
+    engine: Engine, ctx: CompileContext, name: str, rule: dict[str, Any], *, cold: bool
 ) -> tuple[int, tuple[float, float]]:
     """Create the segment and build it twice: (first build, rebuild) wall times."""
+    principal = Principal.system(ctx.workspace_id)
     with unit_of_work(engine) as session:
         segment_id = service.create_segment(session, principal, SegmentIn(name=name, rule=rule)).id
     times = []
@@ -348,7 +378,9 @@ def _build(
             _drop_caches(engine)
         started = time.perf_counter()
         with unit_of_work(engine) as session:
-            service.build_segment(session, principal.workspace_id, segment_id)
+            membership.build(
+                session, service.segment_row(session, ctx.workspace_id, segment_id), ctx
+            )
         times.append(time.perf_counter() - started)
     return segment_id, (times[0], times[1])
 
