@@ -137,29 +137,32 @@ class EmailAdapter(_Managed):
         won = hand_over([round_[index].delivery_id for index in held]) if held else set()
         released = self._release(round_, held, won, following, outcomes)
         # In turn, without a task each: the replies arrive together while the first is
-        # awaited. One deadline for all, as if they were awaited side by side. A
-        # connection whose next envelope went out behind the dot prepares that message
-        # right after its verdict, so its content leaves while the others are read.
+        # awaited. One deadline for all, as if they were awaited side by side. Every
+        # connection whose next envelope did not ride its dot is started before any
+        # reply to an envelope is waited for, so a server that stalls at DATA stalls
+        # them all at once (and the wait is one timeout, not one per connection).
         connections, sender = self.pool.connections, self.config.from_address
         deadline = asyncio.get_running_loop().time() + self.config.timeout
-        next_refused: list[SendOutcome | None] = [None] * len(following)
         later: list[int] = []
         for index in range(max(len(round_), len(following))):
             connection = connections[index]
             if index in released:
                 outcomes[round_[index].delivery_id] = await connection.outcome(deadline)
-            if index >= len(following):
-                continue
-            if connection.envelope_sent(sender, following[index].address):
-                next_refused[index] = await _prepare_one(connection, following[index], sender)
-            else:
+            if index < len(following) and not connection.envelope_sent(
+                sender, following[index].address
+            ):
                 later.append(index)
-        if later:
-            prepared = await self._prepare(
-                [connections[i] for i in later], [following[i] for i in later]
-            )
-            for index, outcome in zip(later, prepared, strict=True):
-                next_refused[index] = outcome
+        started = await asyncio.gather(
+            *(connections[i].begin(sender, following[i].address) for i in later)
+        )
+        failed = dict(zip(later, started, strict=True))
+        deadline = asyncio.get_running_loop().time() + self.config.timeout
+        next_refused: list[SendOutcome | None] = []
+        for index, message in enumerate(following):
+            outcome = failed.get(index)
+            if outcome is None:
+                outcome = await _prepare_one(connections[index], message, sender, deadline)
+            next_refused.append(outcome)
         return next_refused
 
     def _release(
@@ -196,8 +199,9 @@ class EmailAdapter(_Managed):
         sender = self.config.from_address
         pairs = list(zip(connections, messages, strict=False))
         started = await asyncio.gather(*(c.begin(sender, m.address) for c, m in pairs))
+        deadline = asyncio.get_running_loop().time() + self.config.timeout
         return [
-            failed if failed is not None else await _prepare_one(c, m, sender)
+            failed if failed is not None else await _prepare_one(c, m, sender, deadline)
             for (c, m), failed in zip(pairs, started, strict=True)
         ]
 
@@ -210,9 +214,11 @@ class _Ready(NamedTuple):
 
 
 async def _prepare_one(
-    connection: HeldConnection, message: _Ready, sender: str
+    connection: HeldConnection, message: _Ready, sender: str, deadline: float
 ) -> SendOutcome | None:
-    return await connection.prepare(sender, message.address, message.content, message.message_id)
+    return await connection.prepare(
+        sender, message.address, message.content, message.message_id, deadline
+    )
 
 
 class SmsAdapter(_Managed):

@@ -193,8 +193,11 @@ class HeldConnection:
         assert self._transport is not None
         self._transport.write(data)
 
-    async def _read(self) -> tuple[int, str]:
-        return await self._replies.read(self.config.timeout)
+    async def _read(self, deadline: float | None = None) -> tuple[int, str]:
+        timeout = self.config.timeout
+        if deadline is not None:
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+        return await self._replies.read(timeout)
 
     def envelope_sent(self, sender: str, recipient: str) -> bool:
         """This message's MAIL, RCPT and DATA are on their way (written behind a dot)."""
@@ -227,18 +230,28 @@ class HeldConnection:
         return None
 
     async def prepare(
-        self, sender: str, recipient: str, content: bytes, message_id: str
+        self,
+        sender: str,
+        recipient: str,
+        content: bytes,
+        message_id: str,
+        deadline: float | None = None,
     ) -> SendOutcome | None:
         """Everything up to the final dot; `content` comes from `payload`. A returned
         outcome means the message was refused (or the server is unreachable) before
-        anything was handed over."""
+        anything was handed over. Replies are waited for up to the timeout, or until
+        `deadline` (a time of the running loop's clock) when one is given."""
         failed = await self.begin(sender, recipient)
         if failed is not None:
             return failed
         try:
             if self._envelope is not None:
                 self._envelope = None
-                replies = [await self._read(), await self._read(), await self._read()]
+                replies = [
+                    await self._read(deadline),
+                    await self._read(deadline),
+                    await self._read(deadline),
+                ]
             else:
                 commands = [
                     f"MAIL FROM:<{sender}>\r\n".encode(),
@@ -248,7 +261,7 @@ class HeldConnection:
                 replies = []
                 for command in commands:
                     self._write(command)
-                    replies.append(await self._read())
+                    replies.append(await self._read(deadline))
                     if replies[-1][0] >= 400:
                         break
             refused = next(((c, t) for c, t in replies if c >= 400), None)
