@@ -155,7 +155,7 @@ def _duck_queries(p: dict[str, Any]) -> dict[str, str]:
         " INTERSECT SELECT customer_id FROM follow_relation WHERE status = 'active'"
         " EXCEPT SELECT customer_id FROM opt_out"
     )
-    q5 = f"SELECT * FROM ({q4}) INTERSECT SELECT id FROM customer WHERE city IN ('上海', '杭州')"
+    q5 = f"SELECT * FROM ({q4}) INTERSECT SELECT id FROM customer WHERE city IN ('上海市', '杭州市')"
     return {
         name: f"SELECT id FROM ({live}) WHERE id IN ({q})"
         for name, q in (("Q1", q1), ("Q2", q2), ("Q3", q3), ("Q4", q4), ("Q5", q5))
@@ -280,7 +280,7 @@ def main() -> None:
     rules["Q5"] = {
         "all": [
             {"type": "segment", "op": "in", "segment_id": segment_ids["Q4"]},
-            {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]},
+            {"type": "profile", "field": "city", "op": "in", "value": ["上海市", "杭州市"]},
         ]
     }
     segment_ids["Q5"], builds["Q5"] = _build(

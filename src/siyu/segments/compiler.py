@@ -97,7 +97,24 @@ class _Complement:
     ids: IdSet
 
 
-Answer = IdSet | _Complement
+@dataclass(frozen=True)
+class _Rows:
+    """The customers whose row in a table with one row per customer (customer,
+    customer_feature) matches every predicate: conditions on the same such table inside
+    "all" become one filter instead of an INTERSECT of scans."""
+
+    table: str
+    base: Select[Any]
+    predicates: tuple[ColumnElement[bool], ...] = ()
+
+    def also(self, *predicates: ColumnElement[bool]) -> "_Rows":
+        return _Rows(self.table, self.base, self.predicates + predicates)
+
+    def select(self) -> Select[Any]:
+        return self.base.where(*self.predicates)
+
+
+Answer = IdSet | _Rows | _Complement
 _Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
@@ -149,6 +166,17 @@ def _live(scope: _Scope) -> Select[Any]:
     return scope.narrow(live, Customer.id)
 
 
+def _customers(scope: _Scope, *predicates: ColumnElement[bool]) -> _Rows:
+    return _Rows("customer", _live(scope), predicates)
+
+
+def _features(scope: _Scope, *predicates: ColumnElement[bool]) -> _Rows:
+    rows = select(CustomerFeature.customer_id).where(
+        CustomerFeature.workspace_id == scope.workspace_id
+    )
+    return _Rows("customer_feature", scope.narrow(rows, CustomerFeature.customer_id), predicates)
+
+
 # -- set algebra ------------------------------------------------------------------------------
 
 
@@ -165,7 +193,13 @@ def _compile(node: RuleNode, scope: _Scope) -> Answer:
 
 def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
     answers = [_compile(child, scope) for child in children]
-    positive = [a for a in answers if not isinstance(a, _Complement)]
+    rows: dict[str, _Rows] = {}
+    for answer in answers:
+        if isinstance(answer, _Rows):
+            same = rows.get(answer.table)
+            rows[answer.table] = same.also(*answer.predicates) if same else answer
+    positive: list[IdSet] = [r.select() for r in rows.values()]
+    positive += [a for a in answers if not isinstance(a, _Rows | _Complement)]
     negative = [a.ids for a in answers if isinstance(a, _Complement)]
     if not positive:
         return _Complement(union(*negative).subquery().select()) if negative else _live(scope)
@@ -176,12 +210,16 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
 
 
 def _negate(answer: Answer) -> Answer:
-    return answer.ids if isinstance(answer, _Complement) else _Complement(answer)
+    if isinstance(answer, _Complement):
+        return answer.ids
+    return _Complement(answer.select() if isinstance(answer, _Rows) else answer)
 
 
 def _materialize(answer: Answer, scope: _Scope) -> IdSet:
     if isinstance(answer, _Complement):
         return except_(_live(scope), answer.ids).subquery().select()
+    if isinstance(answer, _Rows):
+        return answer.select()
     return answer
 
 
@@ -232,12 +270,12 @@ def _identity(condition: IdentityCondition, scope: _Scope) -> Answer:
 
 def _clv(condition: ClvCondition, scope: _Scope) -> Answer:
     column = getattr(CustomerFeature, condition.metric)
-    return _feature(scope, _compare(column, condition.op, condition.value))
+    return _features(scope, _compare(column, condition.op, condition.value))
 
 
 def _stage(condition: StageCondition, scope: _Scope) -> Answer:
     stage = Customer.lifecycle_stage.in_(condition.stages)
-    return _live(scope).where(stage if condition.op == "in" else ~stage)
+    return _customers(scope, stage if condition.op == "in" else ~stage)
 
 
 def _group(condition: GroupCondition, scope: _Scope) -> Answer:
@@ -269,13 +307,6 @@ def _subscription(condition: SubscriptionCondition, scope: _Scope) -> Answer:
     return _holds(opted, negate=condition.op == "not_opted_out")
 
 
-def _feature(scope: _Scope, predicate: ColumnElement[bool]) -> Select[Any]:
-    rows = select(CustomerFeature.customer_id).where(
-        CustomerFeature.workspace_id == scope.workspace_id, predicate
-    )
-    return scope.narrow(rows, CustomerFeature.customer_id)
-
-
 # profile ---------------------------------------------------------------------------------
 
 
@@ -284,7 +315,7 @@ def _profile(condition: ProfileCondition, scope: _Scope) -> Answer:
         msg = f"unresolved custom field {condition.field}: call resolve_rule first"
         raise ValueError(msg)
     column = profile_column(condition)
-    return _live(scope).where(profile_predicate(condition, column, scope.ctx))
+    return _customers(scope, profile_predicate(condition, column, scope.ctx))
 
 
 # tags ------------------------------------------------------------------------------------
@@ -358,9 +389,9 @@ def _orders(condition: OrdersCondition, scope: _Scope) -> Answer:
     if metric is not None:
         table_ids, column = metric
         if zero_holds:
-            failing = table_ids.where(_negated_compare(column, condition.op, condition.value))
-            return _Complement(failing)
-        return table_ids.where(_compare(column, condition.op, condition.value))
+            failing = table_ids.also(_negated_compare(column, condition.op, condition.value))
+            return _Complement(failing.select())
+        return table_ids.also(_compare(column, condition.op, condition.value))
     aggregate = _order_aggregate(condition, scope)
     if zero_holds:
         return _Complement(
@@ -371,30 +402,23 @@ def _orders(condition: OrdersCondition, scope: _Scope) -> Answer:
     return aggregate.having(_compare(_order_measure(condition), condition.op, condition.value))
 
 
-def _order_metric_from_stats(
-    condition: OrdersCondition, scope: _Scope
-) -> tuple[Select[Any], Any] | None:
+def _order_metric_from_stats(condition: OrdersCondition, scope: _Scope) -> tuple[_Rows, Any] | None:
     """Kept per-customer stats answer unfiltered counts and sums without reading orders."""
     if condition.within_days is None:
         count, paid = Customer.order_count, Customer.total_paid_fen
-        ids = _live(scope)
+        ids = _customers(scope)
     elif condition.within_days in FEATURE_WINDOWS:
         suffix = FEATURE_WINDOWS[condition.within_days]
         count = getattr(CustomerFeature, f"orders_{suffix}")
         paid = getattr(CustomerFeature, f"paid_{suffix}_fen")
-        ids = scope.narrow(
-            select(CustomerFeature.customer_id).where(
-                CustomerFeature.workspace_id == scope.workspace_id
-            ),
-            CustomerFeature.customer_id,
-        )
+        ids = _features(scope)
     else:
         return None
     if condition.metric == "count":
         return ids, count
     if condition.metric == "sum_paid":
         return ids, paid
-    return ids.where(count > 0), cast(paid, Float) / count
+    return ids.also(count > 0), cast(paid, Float) / count
 
 
 def _order_aggregate(condition: OrdersCondition, scope: _Scope) -> Select[Any]:
@@ -437,9 +461,9 @@ def _order_measure(condition: OrdersCondition) -> ColumnElement[Any]:
 
 def _rfm(condition: RfmCondition, scope: _Scope) -> Answer:
     if condition.op == "class_in":
-        return _feature(scope, CustomerFeature.rfm_class.in_(condition.classes))
+        return _features(scope, CustomerFeature.rfm_class.in_(condition.classes))
     column = getattr(CustomerFeature, f"rfm_{condition.score}")
-    return _feature(scope, _compare(column, condition.op, condition.value))
+    return _features(scope, _compare(column, condition.op, condition.value))
 
 
 # events ------------------------------------------------------------------------------------
