@@ -11,7 +11,7 @@ Needs the dataset of bench/generate.py and its features (`siyu features rebuild
 | Q2 | last order within 30 days, ≥ 3 orders and ≥ ¥1,000 paid within 365 days |
 | Q3 | viewed products of the most viewed category ≥ 3 times within 30 days |
 | Q4 | Q1 and (Q2 or Q3), not opted out of any channel, still a WeCom friend |
-| Q5 | in Q4's stored segment, and lives in 上海 or 杭州 |
+| Q5 | in Q4's stored segment, and lives in 上海市 or 杭州市 |
 
 For each: Siyu's count latency (median and p95 over `--runs`, warm), the membership build
 time (first build of a new segment, then a rebuild: warm), and the same question as hand-written
