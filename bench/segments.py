@@ -155,7 +155,8 @@ def _duck_queries(p: dict[str, Any]) -> dict[str, str]:
         " INTERSECT SELECT customer_id FROM follow_relation WHERE status = 'active'"
         " EXCEPT SELECT customer_id FROM opt_out"
     )
-    q5 = f"SELECT * FROM ({q4}) INTERSECT SELECT id FROM customer WHERE city IN ('上海市', '杭州市')"
+    cities = "SELECT id FROM customer WHERE city IN ('上海市', '杭州市')"
+    q5 = f"SELECT * FROM ({q4}) INTERSECT {cities}"
     return {
         name: f"SELECT id FROM ({live}) WHERE id IN ({q})"
         for name, q in (("Q1", q1), ("Q2", q2), ("Q3", q3), ("Q4", q4), ("Q5", q5))
