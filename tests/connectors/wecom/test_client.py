@@ -1,4 +1,5 @@
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from siyu.connectors.wecom.schemas.messages import (
 )
 from siyu.connectors.wecom.schemas.org import UserGetResponse
 from siyu.connectors.wecom.tokens import TokenCache
+from siyu.connectors.wecom.transport import started
 from siyu.connectors.wecom_sim import WecomSim
 from siyu.exceptions import NotFound
 from siyu.kit.ratelimit import DatabaseLimiter
@@ -544,3 +546,21 @@ def test_errcodes_users_hit_have_a_family_and_a_chinese_hint(
     assert error.hint is not None
     assert hint_says in error.hint
     assert hint_says in error.message
+
+
+def test_a_started_call_is_on_its_way_to_wecom_before_its_answer_is_awaited(
+    wecom_sim: WecomSim,
+) -> None:
+    """What the sync relies on to have WeCom prepare the next page while it stores one."""
+    path = "externalcontact/get_follow_user_list"
+
+    async def start_then_block(wecom: WecomClient) -> list[str]:
+        task = await started(wecom.externalcontact_get_follow_user_list)
+        # The event loop is blocked from here on: only a request already sent can arrive.
+        deadline = time.monotonic() + 10
+        while not wecom_sim.state.calls.get(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert wecom_sim.state.calls.get(path), "the request was not sent before returning"
+        return (await task).follow_user
+
+    assert call(wecom_sim, start_then_block)

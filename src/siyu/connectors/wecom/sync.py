@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom.client import WecomClient
 from siyu.connectors.wecom.schemas.contacts import (
+    BatchGetByUserResponse,
     ExternalContact,
     ExternalContactGetResponse,
     ExternalContactWithFollowInfo,
@@ -24,6 +25,7 @@ from siyu.connectors.wecom.schemas.contacts import (
 from siyu.connectors.wecom.schemas.groups import GroupChat
 from siyu.connectors.wecom.schemas.org import Department, Member
 from siyu.connectors.wecom.schemas.tags import CorpTagGroup
+from siyu.connectors.wecom.transport import started
 from siyu.customers import groups as customer_groups
 from siyu.customers import wecom as customers_wecom
 from siyu.customers.groups import WecomGroupMemberRecord, WecomGroupRecord
@@ -330,19 +332,35 @@ class Syncer:
             for i in range(0, len(follow_users), FOLLOW_USERS_PER_REQUEST)
         ]
         staff_ids = staff_service.staff_ids_by_userid(self.session, self.workspace_id, follow_users)
-        while checkpoint["chunk"] < len(chunks):
-            page = await self.client.externalcontact_batch_get_by_user(
-                chunks[checkpoint["chunk"]], checkpoint["cursor"] or None, CONTACTS_PER_PAGE
+
+        def fetch(chunk: int, cursor: str) -> Callable[[], Awaitable[BatchGetByUserResponse]]:
+            return lambda: self.client.externalcontact_batch_get_by_user(
+                chunks[chunk], cursor or None, CONTACTS_PER_PAGE
             )
-            self._contact_page(page.external_contact_list, staff_ids)
-            if page.next_cursor:
-                checkpoint["cursor"] = page.next_cursor
-            else:
-                checkpoint["chunk"] += 1
-                checkpoint["cursor"] = ""
-            self.run.checkpoint = dict(checkpoint)
-            self.progress(checkpoint["chunk"], len(chunks))
-            self.commit()
+
+        # Each page's request goes out before the page before it is written, so WeCom
+        # prepares the next page while this one is being stored.
+        ahead = None
+        if checkpoint["chunk"] < len(chunks):
+            ahead = await started(fetch(checkpoint["chunk"], checkpoint["cursor"]))
+        try:
+            while ahead is not None:
+                page = await ahead
+                if page.next_cursor:
+                    checkpoint["cursor"] = page.next_cursor
+                else:
+                    checkpoint["chunk"] += 1
+                    checkpoint["cursor"] = ""
+                ahead = None
+                if checkpoint["chunk"] < len(chunks):
+                    ahead = await started(fetch(checkpoint["chunk"], checkpoint["cursor"]))
+                self._contact_page(page.external_contact_list, staff_ids)
+                self.run.checkpoint = dict(checkpoint)
+                self.progress(checkpoint["chunk"], len(chunks))
+                self.commit()
+        finally:
+            if ahead is not None and not ahead.cancel():
+                ahead.exception()  # it had ended: its outcome is dropped with this run's error
         self._next_phase("groups", {**checkpoint, "group_cursor": ""})
 
     def _contact_page(

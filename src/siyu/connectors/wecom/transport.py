@@ -14,6 +14,8 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -44,6 +46,10 @@ logger = logging.getLogger(__name__)
 _SECRET_PARAMS = re.compile(r"(access_token|corpsecret)=[^&\s'\"]*")
 
 Page = TypeVar("Page", bound=CursorPage)
+T = TypeVar("T")
+
+# Set by `started`: the event its call's request sets once it is on the wire.
+_SENT: ContextVar[asyncio.Event | None] = ContextVar("wecom_request_sent", default=None)
 
 
 def redact(text: str) -> str:
@@ -62,6 +68,28 @@ class _RedactingFilter(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_RedactingFilter())
+
+
+async def started(call: Callable[[], Awaitable[T]]) -> "asyncio.Task[T]":
+    """Start a WeCom call and return (its task) once its request was sent or it ended, so
+    blocking work done next overlaps WeCom's answer instead of waiting for it before or
+    after. A call that waits for its rate limit first returns when the wait is over."""
+    sent = asyncio.Event()
+
+    async def run() -> T:
+        _SENT.set(sent)
+        return await call()
+
+    task = asyncio.create_task(run())
+    signal = asyncio.create_task(sent.wait())
+    await asyncio.wait((task, signal), return_when=asyncio.FIRST_COMPLETED)
+    signal.cancel()
+    return task
+
+
+async def _trace(sent: asyncio.Event, event: str, _info: dict[str, Any]) -> None:
+    if event.endswith("send_request_body.complete"):
+        sent.set()
 
 
 def _dump(model: WecomModel) -> dict[str, Any]:
@@ -159,9 +187,11 @@ class WecomTransport:
                 token = await self.tokens.get(self._key, self._fetch_token)
                 query["access_token"] = token
             failure: str
+            sent = _SENT.get() if with_token else None  # gettoken is not the call started
+            extensions = {} if sent is None else {"trace": partial(_trace, sent)}
             try:
                 response = await self._client().request(
-                    method, url, params=query, json=body, files=files
+                    method, url, params=query, json=body, files=files, extensions=extensions
                 )
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {redact(str(exc))}"
