@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
-from siyu.models import AuditEntry, Customer, EventCounter, Identity
+from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture
 
@@ -275,3 +275,46 @@ def test_export_streams_the_members_and_is_audited(
     with Session(engine) as session:
         actions = list(session.scalars(select(AuditEntry.action)))
     assert "segment.export" in actions
+
+
+def test_an_order_moves_its_buyer_into_an_order_window_segment_and_events_leave_windows_alone(
+    api: TestClient, engine: Engine, people: dict[str, Any], run_jobs: RunJobs
+) -> None:
+    rule = {"type": "orders", "metric": "count", "op": "gte", "value": 1, "within_days": 30}
+    segment = _create(api, "近30天下单", rule)
+    run_jobs()
+    assert _members(api, segment["id"]) == set()
+
+    order = {
+        "platform": "youzan",
+        "platform_order_id": "YZ-30D-1",
+        "status": "paid",
+        "ordered_at": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+        "paid_fen": 12800,
+        "receiver_mobile": "13800138002",
+    }
+    assert api.post("/api/v1/orders", json=order).status_code == 200
+    run_jobs()
+    li = people["ids"]["li"]
+    assert _members(api, segment["id"]) == {li}
+
+    def computed_at() -> datetime | None:
+        with Session(engine) as session:
+            return session.scalar(
+                select(CustomerFeature.computed_at).where(CustomerFeature.customer_id == li)
+            )
+
+    windows_at = computed_at()
+    assert windows_at is not None
+    view = {
+        "id": "after-order",
+        "type": "product_view",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "customer": {"mobile": "13800138002"},
+        "properties": {},
+    }
+    assert api.post("/api/v1/events/batch", json={"events": [view]}).status_code == 200
+    run_jobs()
+
+    assert _members(api, segment["id"]) == {li}
+    assert computed_at() == windows_at

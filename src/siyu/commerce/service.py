@@ -73,7 +73,7 @@ def recompute_customer_stats(
         return
     CustomerStatsRepository(session, workspace_id).refresh_customer_stats(customer_ids)
     expire_customers(session, workspace_id, customer_ids)
-    changes.mark_changed(session, workspace_id, customer_ids)
+    changes.mark_changed(session, workspace_id, customer_ids, orders=True)
 
 
 def timeline_entries(

@@ -225,4 +225,4 @@ def _update_stats(
     stats.refresh_customer_stats(sorted(recompute))
     touched = [*added, *recompute]
     expire_customers(session, repo.workspace_id, recompute)
-    changes.mark_changed(session, repo.workspace_id, touched)
+    changes.mark_changed(session, repo.workspace_id, touched, orders=True)

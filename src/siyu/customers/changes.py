@@ -22,7 +22,10 @@ REFRESH_JOB = "segments.refresh_changed"
 WATCHING = "segments.watching"
 
 
-def mark_changed(session: Session, workspace_id: int, customer_ids: Iterable[int]) -> None:
+def mark_changed(
+    session: Session, workspace_id: int, customer_ids: Iterable[int], *, orders: bool = False
+) -> None:
+    """Mark customers changed; `orders` when their orders changed (or moved between them)."""
     ids = sorted(set(customer_ids))
     if not ids or not workspace_service.get_workspace(session, workspace_id).settings.get(WATCHING):
         return
@@ -31,9 +34,18 @@ def mark_changed(session: Session, workspace_id: int, customer_ids: Iterable[int
     upsert(
         session,
         table,
-        [{"workspace_id": workspace_id, "customer_id": i, "changed_at": now} for i in ids],
+        [
+            {
+                "workspace_id": workspace_id,
+                "customer_id": i,
+                "changed_at": now,
+                "order_changes": int(orders),
+            }
+            for i in ids
+        ],
         conflict=["workspace_id", "customer_id"],
         update=["changed_at"],
+        add=["order_changes"],
     )
     waiting = session.scalar(
         select(

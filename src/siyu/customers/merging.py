@@ -503,7 +503,7 @@ def _derived_changed(session: Session, workspace_id: int, customer_ids: list[int
     segment membership) by their owners once the customers are marked changed."""
     session.flush()
     counters.rebuild_for(session, workspace_id, customer_ids)
-    changes.mark_changed(session, workspace_id, customer_ids)
+    changes.mark_changed(session, workspace_id, customer_ids, orders=True)
 
 
 def _shift_tag_counts(session: Session, workspace_id: int, tag_ids: list[int], by: int) -> None:

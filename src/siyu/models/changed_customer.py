@@ -13,6 +13,8 @@ class ChangedCustomer(Base):
 
     Writers mark customers in their own transaction; the segments' refresh job reads the
     marks, re-evaluates every dynamic segment for just those customers and clears them.
+    `order_changes` counts the marks that came with orders (only those customers' order
+    windows need recomputing).
     """
 
     __tablename__ = "changed_customer"
@@ -25,3 +27,4 @@ class ChangedCustomer(Base):
         BigInteger, ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True
     )
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    order_changes: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -1,6 +1,7 @@
 """Queries of the segments domain; every one is filtered by the workspace."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, delete, func, select
@@ -15,6 +16,13 @@ from siyu.models import (
     SegmentSize,
     SegmentSnapshot,
 )
+
+
+@dataclass(frozen=True)
+class ChangedBatch:
+    ids: list[int]
+    with_orders: list[int]
+    newest: datetime
 
 
 class SegmentRepository:
@@ -109,17 +117,26 @@ class SegmentRepository:
 
     # -- changed customers ----------------------------------------------------------------
 
-    def changed_batch(self, limit: int) -> tuple[list[int], datetime | None]:
-        """The oldest marked customers and the newest mark among them."""
+    def changed_batch(self, limit: int) -> ChangedBatch | None:
+        """The oldest marked customers (those among them whose orders changed apart) and the
+        newest mark among them."""
         rows = self.session.execute(
-            select(ChangedCustomer.customer_id, ChangedCustomer.changed_at)
+            select(
+                ChangedCustomer.customer_id,
+                ChangedCustomer.changed_at,
+                ChangedCustomer.order_changes,
+            )
             .where(ChangedCustomer.workspace_id == self.workspace_id)
             .order_by(ChangedCustomer.changed_at, ChangedCustomer.customer_id)
             .limit(limit)
         ).all()
         if not rows:
-            return [], None
-        return [r[0] for r in rows], max(r[1] for r in rows)
+            return None
+        return ChangedBatch(
+            ids=[r.customer_id for r in rows],
+            with_orders=[r.customer_id for r in rows if r.order_changes],
+            newest=max(r.changed_at for r in rows),
+        )
 
     def clear_changed(self, customer_ids: Sequence[int], up_to: datetime) -> None:
         """Clear the marks read; a customer marked again meanwhile stays marked."""

@@ -357,17 +357,17 @@ def rebuild_all(session: Session, workspace_id: int) -> int:
 def refresh_changed(session: Session, workspace_id: int, batch: int) -> int:
     """Re-evaluate every built dynamic segment for one batch of changed customers."""
     repo = SegmentRepository(session, workspace_id)
-    ids, newest = repo.changed_batch(batch)
-    if not ids or newest is None:
+    changed = repo.changed_batch(batch)
+    if changed is None:
         return 0
     segments = [s for s in repo.segments(kind="dynamic") if s.built_at is not None]
     if segments:
         ctx = context(session, workspace_id)
-        features.refresh_customers(session, ctx, ids)
+        features.refresh_customers(session, ctx, changed.with_orders)
         for segment in membership.dependency_order(segments):
-            membership.build(session, segment, ctx, only=ids)
-    repo.clear_changed(ids, newest)
-    return len(ids)
+            membership.build(session, segment, ctx, only=changed.ids)
+    repo.clear_changed(changed.ids, changed.newest)
+    return len(changed.ids)
 
 
 def pending_changes(session: Session, workspace_id: int) -> int:
