@@ -88,6 +88,8 @@ LOST_STATUSES = ("deleted_by_customer", "deleted_by_staff")
 FEATURE_WINDOWS = {30: "30d", 90: "90d", 365: "365d"}
 # A query of customer ids: one SELECT or a compound (INTERSECT/UNION/EXCEPT) of them.
 IdSet = Select[Any] | CompoundSelect[Any]
+# Conditions that hold for most customers (a WeCom friend, has a mobile, in a group).
+_BROAD = (FollowCondition, IdentityCondition, GroupCondition)
 
 
 @dataclass(frozen=True)
@@ -198,15 +200,34 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
         if isinstance(answer, _Rows):
             same = rows.get(answer.table)
             rows[answer.table] = same.also(*answer.predicates) if same else answer
+    sets = [
+        (answer, isinstance(child, _BROAD))
+        for child, answer in zip(children, answers, strict=True)
+        if not isinstance(answer, _Rows | _Complement)
+    ]
     positive: list[IdSet] = [r.select() for r in rows.values()]
-    positive += [a for a in answers if not isinstance(a, _Rows | _Complement)]
+    positive += [answer for answer, broad in sets if not broad]
+    broad = [answer for answer, broad in sets if broad]
     negative = [a.ids for a in answers if isinstance(a, _Complement)]
+    if not positive and broad:
+        positive.append(broad.pop(0))
     if not positive:
         return _Complement(union(*negative).subquery().select()) if negative else _live(scope)
     base = positive[0] if len(positive) == 1 else intersect(*positive).subquery().select()
+    if broad:
+        # Conditions most customers meet are checked for the few the others left (probes
+        # by customer) instead of being read in full.
+        found = base.subquery()
+        kept = next(iter(found.c))
+        base = select(kept).where(*(_in(kept, ids) for ids in broad))
     if not negative:
         return base
     return except_(base, *negative).subquery().select()
+
+
+def _in(column: _Column, ids: IdSet) -> ColumnElement[bool]:
+    found = ids.subquery()
+    return column.in_(select(next(iter(found.c))))
 
 
 def _negate(answer: Answer) -> Answer:
@@ -331,7 +352,11 @@ def _tag(condition: TagCondition, scope: _Scope) -> Answer:
         return scope.narrow(stmt, CustomerTag.customer_id)
 
     if condition.op == "has_all" and len(condition.tag_ids) > 1:
-        return intersect(*(carrying((tag_id,)) for tag_id in condition.tag_ids)).subquery().select()
+        # One index range per tag, each ordered by customer: semi-joins can merge them.
+        first, *rest = condition.tag_ids
+        return carrying((first,)).where(
+            *(_in(CustomerTag.customer_id, carrying((t,))) for t in rest)
+        )
     return _holds(carrying(condition.tag_ids), negate=condition.op == "has_none")
 
 
