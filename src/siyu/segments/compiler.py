@@ -150,8 +150,10 @@ def compile_rule(
         answer = _materialize(_compile(node, scope), scope)
         return _live(scope).where(Customer.id.in_(answer))
     scope = _Scope(ctx)
+    # "> 0" rather than IS NOT NULL: SQLite's planner reads a range from the index but
+    # scans the whole table for IS NOT NULL.
     merged = select(Customer.id).where(
-        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_not(None)
+        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id > 0
     )
     found = except_(_materialize(_compile(node, scope), scope), merged).subquery()
     return select(next(iter(found.c)).label("id"))
