@@ -4,8 +4,8 @@ Every condition becomes the set of customer ids it holds for, read from the narr
 indexed table (tag assignments, feature rows, event counters…); groups become set algebra:
 all → INTERSECT, any → UNION, not → EXCEPT. A negative condition ("has none of these
 tags", "not opted out") stays a complement as long as it can: inside "all" it is EXCEPTed
-from the positive conditions, so the live-customer table is only scanned where a condition
-is about the profile itself or nothing positive is left to subtract from. Merged customers
+from the positive conditions, so the customer table is only scanned where a condition is
+about the profile itself or nothing positive is left to subtract from. Merged customers
 are taken out once at the end (they are few), instead of every id being looked up.
 
 Evaluated for a few customers (the changed ones), every table read is scoped to them, so
@@ -148,7 +148,10 @@ def compile_rule(
         ids = values(column("id", Integer), name="scope").data([(i,) for i in only])
         scope = _Scope(ctx, ids.cte("scope"))
         answer = _materialize(_compile(node, scope), scope)
-        return _live(scope).where(Customer.id.in_(answer))
+        live = select(Customer.id).where(
+            Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_(None)
+        )
+        return scope.narrow(live, Customer.id).where(Customer.id.in_(answer))
     scope = _Scope(ctx)
     # "> 0" rather than IS NOT NULL: SQLite's planner reads a range from the index but
     # scans the whole table for IS NOT NULL.
@@ -163,15 +166,17 @@ def count_query(node: RuleNode, ctx: CompileContext) -> Select[Any]:
     return select(func.count()).select_from(compile_rule(node, ctx).subquery())
 
 
-def _live(scope: _Scope) -> Select[Any]:
-    live = select(Customer.id).where(
-        Customer.workspace_id == scope.workspace_id, Customer.merged_into_id.is_(None)
+def _everyone(scope: _Scope) -> Select[Any]:
+    """The workspace's customers, merged ones included: inside a rule they need not be
+    told apart, as both entry points leave merged customers out of the answer once; a
+    filter on the customer table can then be answered from an index alone."""
+    return scope.narrow(
+        select(Customer.id).where(Customer.workspace_id == scope.workspace_id), Customer.id
     )
-    return scope.narrow(live, Customer.id)
 
 
 def _customers(scope: _Scope, *predicates: ColumnElement[bool]) -> _Rows:
-    return _Rows("customer", _live(scope), predicates)
+    return _Rows("customer", _everyone(scope), predicates)
 
 
 def _features(scope: _Scope, *predicates: ColumnElement[bool]) -> _Rows:
@@ -209,19 +214,22 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
     ]
     positive: list[IdSet] = [r.select() for r in rows.values()]
     positive += [answer for answer, broad in sets if not broad]
-    broad = [answer for answer, broad in sets if broad]
+    broad = [answer for answer, broad in sets if broad and isinstance(answer, Select)]
+    positive += [answer for answer, broad in sets if broad and not isinstance(answer, Select)]
     negative = [a.ids for a in answers if isinstance(a, _Complement)]
     if not positive and broad:
         positive.append(broad.pop(0))
     if not positive:
-        return _Complement(union(*negative).subquery().select()) if negative else _live(scope)
+        return _Complement(union(*negative).subquery().select()) if negative else _everyone(scope)
     base = positive[0] if len(positive) == 1 else intersect(*positive).subquery().select()
     if broad:
         # Conditions most customers meet are checked for the few the others left (probes
         # by customer) instead of being read in full.
         found = base.subquery()
         kept = next(iter(found.c))
-        base = select(kept).where(*(_in(kept, ids) for ids in broad))
+        base = select(kept).where(
+            *(ids.where(ids.selected_columns[0] == kept).exists() for ids in broad)
+        )
     if not negative:
         return base
     return except_(base, *negative).subquery().select()
@@ -240,7 +248,7 @@ def _negate(answer: Answer) -> Answer:
 
 def _materialize(answer: Answer, scope: _Scope) -> IdSet:
     if isinstance(answer, _Complement):
-        return except_(_live(scope), answer.ids).subquery().select()
+        return except_(_everyone(scope), answer.ids).subquery().select()
     if isinstance(answer, _Rows):
         return answer.select()
     return answer
