@@ -207,15 +207,17 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
         if isinstance(answer, _Rows):
             same = rows.get(answer.table)
             rows[answer.table] = same.also(*answer.predicates) if same else answer
-    sets = [
-        (answer, isinstance(child, _BROAD))
-        for child, answer in zip(children, answers, strict=True)
-        if not isinstance(answer, _Rows | _Complement)
-    ]
+    # Conditions most customers meet are checked for the few the others left (probes by
+    # customer) instead of being read in full, unless the rule is for a few customers anyway.
     positive: list[IdSet] = [r.select() for r in rows.values()]
-    positive += [answer for answer, broad in sets if not broad]
-    broad = [answer for answer, broad in sets if broad and isinstance(answer, Select)]
-    positive += [answer for answer, broad in sets if broad and not isinstance(answer, Select)]
+    broad: list[Select[Any]] = []
+    for child, answer in zip(children, answers, strict=True):
+        if isinstance(answer, _Rows | _Complement):
+            continue
+        if scope.only is None and isinstance(child, _BROAD) and isinstance(answer, Select):
+            broad.append(answer)
+        else:
+            positive.append(answer)
     negative = [a.ids for a in answers if isinstance(a, _Complement)]
     if not positive and broad:
         positive.append(broad.pop(0))
@@ -223,8 +225,6 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
         return _Complement(union(*negative).subquery().select()) if negative else _everyone(scope)
     base = positive[0] if len(positive) == 1 else intersect(*positive).subquery().select()
     if broad:
-        # Conditions most customers meet are checked for the few the others left (probes
-        # by customer) instead of being read in full.
         found = base.subquery()
         kept = next(iter(found.c))
         base = select(kept).where(
