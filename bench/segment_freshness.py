@@ -4,11 +4,13 @@
 
 Makes a fresh workspace with 20,000 customers (or, with `--size M`, uses the workspace of
 bench/generate.py at that size and 20,000 of its customers) and a dynamic segment "did
-bench_signal within 1 day", starts `siyu serve` (no worker) and one `siyu worker` in
+bench_signal_<run> within 1 day", starts `siyu serve` (no worker) and one `siyu worker` in
 subprocesses, then posts `--rate` events per second for `--seconds` through
 POST /api/v1/events/batch: page views of random customers, and in every batch one
-bench_signal of a customer who never sent one. Latency = the time the segment recorded
-that customer as entered (segment_change.changed_at) minus the time its batch was posted.
+bench_signal_<run> of a customer who never sent one (a signal type of its own per run, so
+a run repeated the same day starts from an empty segment). Latency = the time the segment
+recorded that customer as entered (segment_change.changed_at) minus the time its batch
+was posted.
 Prints p50, p95 and max, and the event rate reached. Target: p95 ≤ 5 s at 1,000 events/s.
 
 In a generated workspace the segment is not alone: bench/segments.py's Q4 (tags, order
@@ -90,7 +92,7 @@ def _generated(engine: Engine, size: str, url: str) -> Prepared:
     return Prepared(dataset.workspace_id, dataset.api_key, dict(rows))
 
 
-def _setup(engine: Engine, url: str, size: str | None) -> tuple[Prepared, list[int]]:
+def _setup(engine: Engine, url: str, size: str | None, signal: str) -> tuple[Prepared, list[int]]:
     """The workspace with its customers, and the built segments' ids (the signal's first)."""
     made = []
     if size:
@@ -114,7 +116,7 @@ def _setup(engine: Engine, url: str, size: str | None) -> tuple[Prepared, list[i
             principal,
             SegmentIn(
                 name=f"bench-fresh-{uuid.uuid4().hex[:6]}",
-                rule={"type": "event", "event_type": "bench_signal", "op": "did", "within_days": 1},
+                rule={"type": "event", "event_type": signal, "op": "did", "within_days": 1},
             ),
         )
     with unit_of_work(engine) as session:
@@ -131,7 +133,9 @@ def main() -> None:
     args = parser.parse_args()
     engine = build_engine(args.database_url)
     migrate.upgrade(engine)
-    prepared, segment_ids = _setup(engine, args.database_url, args.size)
+    run = uuid.uuid4().hex[:6]
+    signal_type = f"bench_signal_{run}"
+    prepared, segment_ids = _setup(engine, args.database_url, args.size, signal_type)
 
     port = free_port()
     server = start_server(args.database_url, port)
@@ -139,7 +143,6 @@ def main() -> None:
     mobiles = prepared.mobiles
     sent_at: dict[int, float] = {}
     lock = threading.Lock()
-    run = uuid.uuid4().hex[:6]
     batches_per_second = max(1, args.rate // BATCH)
     try:
         started = time.time()
@@ -167,7 +170,7 @@ def main() -> None:
                     events.append(
                         {
                             "id": f"s-{run}-{n}",
-                            "type": "bench_signal",
+                            "type": signal_type,
                             "occurred_at": now,
                             "customer": {"mobile": signal},
                         }
