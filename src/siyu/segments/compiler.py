@@ -209,12 +209,19 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
             rows[answer.table] = same.also(*answer.predicates) if same else answer
     # Conditions most customers meet are checked for the few the others left (probes by
     # customer) instead of being read in full, unless the rule is for a few customers anyway.
-    positive: list[IdSet] = [r.select() for r in rows.values()]
+    probing = scope.only is None
+    positive: list[IdSet] = []
     broad: list[Select[Any]] = []
+    if probing and any(_stored_list(child) for child in children):
+        # A stored segment is usually far smaller than the workspace: its members' profile
+        # and feature rows are read by key instead of every customer's being filtered.
+        broad += [r.select() for r in rows.values()]
+    else:
+        positive += [r.select() for r in rows.values()]
     for child, answer in zip(children, answers, strict=True):
         if isinstance(answer, _Rows | _Complement):
             continue
-        if scope.only is None and isinstance(child, _BROAD) and isinstance(answer, Select):
+        if probing and isinstance(child, _BROAD) and isinstance(answer, Select):
             broad.append(answer)
         else:
             positive.append(answer)
@@ -233,6 +240,10 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
     if not negative:
         return base
     return except_(base, *negative).subquery().select()
+
+
+def _stored_list(node: RuleNode) -> bool:
+    return isinstance(node, SegmentCondition) and node.op == "in"
 
 
 def _in(column: _Column, ids: IdSet) -> ColumnElement[bool]:
