@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.wecom_sync [--database-url URL] [--runs 1] [--staff 200]
                                          [--contacts 100000] [--rate-per-minute 10000]
-                                         [--simulator process|thread]
+                                         [--simulator process|thread] [--delay-ms 0]
 
 Each run starts a fresh database and a fresh simulated corp (`--staff` members, `--contacts`
 external contacts, corp tags, 50 groups) served over real HTTP on 127.0.0.1, connects a
@@ -10,12 +10,13 @@ workspace and runs a full sync in this process exactly as `siyu wecom sync` does
 after every page, shared database rate limiter). The simulator runs in a process of its
 own, as WeCom runs on its own servers; `--simulator thread` serves it from a thread of
 this process instead (as the figures before 2026-12-07 were taken), where its work
-competes with the sync's for one interpreter lock. Prints the wall time, the calls made per
-API, the minimum time WeCom's per-API limits (`--rate-per-minute`, default WeCom's 10,000,
-and 150,000 an hour) allow for those calls, and wall / minimum (target <= 1.25). At the
-default limits a sync of this size is not rate bound (the minimum is 0 s: no API needs more
-than one minute's quota); lower `--rate-per-minute` to measure how close the sync paces to
-a binding limit.
+competes with the sync's for one interpreter lock. `--delay-ms` makes the simulator wait
+that long before every answer, as the round trip to WeCom's servers does. Prints the wall
+time, the calls made per API, the minimum time WeCom's per-API limits (`--rate-per-minute`,
+default WeCom's 10,000, and 150,000 an hour) allow for those calls, and wall / minimum
+(target <= 1.25). At the default limits a sync of this size is not rate bound (the
+minimum is 0 s: no API needs more than one minute's quota); lower `--rate-per-minute` to
+measure how close the sync paces to a binding limit.
 """
 
 import argparse
@@ -132,7 +133,7 @@ def simulated_corp(config: SimConfig, where: str) -> Iterator[Corp]:
 
 
 def one_run(
-    url: str, staff: int, contacts: int, per_minute: int, simulator: str
+    url: str, staff: int, contacts: int, per_minute: int, simulator: str, delay_ms: int = 0
 ) -> tuple[float, dict[str, int], dict[str, float]]:
     """Wall time, calls per API and the seconds spent in each phase of the sync."""
     recreate_database(url)
@@ -145,6 +146,7 @@ def one_run(
         tag_groups=True,
         groups=50,
         rate_per_minute=per_minute,
+        delay_ms=delay_ms,
     )
     with simulated_corp(config, simulator) as corp:
         with unit_of_work(engine) as session:
@@ -196,17 +198,23 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--rate-per-minute", type=int, default=10_000)
     parser.add_argument("--simulator", choices=("process", "thread"), default="process")
+    parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
     ensure_database(args.database_url)
     print(
         f"WeCom full sync, {args.staff} staff, {args.contacts:,} contacts, "
         f"{args.rate_per_minute:,} calls/min per API, {database_label(args.database_url)}, "
-        f"simulator in a {args.simulator}"
+        f"simulator in a {args.simulator}, answering after {args.delay_ms} ms"
     )
     walls = []
     for index in range(args.runs):
         wall, calls, phases = one_run(
-            args.database_url, args.staff, args.contacts, args.rate_per_minute, args.simulator
+            args.database_url,
+            args.staff,
+            args.contacts,
+            args.rate_per_minute,
+            args.simulator,
+            args.delay_ms,
         )
         walls.append(wall)
         floor = minimum_seconds(calls, args.rate_per_minute)
