@@ -1,16 +1,19 @@
 """Full sync from the WeCom simulator over real HTTP."""
 
 import asyncio
+import time
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.connectors.wecom import sync, sync_jobs
 from siyu.connectors.wecom.clients import client_for
 from siyu.connectors.wecom_sim import WecomSim
+from siyu.db.maintenance import StatisticsRefresher
 from siyu.models import Customer, FollowRelation, Identity, WecomSyncRun
 from tests.conftest import WorkspaceFixture
 from tests.connectors.wecom.sync_helpers import connect_to_sim, sim_snapshot, siyu_snapshot
@@ -168,3 +171,34 @@ def test_contact_known_by_unionid_joins_the_existing_customer(
         select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id)
     )
     assert customers == len(sim_snapshot(wecom_sim).contacts)
+
+
+@pytest.mark.postgres_only
+def test_a_first_sync_refreshes_planner_statistics_as_its_tables_fill(
+    wecom_sim: WecomSim,
+    db: Session,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Otherwise PostgreSQL keeps planning the contact lookups as if the tables were empty."""
+    monkeypatch.setattr(sync, "StatisticsRefresher", partial(StatisticsRefresher, first_at=50))
+    wecom_sim.reset(departments=2, staff=4, contacts=120)
+    connect_to_sim(db, workspace.id, wecom_sim)
+
+    def analyzed() -> int:
+        return int(
+            db.scalar(
+                text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'identity'")
+            )
+            or 0
+        )
+
+    before = analyzed()
+    assert _sync(db, workspace.id, run_jobs).status == "succeeded"
+    db.commit()
+    deadline = time.monotonic() + 10  # the statistics collector reports asynchronously
+    while analyzed() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+        db.rollback()
+    assert analyzed() > before

@@ -30,6 +30,7 @@ from siyu.customers import groups as customer_groups
 from siyu.customers import wecom as customers_wecom
 from siyu.customers.groups import WecomGroupMemberRecord, WecomGroupRecord
 from siyu.customers.wecom import WecomContactRecord, WecomFollowRecord
+from siyu.db.maintenance import StatisticsRefresher
 from siyu.exceptions import Conflict, NotFound
 from siyu.kit.time import utcnow
 from siyu.models import WecomSyncRun
@@ -44,6 +45,9 @@ FOLLOW_USERS_PER_REQUEST = 100
 CONTACTS_PER_PAGE = 100
 GROUPS_PER_PAGE = 100
 RUNNING = ("queued", "running")
+# What a contacts page writes: a first sync fills them from nothing, faster than
+# autovacuum (where it runs) refreshes their planner statistics.
+CONTACT_TABLES = ("customer", "identity", "follow_relation", "customer_tag", "follow_relation_tag")
 
 Commit = Callable[[], None]
 Progress = Callable[[int, int | None], None]
@@ -332,6 +336,7 @@ class Syncer:
             for i in range(0, len(follow_users), FOLLOW_USERS_PER_REQUEST)
         ]
         staff_ids = staff_service.staff_ids_by_userid(self.session, self.workspace_id, follow_users)
+        statistics = StatisticsRefresher(self.session, CONTACT_TABLES)
 
         def fetch(chunk: int, cursor: str) -> Callable[[], Awaitable[BatchGetByUserResponse]]:
             return lambda: self.client.externalcontact_batch_get_by_user(
@@ -358,6 +363,7 @@ class Syncer:
                 self.run.checkpoint = dict(checkpoint)
                 self.progress(checkpoint["chunk"], len(chunks))
                 self.commit()
+                statistics.wrote(len(page.external_contact_list))
         finally:
             if ahead is not None and not ahead.cancel():
                 ahead.exception()  # it had ended: its outcome is dropped with this run's error
