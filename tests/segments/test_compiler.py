@@ -377,6 +377,30 @@ def test_groups_nest_and_negate(db: Session, world: World) -> None:
     ) == {"wang", "li", "zhao"}
 
 
+def test_all_distributes_over_any(db: Session, world: World) -> None:
+    green, black, tools = world.tags["绿茶"], world.tags["红茶"], world.tags["茶具"]
+    driver = {"type": "tag", "op": "has_any", "tag_ids": [green, tools]}
+    branches: list[dict[str, Any]] = [
+        {"type": "tag", "op": "has_all", "tag_ids": [green, black]},
+        {"not": {"type": "profile", "field": "city", "op": "eq", "value": "上海"}},
+        {"type": "orders", "metric": "count", "op": "lte", "value": 0},
+        {"type": "event", "event_type": "product_view", "op": "at_least", "count": 2},
+        {
+            "all": [
+                {"type": "follow", "op": "has"},
+                {"not": {"type": "stage", "op": "in", "stages": ["new"]}},
+            ]
+        },
+        {"type": "subscription", "op": "opted_out", "channel": "any"},
+    ]
+    for one, other in zip(branches, branches[1:] + branches[:1], strict=True):
+        grouped = {"all": [driver, {"any": [one, other]}]}
+        spread = {"any": [{"all": [driver, one]}, {"all": [driver, other]}]}
+        assert matching(db, world, grouped) == matching(db, world, spread), (one, other)
+    rule = {"all": [driver, {"any": [branches[0], branches[1]]}]}
+    assert matching(db, world, rule) == {"wang", "li"}
+
+
 def test_identity_follow_and_department_subtree(db: Session, world: World) -> None:
     assert matching(db, world, {"type": "identity", "op": "has", "kind": "mobile"}) == {"zhang"}
     assert matching(db, world, {"type": "identity", "op": "has_not", "kind": "mobile"}) == {
