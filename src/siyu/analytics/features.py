@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.commerce.repository import COUNTED_STATUSES, PAID_STATUSES
+from siyu.db.bulk import among
 from siyu.db.types import UTCDateTime
 from siyu.models import Customer, CustomerFeature, Order
 from siyu.segments.context import CompileContext
@@ -86,7 +87,7 @@ def refresh_customers(session: Session, ctx: CompileContext, customer_ids: Seque
             select(Customer.id).where(
                 Customer.workspace_id == ctx.workspace_id,
                 Customer.merged_into_id.is_(None),
-                Customer.id.in_(chunk),
+                among(session, Customer.id, chunk),
             ),
         )
 

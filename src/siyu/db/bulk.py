@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.types import TypeEngine
 
 from siyu.db.types import JSONDoc, UTCDateTime
 
@@ -162,11 +163,18 @@ def among(
     array read by `json_each` on SQLite, `= ANY(array)` on PostgreSQL."""
     element = column.expression if isinstance(column, QueryableAttribute) else column
     if _is_sqlite(session):
-        listed: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(json.dumps(list(values)))
-        )
-        return element.in_(listed.scalar_subquery())
+        return element.in_(listed("sqlite", values, element.type).scalar_subquery())
     return element == any_(bindparam(None, list(values), type_=postgresql.ARRAY(element.type)))
+
+
+def listed(dialect: str, values: Sequence[Any], type_: TypeEngine[Any]) -> Select[Any]:
+    """`values` as rows of one column, `value`, from one bound parameter (compiled once
+    whatever their number): `json_each` of a JSON array on SQLite, `unnest` of an array on
+    PostgreSQL."""
+    if dialect == "sqlite":
+        return select(literal_column("value")).select_from(func.json_each(json.dumps(list(values))))
+    array = bindparam(None, list(values), type_=postgresql.ARRAY(type_))
+    return select(func.unnest(array).label("value"))
 
 
 def sqlite_datetime(value: datetime | None) -> str | None:

@@ -21,15 +21,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Float,
-    Integer,
     Select,
     String,
     case,
     cast,
-    column,
     except_,
     func,
     intersect,
@@ -37,11 +36,11 @@ from sqlalchemy import (
     or_,
     select,
     union,
-    values,
 )
 from sqlalchemy.orm import QueryableAttribute
 
 from siyu.commerce.repository import COUNTED_STATUSES, PAID_STATUSES
+from siyu.db.bulk import listed
 from siyu.events import counters
 from siyu.models import (
     Customer,
@@ -133,7 +132,7 @@ class _Scope:
     def narrow(self, stmt: Select[Any], customer_id: _Column) -> Select[Any]:
         if self.only is None:
             return stmt
-        return stmt.where(customer_id.in_(select(self.only.c.id)))
+        return stmt.where(customer_id.in_(select(self.only.c.value)))
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -145,8 +144,7 @@ def compile_rule(
     """The ids (column `id`) of the live customers the rule holds for, each once; with
     `only`, of those among these customers."""
     if only is not None:
-        ids = values(column("id", Integer), name="scope").data([(i,) for i in only])
-        scope = _Scope(ctx, ids.cte("scope"))
+        scope = _Scope(ctx, listed(ctx.dialect, only, BigInteger()).cte("scope"))
         answer = _materialize(_compile(node, scope), scope)
         live = select(Customer.id).where(
             Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id.is_(None)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import among
 from siyu.db.types import UTCDateTime
 from siyu.models import Segment, SegmentChange, SegmentMember, SegmentSize
 from siyu.segments.compiler import compile_rule
@@ -61,7 +62,7 @@ def build(
         SegmentMember.segment_id == segment.id,
     )
     if only is not None:
-        members = members.where(SegmentMember.customer_id.in_(list(only)))
+        members = members.where(among(session, SegmentMember.customer_id, only))
     is_member = exists().where(
         SegmentMember.segment_id == segment.id,
         SegmentMember.customer_id == ANSWER.c.id,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import among
 from siyu.models import (
     ChangedCustomer,
     CustomField,
@@ -143,7 +144,7 @@ class SegmentRepository:
         self.session.execute(
             delete(ChangedCustomer).where(
                 ChangedCustomer.workspace_id == self.workspace_id,
-                ChangedCustomer.customer_id.in_(customer_ids),
+                among(self.session, ChangedCustomer.customer_id, customer_ids),
                 ChangedCustomer.changed_at <= up_to,
             )
         )
