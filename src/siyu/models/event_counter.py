@@ -16,7 +16,18 @@ class EventCounter(Base):
     """
 
     __tablename__ = "event_counter"
-    __table_args__ = (Index(None, "workspace_id", "customer_id", "event_type"),)
+    # A customer's counters of one kind in a window are one short range: refreshes of
+    # changed customers read them customer by customer.
+    __table_args__ = (
+        Index(
+            "ix_event_counter_customer",
+            "workspace_id",
+            "customer_id",
+            "event_type",
+            "dimension",
+            "day",
+        ),
+    )
 
     workspace_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
