@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -127,16 +128,25 @@ def free_port() -> int:
         return port
 
 
+def log_file(name: str) -> IO[bytes]:
+    """A fresh log file for a subprocess the bench starts, bench/data/logs/<name>.log."""
+    folder = DATA_DIR / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return (folder / f"{name}.log").open("wb")
+
+
 def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    """`siyu serve` (no worker) on a localhost port, once it answers /readyz."""
+    """`siyu serve` (no worker) on a localhost port, once it answers /readyz; its output
+    goes to bench/data/logs/serve-<port>.log."""
     siyu = Path(sys.executable).with_name("siyu")
     env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WORKER_IN_PROCESS": "false"}
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [str(siyu), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with log_file(f"serve-{port}") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [str(siyu), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -37,6 +37,7 @@ from bench.common import (
     Dataset,
     database_label,
     free_port,
+    log_file,
     median,
     percentile,
     start_server,
@@ -56,9 +57,10 @@ BATCH = 250
 def start_worker(url: str) -> subprocess.Popen[bytes]:
     siyu = Path(sys.executable).with_name("siyu")
     env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WORKER_POLL_SECONDS": "0.2"}
-    return subprocess.Popen(  # noqa: S603 - our own CLI
-        [str(siyu), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with log_file("worker") as log:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [str(siyu), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def _wait_for_entries(engine: Engine, segment_id: int, expected: int) -> dict[int, float]:
