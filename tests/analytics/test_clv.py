@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from siyu.analytics import clv_fit
 from siyu.analytics.clv import BgNbd, FitError, GammaGamma, fit_bgnbd, fit_gamma_gamma
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, CustomerFeature, Order
@@ -142,3 +143,37 @@ def test_a_workspace_without_enough_history_ends_with_a_failed_model(
     assert attempt["status"] == "failed"
     assert "CLV" in attempt["last_error"]
     assert api.get("/api/v1/analytics/clv/models").json()[0]["id"] == attempt["id"]
+
+
+def test_a_fit_holds_no_write_lock_while_it_reads_and_fits(
+    api: TestClient,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _history(engine, workspace.id, 300)
+    written_meanwhile: list[int] = []
+
+    def fit_while_another_writes(*args: np.ndarray) -> BgNbd:
+        with engine.connect() as other:
+            if engine.dialect.name == "sqlite":
+                other.exec_driver_sql("PRAGMA busy_timeout=200")
+            updated = other.execute(
+                update(Customer).where(Customer.workspace_id == workspace.id).values(remark="跟进")
+            )
+            other.commit()
+        written_meanwhile.append(updated.rowcount)
+        return fit_bgnbd(*args)
+
+    monkeypatch.setattr(clv_fit, "fit_bgnbd", fit_while_another_writes)
+    monkeypatch.setattr(clv_fit, "WRITE_CHUNK", 120)
+    api.post("/api/v1/analytics/clv/fit", json={"holdout_days": 90})
+    run_jobs()
+
+    assert written_meanwhile == [300, 300]  # the hold-out fit and the full one
+    assert api.get("/api/v1/analytics/clv").json()["model"]["status"] == "ready"
+    with Session(engine) as session:
+        values = session.scalars(select(CustomerFeature.p_alive)).all()
+    assert len(values) == 300
+    assert all(v is not None for v in values)

@@ -139,80 +139,91 @@ def quality(history: History, now: datetime, holdout_days: int) -> dict[str, Any
     }
 
 
-def fit_workspace(session: Session, model_row: ClvModel, holdout_days: int) -> None:
-    """Fit, check and write; a fit the data cannot support ends the model as failed."""
-    now = utcnow()
-    history = load_history(session, model_row.workspace_id)
-    try:
-        checked = quality(history, now, holdout_days)
-        x, t_x, t, m, ids = summarise(history, now + timedelta(days=1))
-        sx, stx, st, sm = _sampled((x, t_x, t, m), FIT_SAMPLE)
-        bgnbd = fit_bgnbd(sx, stx, st)
-        spend = fit_gamma_gamma(sx, sm)
-    except FitError as error:
-        model_row.status = "failed"
-        model_row.last_error = f"无法拟合 CLV 模型 / CLV model could not be fitted: {error}"
-        return
-    _write(session, model_row.workspace_id, ids, bgnbd, spend, x, t_x, t, m)
-    model_row.status = "ready"
-    model_row.customers = len(ids)
-    model_row.holdout_days = holdout_days
-    model_row.calibration_end = (now - timedelta(days=holdout_days)).date()
-    model_row.params = {
-        "r": bgnbd.r,
-        "alpha": bgnbd.alpha,
-        "a": bgnbd.a,
-        "b": bgnbd.b,
-        "p": spend.p,
-        "q": spend.q,
-        "gamma": spend.gamma,
-        "time_unit": "week",
-    }
-    model_row.quality = checked | {"log_likelihood": bgnbd.log_likelihood(x, t_x, t) / len(x)}
-    model_row.fitted_at = utcnow()
+@dataclass
+class Fitted:
+    """A workspace's fitted models and every customer's values, ready to be written."""
+
+    bgnbd: BgNbd
+    spend: GammaGamma
+    quality: dict[str, Any]
+    ids: list[int]
+    values: dict[str, Array]
 
 
-def _write(
-    session: Session,
-    workspace_id: int,
-    ids: list[int],
-    bgnbd: BgNbd,
-    spend: GammaGamma,
-    x: Array,
-    t_x: Array,
-    t: Array,
-    m: Array,
-) -> None:
+def fit_history(session: Session, workspace_id: int, holdout_days: int, now: datetime) -> Fitted:
+    """Read the purchase history, check the model on a hold-out and fit it on everything.
+    Only reads, so a job can run it without holding a write lock; raises FitError when
+    the data cannot support a fit."""
+    history = load_history(session, workspace_id)
+    checked = quality(history, now, holdout_days)
+    x, t_x, t, m, ids = summarise(history, now + timedelta(days=1))
+    sx, stx, st, sm = _sampled((x, t_x, t, m), FIT_SAMPLE)
+    bgnbd = fit_bgnbd(sx, stx, st)
+    spend = fit_gamma_gamma(sx, sm)
     expected = {days: bgnbd.expected_purchases(days / WEEK, x, t_x, t) for days in (90, 180, 365)}
-    alive = bgnbd.p_alive(x, t_x, t)
-    value = expected[365] * spend.expected_spend(x, m)
+    checked["log_likelihood"] = bgnbd.log_likelihood(x, t_x, t) / len(x)
+    return Fitted(
+        bgnbd,
+        spend,
+        checked,
+        ids,
+        {
+            "expected_purchases_90d": expected[90],
+            "expected_purchases_180d": expected[180],
+            "expected_purchases_365d": expected[365],
+            "p_alive": bgnbd.p_alive(x, t_x, t),
+            "predicted_value_fen": expected[365] * spend.expected_spend(x, m),
+        },
+    )
+
+
+def write_values(session: Session, workspace_id: int, fitted: Fitted, start: int) -> int:
+    """Store the values of up to WRITE_CHUNK customers from `start`; returns where the
+    next chunk starts."""
+    stop = min(start + WRITE_CHUNK, len(fitted.ids))
     table: Table = CustomerFeature.__table__  # type: ignore[assignment]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    columns = (
-        "expected_purchases_90d",
-        "expected_purchases_180d",
-        "expected_purchases_365d",
-        "p_alive",
-        "predicted_value_fen",
-    )
-    for start in range(0, len(ids), WRITE_CHUNK):
-        rows = [
-            {
-                "workspace_id": workspace_id,
-                "customer_id": ids[i],
-                "expected_purchases_90d": round(float(expected[90][i]), 4),
-                "expected_purchases_180d": round(float(expected[180][i]), 4),
-                "expected_purchases_365d": round(float(expected[365][i]), 4),
-                "p_alive": round(float(alive[i]), 4),
-                "predicted_value_fen": round(float(value[i])),
-            }
-            for i in range(start, min(start + WRITE_CHUNK, len(ids)))
-        ]
+    rows = [
+        {"workspace_id": workspace_id, "customer_id": fitted.ids[i]}
+        | {
+            column: round(float(values[i]))
+            if column == "predicted_value_fen"
+            else round(float(values[i]), 4)
+            for column, values in fitted.values.items()
+        }
+        for i in range(start, stop)
+    ]
+    if rows:
         stmt = dialect.insert(table)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["customer_id"],
-                set_={c: getattr(stmt.excluded, c) for c in columns},
+                set_={c: getattr(stmt.excluded, c) for c in fitted.values},
             ),
             rows,
         )
+    return stop
+
+
+def finish(model_row: ClvModel, fitted: Fitted, holdout_days: int, now: datetime) -> None:
+    model_row.status = "ready"
+    model_row.customers = len(fitted.ids)
+    model_row.holdout_days = holdout_days
+    model_row.calibration_end = (now - timedelta(days=holdout_days)).date()
+    model_row.params = {
+        "r": fitted.bgnbd.r,
+        "alpha": fitted.bgnbd.alpha,
+        "a": fitted.bgnbd.a,
+        "b": fitted.bgnbd.b,
+        "p": fitted.spend.p,
+        "q": fitted.spend.q,
+        "gamma": fitted.spend.gamma,
+        "time_unit": "week",
+    }
+    model_row.quality = fitted.quality
+    model_row.fitted_at = utcnow()
+
+
+def fail(model_row: ClvModel, error: FitError) -> None:
+    model_row.status = "failed"
+    model_row.last_error = f"无法拟合 CLV 模型 / CLV model could not be fitted: {error}"

@@ -8,6 +8,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics import clv_fit
+from siyu.analytics.clv import FitError
 from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.models import ClvModel, CustomerFeature
@@ -72,14 +73,44 @@ def queue_fit(session: Session, workspace_id: int, holdout_days: int) -> ClvMode
     return ClvModelOut.model_validate(model)
 
 
-def run_fit(session: Session, workspace_id: int, model_id: int, holdout_days: int) -> str:
+def fit_history(
+    session: Session, workspace_id: int, model_id: int, holdout_days: int, now: datetime
+) -> clv_fit.Fitted:
+    """Fit the queued model on the workspace's history (reads only; raises FitError)."""
+    _model(session, workspace_id, model_id)
+    return clv_fit.fit_history(session, workspace_id, holdout_days, now)
+
+
+def write_values(session: Session, workspace_id: int, fitted: clv_fit.Fitted, start: int) -> int:
+    return clv_fit.write_values(session, workspace_id, fitted, start)
+
+
+def finish_fit(
+    session: Session,
+    workspace_id: int,
+    model_id: int,
+    fitted: clv_fit.Fitted,
+    holdout_days: int,
+    now: datetime,
+) -> str:
+    model = _model(session, workspace_id, model_id)
+    clv_fit.finish(model, fitted, holdout_days, now)
+    return model.status
+
+
+def fail_fit(session: Session, workspace_id: int, model_id: int, error: FitError) -> str:
+    model = _model(session, workspace_id, model_id)
+    clv_fit.fail(model, error)
+    return model.status
+
+
+def _model(session: Session, workspace_id: int, model_id: int) -> ClvModel:
     model = session.scalar(
         select(ClvModel).where(ClvModel.workspace_id == workspace_id, ClvModel.id == model_id)
     )
     if model is None:
         raise NotFound("CLV model")
-    clv_fit.fit_workspace(session, model, holdout_days)
-    return model.status
+    return model
 
 
 def needs_refit(session: Session, workspace_id: int) -> bool:

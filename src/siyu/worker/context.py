@@ -1,9 +1,13 @@
 """What a running job sees: its session, its workspace and a way to report progress."""
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+
+from siyu.db.session import unit_of_work
 
 
 @dataclass
@@ -24,3 +28,9 @@ class JobContext:
     def checkpoint(self) -> None:
         """Commit the work done so far. Only for long jobs that resume from their own state."""
         self._checkpoint()
+
+    def reading(self) -> AbstractContextManager[Session]:
+        """A read-only session of its own for a long read: on SQLite it takes no write
+        lock, so the job's reading does not hold up other writers."""
+        bind = self.session.get_bind()
+        return unit_of_work(bind if isinstance(bind, Engine) else bind.engine, write=False)
