@@ -36,7 +36,14 @@ def refresh(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]:
         job_row.result = {"after": last}
         ctx.progress(done, total)
         ctx.checkpoint()
-    found = rfm.score(session, calendar)
+    # Cut points read without the write lock, scores written range by range (on SQLite a
+    # single UPDATE of a million customers held every other writer up for ~20 s).
+    with ctx.reading() as reading:
+        settings, found = rfm.measure(reading, calendar)
+    for first, last in features.id_ranges(session, workspace_id):
+        rfm.write_scores(session, calendar, settings, found, (first, last))
+        ctx.checkpoint()
+    rfm.keep(session, workspace_id, found)
     if found.customers and clv_service.needs_refit(session, workspace_id):
         clv_service.queue_fit(session, workspace_id, holdout_days=90)
     workspace = workspace_service.get_workspace(session, workspace_id)

@@ -86,14 +86,16 @@ def _cuts(values: list[float]) -> list[float]:
 
 def score(session: Session, ctx: CompileContext) -> Thresholds:
     """Score every customer of the workspace (features must be current) in one UPDATE."""
+    settings, found = measure(session, ctx)
+    write_scores(session, ctx, settings, found)
+    keep(session, ctx.workspace_id, found)
+    return found
+
+
+def measure(session: Session, ctx: CompileContext) -> tuple[RfmSettings, Thresholds]:
+    """The workspace's settings and the cut points of its customers now (reads only)."""
     settings = get_settings(session, ctx.workspace_id)
-    orders = getattr(CustomerFeature, f"orders_{settings.window_days}d")
-    paid = getattr(CustomerFeature, f"paid_{settings.window_days}d_fen")
-    last_order = (
-        select(Customer.last_order_at)
-        .where(Customer.id == CustomerFeature.customer_id)
-        .scalar_subquery()
-    )
+    orders, paid, last_order = _columns(settings)
     rows = session.execute(
         select(last_order, orders, paid).where(
             CustomerFeature.workspace_id == ctx.workspace_id, orders > 0
@@ -105,7 +107,7 @@ def score(session: Session, ctx: CompileContext) -> Thresholds:
         [float(f) for _, f, _ in rows],
         [float(m) for _, _, m in rows],
     )
-    found = Thresholds(
+    return settings, Thresholds(
         recency_days=_cuts(sorted(measures.recency)),
         frequency=_cuts(sorted(measures.frequency)),
         monetary_fen=_cuts(sorted(measures.monetary)),
@@ -115,23 +117,38 @@ def score(session: Session, ctx: CompileContext) -> Thresholds:
         customers=len(rows),
         computed_at=ctx.now.isoformat(),
     )
-    _write(session, ctx, settings, found, orders, paid, last_order)
-    workspace = workspace_service.get_workspace(session, ctx.workspace_id)
+
+
+def keep(session: Session, workspace_id: int, found: Thresholds) -> None:
+    """Store the cut points the scores were written with."""
+    workspace = workspace_service.get_workspace(session, workspace_id)
     stored = dict(workspace.settings.get(SETTINGS_KEY) or {})
     stored["thresholds"] = found.model_dump()
     workspace.settings = {**workspace.settings, SETTINGS_KEY: stored}
-    return found
 
 
-def _write(
+def _columns(settings: RfmSettings) -> tuple[Any, Any, Any]:
+    orders = getattr(CustomerFeature, f"orders_{settings.window_days}d")
+    paid = getattr(CustomerFeature, f"paid_{settings.window_days}d_fen")
+    last_order = (
+        select(Customer.last_order_at)
+        .where(Customer.id == CustomerFeature.customer_id)
+        .scalar_subquery()
+    )
+    return orders, paid, last_order
+
+
+def write_scores(
     session: Session,
     ctx: CompileContext,
     settings: RfmSettings,
     found: Thresholds,
-    orders: Any,
-    paid: Any,
-    last_order: Any,
+    between: tuple[int, int] | None = None,
 ) -> None:
+    """Scores and classes from these cut points, for every customer or the customer ids
+    `between` (first, last)."""
+    orders, paid, last_order = _columns(settings)
+
     def since(days: float) -> Any:
         """Bought on or after the day `days` days before today."""
         return last_order >= ctx.day_start(ctx.today - timedelta(days=int(days)))
@@ -156,16 +173,16 @@ def _write(
         ],
     )
     bought = orders > 0
+    stmt = update(CustomerFeature).where(CustomerFeature.workspace_id == ctx.workspace_id)
+    if between is not None:
+        stmt = stmt.where(CustomerFeature.customer_id.between(*between))
     session.execute(
-        update(CustomerFeature)
-        .where(CustomerFeature.workspace_id == ctx.workspace_id)
-        .values(
+        stmt.values(
             rfm_r=case((bought, r_score), else_=None),
             rfm_f=case((bought, f_score), else_=None),
             rfm_m=case((bought, m_score), else_=None),
             rfm_class=case((bought, classes), else_=None),
-        )
-        .execution_options(synchronize_session=False)
+        ).execution_options(synchronize_session=False)
     )
 
 
@@ -195,13 +212,7 @@ class RfmOut(BaseModel):
 
 def distribution(session: Session, ctx: CompileContext) -> RfmOut:
     settings = get_settings(session, ctx.workspace_id)
-    orders = getattr(CustomerFeature, f"orders_{settings.window_days}d")
-    paid = getattr(CustomerFeature, f"paid_{settings.window_days}d_fen")
-    last_order = (
-        select(Customer.last_order_at)
-        .where(Customer.id == CustomerFeature.customer_id)
-        .scalar_subquery()
-    )
+    orders, paid, last_order = _columns(settings)
     rows = session.execute(
         select(
             CustomerFeature.rfm_class,
