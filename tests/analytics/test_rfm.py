@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from siyu.analytics import features, rfm
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, CustomerFeature, Order
 from tests.conftest import WorkspaceFixture
@@ -130,3 +131,36 @@ def test_rfm_table_exports_as_csv_and_bad_settings_name_the_field(
     assert refused.status_code == 422
     body: Any = refused.json()
     assert "window_days" in str(body["error"])
+
+
+def test_the_daily_refresh_scores_range_by_range_without_locking_out_writers_while_it_reads(
+    api: TestClient,
+    engine: Engine,
+    buyers: dict[str, int],
+    run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written_meanwhile: list[int] = []
+    cuts = rfm._cuts
+
+    def cuts_while_another_writes(values: list[float]) -> list[float]:
+        if not written_meanwhile:  # once the customers' measures have been read
+            with engine.connect() as other:
+                if engine.dialect.name == "sqlite":
+                    other.exec_driver_sql("PRAGMA busy_timeout=200")
+                updated = other.execute(update(Customer).values(remark="回访"))
+                other.commit()
+            written_meanwhile.append(updated.rowcount)
+        return cuts(values)
+
+    one_by_one = features.id_ranges
+    monkeypatch.setattr(rfm, "_cuts", cuts_while_another_writes)
+    monkeypatch.setattr(features, "id_ranges", lambda s, w: one_by_one(s, w, size=1))
+    _recompute(api, run_jobs)
+
+    assert written_meanwhile == [5]
+    with Session(engine) as session:
+        classes = {r.customer_id: r.rfm_class for r in session.scalars(select(CustomerFeature))}
+    assert classes[buyers["a"]] == "important_value"
+    assert classes[buyers["d"]] == "general_keep"
+    assert sum(c is not None for c in classes.values()) == 4
