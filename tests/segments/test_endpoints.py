@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
-from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity
+from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture
 
@@ -318,3 +318,17 @@ def test_an_order_moves_its_buyer_into_an_order_window_segment_and_events_leave_
 
     assert _members(api, segment["id"]) == {li}
     assert computed_at() == windows_at
+
+
+def test_a_segment_deleted_before_its_build_ran_ends_the_build_without_retries(
+    api: TestClient, engine: Engine, people: dict[str, Any], run_jobs: RunJobs
+) -> None:
+    gone = _create(api, "临时", {"type": "profile", "field": "city", "op": "eq", "value": "上海"})
+    assert api.delete(f"/api/v1/segments/{gone['id']}").status_code == 204
+    run_jobs()
+
+    with Session(engine) as session:
+        builds = session.execute(
+            select(Job.status, Job.attempts, Job.result).where(Job.name == "segments.build")
+        ).all()
+    assert [tuple(b) for b in builds] == [("succeeded", 1, {"deleted": True})]

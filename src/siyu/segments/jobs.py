@@ -4,6 +4,7 @@ from typing import Any
 
 from siyu.customers.changes import REFRESH_JOB
 from siyu.db.maintenance import analyze_stale
+from siyu.exceptions import NotFound
 from siyu.segments import service
 from siyu.worker.context import JobContext
 from siyu.worker.queue import enqueue
@@ -19,7 +20,10 @@ REFRESH_BATCHES_PER_RUN = 20
 def build(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     assert ctx.workspace_id is not None
     analyze_stale(ctx.session)
-    return service.build_segment(ctx.session, ctx.workspace_id, int(payload["segment_id"]))
+    try:
+        return service.build_segment(ctx.session, ctx.workspace_id, int(payload["segment_id"]))
+    except NotFound:
+        return {"deleted": True}  # before its build ran: nothing to retry
 
 
 @job(REFRESH_JOB)
