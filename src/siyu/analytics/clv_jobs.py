@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from siyu.analytics import clv_service
+from siyu.analytics import clv_fit, clv_service
 from siyu.analytics.clv import FitError
 from siyu.kit.time import utcnow
 from siyu.worker.context import JobContext
@@ -24,7 +24,7 @@ def fit(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": clv_service.fail_fit(ctx.session, workspace_id, model_id, error)}
     written = 0
     while written < len(fitted.ids):
-        written = clv_service.write_values(ctx.session, workspace_id, fitted, written)
+        written = clv_fit.write_values(ctx.session, workspace_id, fitted, written)
         ctx.progress(written, len(fitted.ids))
         ctx.checkpoint()
     status = clv_service.finish_fit(ctx.session, workspace_id, model_id, fitted, holdout_days, now)

@@ -81,10 +81,6 @@ def fit_history(
     return clv_fit.fit_history(session, workspace_id, holdout_days, now)
 
 
-def write_values(session: Session, workspace_id: int, fitted: clv_fit.Fitted, start: int) -> int:
-    return clv_fit.write_values(session, workspace_id, fitted, start)
-
-
 def finish_fit(
     session: Session,
     workspace_id: int,
