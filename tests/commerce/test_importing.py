@@ -316,6 +316,12 @@ def test_a_crashed_import_resumes_after_its_last_committed_chunk(
     lines = error_lines(run)
     assert len(lines) == 2
     assert lines[1].startswith("8,买家实际支付金额,")
+    # The buyer's stats count the orders of the chunk committed before the crash too.
+    (customer_id,) = {o.customer_id for o in orders_of(db, workspace.id).values()}
+    customer = db.get(Customer, customer_id)
+    assert customer is not None
+    assert (customer.order_count, customer.total_paid_fen) == (9, 9 * 20900)
+    assert customer.last_order_at == datetime(2024, 3, 1, 12, 15, tzinfo=UTC)
 
 
 def test_a_file_that_turns_unreadable_midway_fails_the_import_keeping_earlier_chunks(
@@ -338,6 +344,11 @@ def test_a_file_that_turns_unreadable_midway_fails_the_import_keeping_earlier_ch
     # Chunks read before the broken bytes stay imported, and the counts say so.
     assert 0 < run.imported < 400
     assert run.imported == run.processed_rows == len(orders_of(db, workspace.id))
+    # The stats of the buyer count exactly the orders that stayed.
+    (customer_id,) = {o.customer_id for o in orders_of(db, workspace.id).values()}
+    customer = db.get(Customer, customer_id)
+    assert customer is not None
+    assert (customer.order_count, customer.total_paid_fen) == (run.imported, run.imported * 20900)
 
 
 def test_a_large_file_is_parsed_in_a_process_of_its_own(

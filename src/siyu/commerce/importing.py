@@ -5,6 +5,10 @@ A large file is parsed in a process of its own while this one writes (`parsing`)
 chunk costs one OneID batch, one lookup of known orders and a few bulk statements
 (`upserting`); then the resume point (rows consumed, counts, size of the error file) is
 committed with the chunk's orders. A crashed import resumes after its last committed chunk.
+
+The stats of customers who only gained new orders are recomputed once, when the file is
+done (or the import fails), not chunk by chunk: an export names most buyers in several
+chunks, and each update of a customer rewrites its row and the indexes on its stats.
 """
 
 from collections.abc import Callable
@@ -15,7 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.commerce.parsing import ParseSpec, prepared_chunks, prepared_chunks_in_process
-from siyu.commerce.repository import CommerceRepository
+from siyu.commerce.repository import CommerceRepository, batched
+from siyu.commerce.service import recompute_customer_stats
 from siyu.commerce.upserting import write_orders
 from siyu.connectors.commerce.detect import format_for
 from siyu.connectors.commerce.rows import RowParser
@@ -28,6 +33,8 @@ from siyu.kit.time import utcnow
 from siyu.models import ImportRun
 
 DEFAULT_CHUNK_ROWS = 20_000
+# Customers whose stats are recomputed per transaction at the end of an import.
+STATS_BATCH = 20_000
 # Files with at least this many rows left are parsed in a process of their own (starting
 # one costs about half a second).
 PARSE_PROCESS_MIN_ROWS = 50_000
@@ -76,25 +83,43 @@ def run_order_import(
     if run is None or run.kind != "orders":
         raise NotFound("order import")
     if run.status not in {"succeeded", "failed"}:
+        # Resuming: the stats of the customers of the chunks committed before are due too.
+        pending = set(repo.import_customers(run.id)) if run.status == "running" else set()
         try:
             with fewer_gc_passes():
                 _import(
-                    session, run, progress=progress, checkpoint=checkpoint, chunk_rows=chunk_rows
+                    session,
+                    run,
+                    pending,
+                    progress=progress,
+                    checkpoint=checkpoint,
+                    chunk_rows=chunk_rows,
                 )
         except SiyuError as exc:
             # Drop the unfinished chunk; committed chunks stay imported.
             session.rollback()
             run = repo.import_run(import_id, for_update=True)
             assert run is not None
+            _recompute_stats(session, run.workspace_id, pending, checkpoint)
             run.status = "failed"
             run.message = exc.message[:1000]
             run.finished_at = utcnow()
     return outcome(run)
 
 
+def _recompute_stats(
+    session: Session, workspace_id: int, customer_ids: set[int], checkpoint: Checkpoint
+) -> None:
+    """Bring the stats of the import's customers up to date, a batch per transaction."""
+    for batch in batched(sorted(customer_ids), STATS_BATCH):
+        recompute_customer_stats(session, workspace_id, batch)
+        checkpoint()
+
+
 def _import(
     session: Session,
     run: ImportRun,
+    pending: set[int],
     *,
     progress: Progress,
     checkpoint: Checkpoint,
@@ -132,6 +157,7 @@ def _import(
                 source=source,
                 actor=actor,
                 import_run_id=run.id,
+                deferred=pending,
             )
             error_file.write(chunk.errors)
             run.imported += result.imported
@@ -142,6 +168,7 @@ def _import(
             progress(run.processed_rows, max(run.total_rows, run.processed_rows))
             checkpoint()
             statistics.wrote(len(chunk.orders))
+    _recompute_stats(session, run.workspace_id, pending, checkpoint)
     run.status = "succeeded"
     run.total_rows = run.processed_rows
     run.finished_at = utcnow()

@@ -117,6 +117,20 @@ class CommerceRepository:
             order_id: ExistingOrder(row_id, customer_id) for order_id, row_id, customer_id in rows
         }
 
+    def import_customers(self, import_run_id: int) -> list[int]:
+        """The customers of the orders an import stored or updated."""
+        return list(
+            self.session.scalars(
+                select(Order.customer_id)
+                .where(
+                    Order.workspace_id == self.workspace_id,
+                    Order.import_run_id == import_run_id,
+                    Order.customer_id.is_not(None),
+                )
+                .distinct()
+            )
+        )
+
     def upsert_products(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
         """Rows with platform, external_id, name, price_fen; returns their product ids."""
         if not rows:

@@ -50,13 +50,16 @@ def write_orders(
     source: str,
     actor: str,
     import_run_id: int | None = None,
+    deferred: set[int] | None = None,
 ) -> UpsertResult:
     """Insert new orders and apply changes to known ones.
 
     Orders are keyed by (platform, platform_order_id); within a batch the last one wins.
     Buyers resolve through OneID, items are replaced when the order brings items, the
     refund the platform reports is kept as a refund row, and the touched customers'
-    stats are brought up to date.
+    stats are brought up to date. Given `deferred`, customers that only gained new orders
+    are added to it instead: the caller recomputes their stats later, once for many
+    batches (`service.recompute_customer_stats`).
     """
     batch = list({(o.platform, o.platform_order_id): o for o in orders}.values())
     if not batch:
@@ -119,7 +122,7 @@ def write_orders(
     # Refunds recorded through the API survive an import of the platform's view.
     repo.recompute_refunded([ids[key] for key in existing])
 
-    _update_stats(session, repo, batch, customers, existing)
+    _update_stats(session, repo, batch, customers, existing, deferred)
     return UpsertResult(imported=len(batch) - len(existing), updated=len(existing), order_ids=ids)
 
 
@@ -189,15 +192,34 @@ def _update_stats(
     batch: Sequence[PreparedOrder],
     customers: Sequence[int | None],
     existing: dict[Key, ExistingOrder],
+    deferred: set[int] | None,
 ) -> None:
     """Customers with changed orders are recomputed; customers that only gained new
-    orders get those orders added to their stats (no rescan of their order history)."""
+    orders get those orders added to their stats (no rescan of their order history), or
+    join `deferred`."""
     recompute = {e.customer_id for e in existing.values() if e.customer_id is not None}
     recompute.update(
         customer
         for order, customer in zip(batch, customers, strict=True)
         if customer is not None and (order.platform, order.platform_order_id) in existing
     )
+    if deferred is not None:
+        deferred.update(c for c in customers if c is not None and c not in recompute)
+        added: dict[int, list[Any]] = {}
+    else:
+        added = _added_stats(batch, customers, recompute)
+    stats = CustomerStatsRepository(session, repo.workspace_id)
+    stats.add_to_customer_stats({c: CustomerStatsDelta(*sums) for c, sums in added.items()})
+    expire_customers(session, repo.workspace_id, added)
+    stats.refresh_customer_stats(sorted(recompute))
+    touched = [*added, *recompute]
+    expire_customers(session, repo.workspace_id, recompute)
+    changes.mark_changed(session, repo.workspace_id, touched, orders=True)
+
+
+def _added_stats(
+    batch: Sequence[PreparedOrder], customers: Sequence[int | None], recompute: set[int]
+) -> dict[int, list[Any]]:
     # customer -> [orders, paid, first, last]
     added: dict[int, list[Any]] = {}
     for order, customer in zip(batch, customers, strict=True):
@@ -219,10 +241,4 @@ def _update_stats(
                 sums[2] = at
             if sums[3] is None or at > sums[3]:
                 sums[3] = at
-    stats = CustomerStatsRepository(session, repo.workspace_id)
-    stats.add_to_customer_stats({c: CustomerStatsDelta(*sums) for c, sums in added.items()})
-    expire_customers(session, repo.workspace_id, added)
-    stats.refresh_customer_stats(sorted(recompute))
-    touched = [*added, *recompute]
-    expire_customers(session, repo.workspace_id, recompute)
-    changes.mark_changed(session, repo.workspace_id, touched, orders=True)
+    return added
