@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
+from siyu.segments import membership
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture
 
@@ -332,3 +333,41 @@ def test_a_segment_deleted_before_its_build_ran_ends_the_build_without_retries(
             select(Job.status, Job.attempts, Job.result).where(Job.name == "segments.build")
         ).all()
     assert [tuple(b) for b in builds] == [("succeeded", 1, {"deleted": True})]
+
+
+def test_a_build_holds_no_write_lock_while_it_evaluates_the_rules(
+    api: TestClient,
+    engine: Engine,
+    people: dict[str, Any],
+    run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    in_city = _create(
+        api, "上海", {"type": "profile", "field": "city", "op": "eq", "value": "上海"}
+    )
+    untagged = {"not": _tagged(people["tag"])}
+    reading = {"all": [{"type": "segment", "op": "in", "segment_id": in_city["id"]}, untagged]}
+    derived = _create(api, "未打标", reading)
+    run_jobs()
+    assert _members(api, derived["id"]) == {people["ids"]["zhang"]}
+    written_meanwhile: list[int] = []
+    compile_rule = membership.compile_rule
+
+    def compile_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        with engine.connect() as other:
+            if engine.dialect.name == "sqlite":
+                other.exec_driver_sql("PRAGMA busy_timeout=200")
+            updated = other.execute(update(Customer).values(remark="跟进"))
+            other.commit()
+        written_meanwhile.append(updated.rowcount)
+        return compile_rule(*args, **kwargs)
+
+    monkeypatch.setattr(membership, "compile_rule", compile_while_another_writes)
+    wider = {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]}
+    assert api.patch(f"/api/v1/segments/{in_city['id']}", json={"rule": wider}).status_code == 200
+    run_jobs()
+
+    assert written_meanwhile == [3, 3]  # the edited segment's build, then the one reading it
+    # The segment reading the rebuilt one was rebuilt after it, from its new members.
+    assert _members(api, in_city["id"]) == set(people["ids"].values())
+    assert _members(api, derived["id"]) == {people["ids"]["zhang"], people["ids"]["li"]}

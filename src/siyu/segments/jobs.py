@@ -18,12 +18,37 @@ REFRESH_BATCHES_PER_RUN = 20
 
 @job(service.BUILD_JOB)
 def build(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Build the segment, then the segments that read it, each committed on its own."""
     assert ctx.workspace_id is not None
     analyze_stale(ctx.session)
+    segment_id = int(payload["segment_id"])
     try:
-        return service.build_segment(ctx.session, ctx.workspace_id, int(payload["segment_id"]))
+        with ctx.reading() as reader:
+            order = service.build_order(reader, ctx.workspace_id, segment_id)
     except NotFound:
         return {"deleted": True}  # before its build ran: nothing to retry
+    built = _build_each(ctx, ctx.workspace_id, order)
+    if not order:
+        return {"entered": 0, "left": 0}
+    return built.get(segment_id, {"deleted": True})
+
+
+def _build_each(ctx: JobContext, workspace_id: int, order: list[int]) -> dict[int, dict[str, int]]:
+    """Evaluate each rule in a read-only session of its own (on SQLite, without holding
+    the write lock), then write the difference and commit before the next segment reads
+    it. A segment deleted meanwhile is skipped."""
+    built = {}
+    for segment_id in order:
+        try:
+            with ctx.reading() as reader:
+                answered = service.answer_segment(reader, workspace_id, segment_id)
+            built[segment_id] = service.store_answer(
+                ctx.session, workspace_id, segment_id, answered
+            )
+        except NotFound:
+            continue
+        ctx.checkpoint()
+    return built
 
 
 @job(REFRESH_JOB)
@@ -45,6 +70,9 @@ def refresh_changed(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]
 
 @job(service.REBUILD_JOB)
 def rebuild_all(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild every dynamic segment (time-relative rules drift), one commit each."""
     assert ctx.workspace_id is not None
     analyze_stale(ctx.session)
-    return {"segments": service.rebuild_all(ctx.session, ctx.workspace_id)}
+    with ctx.reading() as reader:
+        order = service.rebuild_order(reader, ctx.workspace_id)
+    return {"segments": len(_build_each(ctx, ctx.workspace_id, order))}

@@ -3,13 +3,15 @@
 A build or refresh writes only the difference between the rule's answer and the stored
 members — a constant number of statements whatever the sizes — and records each entered
 and left customer in segment_change. The answer is evaluated once, into a temporary table
-of the connection, which the statements of the difference then read. A segment's first
-build records no changes: its initial members did not "enter" anything a journey should
-react to.
+of the connection, which the statements of the difference then read. A full build may
+evaluate it beforehand in a read-only session (`answer`), so that on SQLite the
+evaluation holds no write lock. A segment's first build records no changes: its initial
+members did not "enter" anything a journey should react to.
 """
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import among
+from siyu.db.bulk import among, insert_tuples
 from siyu.db.types import UTCDateTime
 from siyu.models import Segment, SegmentChange, SegmentMember, SegmentSize
 from siyu.segments.compiler import compile_rule
@@ -41,22 +43,43 @@ from siyu.segments.rules import parse_rule, referenced_segments
 ANSWER = Table("segment_answer", MetaData(), Column("id", BigInteger, primary_key=True))
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A full evaluation of a segment's rule, made before its membership is written."""
+
+    ids: list[int]
+    now: datetime
+    seconds: float
+
+
+def answer(session: Session, segment: Segment, ctx: CompileContext) -> Answer:
+    """The customers the segment's rule matches now (reads only)."""
+    assert segment.rule is not None
+    started = time.perf_counter()
+    ids = list(session.scalars(compile_rule(parse_rule(segment.rule), ctx)))
+    return Answer(ids, ctx.now, time.perf_counter() - started)
+
+
 def build(
     session: Session,
     segment: Segment,
     ctx: CompileContext,
     *,
     only: Sequence[int] | None = None,
+    answered: Answer | None = None,
 ) -> tuple[int, int]:
-    """Bring stored membership in line with the rule (for all customers, or `only` these);
-    returns (entered, left)."""
+    """Bring stored membership in line with the rule (for all customers, or `only` these),
+    or with the rule's full `answered`; returns (entered, left)."""
     assert segment.rule is not None
-    started = time.perf_counter()
-    node = parse_rule(segment.rule)
+    started = time.perf_counter() - (answered.seconds if answered else 0.0)
     session.execute(
         text("CREATE TEMPORARY TABLE IF NOT EXISTS segment_answer (id BIGINT PRIMARY KEY)")
     )
-    session.execute(insert(ANSWER).from_select(["id"], compile_rule(node, ctx, only)))
+    if answered is None:
+        rule = compile_rule(parse_rule(segment.rule), ctx, only)
+        session.execute(insert(ANSWER).from_select(["id"], rule))
+    elif answered.ids:
+        insert_tuples(session, ANSWER, ["id"], [(i,) for i in answered.ids])
     members = select(SegmentMember.customer_id).where(
         SegmentMember.workspace_id == segment.workspace_id,
         SegmentMember.segment_id == segment.id,

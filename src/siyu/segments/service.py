@@ -332,26 +332,47 @@ def changes(
 # -- building ----------------------------------------------------------------------------------
 
 
-def build_segment(session: Session, workspace_id: int, segment_id: int) -> dict[str, int]:
-    """Rebuild a dynamic segment's stored membership, then every segment that reads it."""
+def build_order(session: Session, workspace_id: int, segment_id: int) -> list[int]:
+    """The segment, if dynamic, then every dynamic segment that reads it, in build order."""
+    segment = segment_row(session, workspace_id, segment_id)
+    if segment.kind != "dynamic" or segment.rule is None:
+        return []
+    others = SegmentRepository(session, workspace_id).segments(kind="dynamic")
+    return [segment.id, *(s.id for s in membership.dependents_of(segment.id, others))]
+
+
+def rebuild_order(session: Session, workspace_id: int) -> list[int]:
+    """Every dynamic segment, each after the segments its rule reads."""
+    segments = SegmentRepository(session, workspace_id).segments(kind="dynamic")
+    return [s.id for s in membership.dependency_order(segments)]
+
+
+def answer_segment(session: Session, workspace_id: int, segment_id: int) -> membership.Answer:
+    """Evaluate a dynamic segment's rule for every customer (reads only)."""
+    segment = segment_row(session, workspace_id, segment_id)
+    return membership.answer(session, segment, context(session, workspace_id))
+
+
+def store_answer(
+    session: Session, workspace_id: int, segment_id: int, answered: membership.Answer
+) -> dict[str, int]:
+    """Write the membership difference of an evaluation `answer_segment` made."""
     segment = segment_row(session, workspace_id, segment_id)
     if segment.kind != "dynamic" or segment.rule is None:
         return {"entered": 0, "left": 0}
-    ctx = context(session, workspace_id)
-    entered, left = membership.build(session, segment, ctx)
-    others = SegmentRepository(session, workspace_id).segments(kind="dynamic")
-    for dependent in membership.dependents_of(segment.id, others):
-        membership.build(session, dependent, ctx)
+    ctx = context(session, workspace_id, answered.now)
+    entered, left = membership.build(session, segment, ctx, answered=answered)
     return {"entered": entered, "left": left}
 
 
-def rebuild_all(session: Session, workspace_id: int) -> int:
-    """Rebuild every dynamic segment in dependency order (time-relative rules drift)."""
-    ctx = context(session, workspace_id)
-    segments = SegmentRepository(session, workspace_id).segments(kind="dynamic")
-    for segment in membership.dependency_order(segments):
-        membership.build(session, segment, ctx)
-    return len(segments)
+def build_segment(session: Session, workspace_id: int, segment_id: int) -> dict[str, int]:
+    """Rebuild a dynamic segment's stored membership, then every segment that reads it,
+    in one session (the build job gives each evaluation a read-only session instead)."""
+    built = [
+        store_answer(session, workspace_id, s, answer_segment(session, workspace_id, s))
+        for s in build_order(session, workspace_id, segment_id)
+    ]
+    return built[0] if built else {"entered": 0, "left": 0}
 
 
 def refresh_changed(session: Session, workspace_id: int, batch: int) -> int:
