@@ -1,7 +1,9 @@
 """Kept tag counts: every write path moves them, and the hourly recount absorbs the rest."""
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,7 @@ from siyu.customers import merging
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, Tag
 from siyu.tags import service
+from siyu.tags.repository import TagRepository
 from siyu.worker.queue import enqueue
 from siyu.worker.schedules import RECOUNT_TAGS_JOB
 from tests.conftest import WorkspaceFixture
@@ -72,3 +75,39 @@ def test_the_recount_job_corrects_counts_changed_behind_the_tags_service(
 
     with Session(engine) as session:
         assert session.scalar(select(Tag.customer_count).where(Tag.id == green)) == 1
+
+
+def test_the_recount_job_counts_without_the_write_lock_and_keeps_tags_added_meanwhile(
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with unit_of_work(engine) as session:
+        green = service.ensure_tags(session, workspace.id, [("兴趣", "绿茶")])[("兴趣", "绿茶")]
+        customers = _customers(session, workspace.id, 4)
+        service.add_tags(session, workspace.id, customers[:3], [green], source="manual", actor="t")
+        session.execute(delete(Customer).where(Customer.id == customers[0]))  # count drifts
+        enqueue(session, RECOUNT_TAGS_JOB, {}, workspace_id=workspace.id)
+    drift = TagRepository.drift
+    read: list[dict[int, int]] = []
+
+    def tag_another_customer_after_counting(self: TagRepository, *args: Any) -> dict[int, int]:
+        read.append(drift(self, *args))
+        with engine.connect() as other:
+            if engine.dialect.name == "sqlite":
+                other.exec_driver_sql("PRAGMA busy_timeout=200")
+            with Session(bind=other) as session:
+                service.add_tags(
+                    session, workspace.id, [customers[3]], [green], source="manual", actor="t"
+                )
+                session.commit()
+            other.commit()
+        return read[-1]
+
+    monkeypatch.setattr(TagRepository, "drift", tag_another_customer_after_counting)
+    assert run_jobs() == 1
+
+    assert read == [{green: -1}]
+    with Session(engine) as session:
+        assert session.scalar(select(Tag.customer_count).where(Tag.id == green)) == 3

@@ -64,11 +64,20 @@ def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
 @job(RECOUNT_TAGS_JOB)
 def recount(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
-    """Correct every workspace's kept tag counts (or one workspace's)."""
-    workspaces = (
-        [ctx.workspace_id]
-        if ctx.workspace_id is not None
-        else service.workspaces_with_tags(ctx.session)
-    )
-    corrected = sum(service.recount_tags(ctx.session, workspace_id) for workspace_id in workspaces)
+    """Correct every workspace's kept tag counts (or one workspace's). The assignments are
+    counted in a read-only session (on SQLite, without holding the write lock); only the
+    drifted tags are then written, a workspace per commit."""
+    with ctx.reading() as reader:
+        workspaces = (
+            [ctx.workspace_id]
+            if ctx.workspace_id is not None
+            else service.workspaces_with_tags(reader)
+        )
+    corrected = 0
+    for workspace_id in workspaces:
+        with ctx.reading() as reader:
+            drift = service.count_drift(reader, workspace_id)
+        service.correct_counts(ctx.session, workspace_id, drift)
+        ctx.checkpoint()
+        corrected += len(drift)
     return {"workspaces": len(workspaces), "tags_corrected": corrected}

@@ -155,23 +155,20 @@ class TagRepository:
             .execution_options(synchronize_session="fetch")
         )
 
-    def recount(self, tag_ids: Sequence[int] | None = None) -> int:
-        """Set customer_count from the assignments (all tags, or the given ones); returns
-        how many tags were off."""
+    def drift(self, tag_ids: Sequence[int] | None = None) -> dict[int, int]:
+        """Per tag whose kept customer_count is off (all tags, or the given ones): the
+        assignments counted minus the kept count, both read in one statement's snapshot."""
         counted = (
             select(func.count())
             .where(CustomerTag.workspace_id == self.workspace_id, CustomerTag.tag_id == Tag.id)
             .scalar_subquery()
         )
-        stmt = update(Tag).where(
+        stmt = select(Tag.id, counted - Tag.customer_count).where(
             Tag.workspace_id == self.workspace_id, Tag.customer_count != counted
         )
         if tag_ids is not None:
             stmt = stmt.where(Tag.id.in_(list(tag_ids)))
-        result = self.session.execute(
-            stmt.values(customer_count=counted).execution_options(synchronize_session="fetch")
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return {tag_id: int(delta) for tag_id, delta in self.session.execute(stmt)}
 
     # -- assignments ------------------------------------------------------------
 

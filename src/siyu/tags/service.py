@@ -1,6 +1,6 @@
 """Tag groups, tags and their assignment to customers, with a history of every change."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -470,7 +470,22 @@ def timeline_entries(
 
 def recount_tags(session: Session, workspace_id: int, tag_ids: Sequence[int] | None = None) -> int:
     """Recount the kept customer counts from the assignments; returns how many were off."""
-    return TagRepository(session, workspace_id).recount(tag_ids)
+    drift = count_drift(session, workspace_id, tag_ids)
+    correct_counts(session, workspace_id, drift)
+    return len(drift)
+
+
+def count_drift(
+    session: Session, workspace_id: int, tag_ids: Sequence[int] | None = None
+) -> dict[int, int]:
+    """How far each drifted tag's kept count is from its assignments (reads only)."""
+    return TagRepository(session, workspace_id).drift(tag_ids)
+
+
+def correct_counts(session: Session, workspace_id: int, drift: Mapping[int, int]) -> None:
+    """Apply a drift `count_drift` read. Moved by the drift, not set to the count read:
+    assignments changed since that read moved the kept counts themselves."""
+    TagRepository(session, workspace_id).adjust_counts(drift)
 
 
 def workspaces_with_tags(session: Session) -> list[int]:
