@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
-from siyu.segments import membership
+from siyu.segments import compiler, membership
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture
 
@@ -351,7 +351,6 @@ def test_a_build_holds_no_write_lock_while_it_evaluates_the_rules(
     run_jobs()
     assert _members(api, derived["id"]) == {people["ids"]["zhang"]}
     written_meanwhile: list[int] = []
-    compile_rule = membership.compile_rule
 
     def compile_while_another_writes(*args: Any, **kwargs: Any) -> Any:
         with engine.connect() as other:
@@ -360,7 +359,7 @@ def test_a_build_holds_no_write_lock_while_it_evaluates_the_rules(
             updated = other.execute(update(Customer).values(remark="跟进"))
             other.commit()
         written_meanwhile.append(updated.rowcount)
-        return compile_rule(*args, **kwargs)
+        return compiler.compile_rule(*args, **kwargs)
 
     monkeypatch.setattr(membership, "compile_rule", compile_while_another_writes)
     wider = {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]}
