@@ -3,6 +3,8 @@
 import csv
 import importlib.util
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from siyu.analytics import clv_fit
-from siyu.analytics.clv import BgNbd, FitError, GammaGamma, fit_bgnbd, fit_gamma_gamma
+from siyu.analytics.clv import BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
+from siyu.analytics.clv_errors import FitError
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, CustomerFeature, Order
 from tests.conftest import WorkspaceFixture
@@ -177,3 +180,15 @@ def test_a_fit_holds_no_write_lock_while_it_reads_and_fits(
         values = session.scalars(select(CustomerFeature.p_alive)).all()
     assert len(values) == 300
     assert all(v is not None for v in values)
+
+
+def test_the_web_cli_and_worker_start_without_loading_numpy_or_scipy() -> None:
+    """They take about a second to import; only a CLV fit needs them."""
+    code = (
+        "import sys, siyu.api, siyu.cli.main, siyu.worker.catalog as c; c.load_job_handlers(); "
+        "print(sorted({'numpy', 'scipy'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = subprocess.run(  # noqa: S603 - this interpreter, our own package
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -15,11 +15,9 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 
+from siyu.analytics.clv_errors import FitError
+
 Array = NDArray[np.float64]
-
-
-class FitError(Exception):
-    """The data cannot support a fit (too few customers or repeat buyers, no convergence)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from siyu.analytics.clv import Array, BgNbd, FitError, GammaGamma, fit_bgnbd, fit_gamma_gamma
+from siyu.analytics.clv import Array, BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
+from siyu.analytics.clv_errors import FitError
 from siyu.commerce.repository import COUNTED_STATUSES
 from siyu.kit.time import utcnow
 from siyu.models import ClvModel, CustomerFeature, Order

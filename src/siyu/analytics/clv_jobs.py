@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from siyu.analytics import clv_fit, clv_service
-from siyu.analytics.clv import FitError
+from siyu.analytics import clv_service
+from siyu.analytics.clv_errors import FitError
 from siyu.kit.time import utcnow
 from siyu.worker.context import JobContext
 from siyu.worker.registry import job
@@ -13,6 +13,8 @@ from siyu.worker.registry import job
 def fit(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Read and fit in a read-only session, then write the values chunk by chunk: on
     SQLite no write lock is held while a million customers' orders are read and fitted."""
+    from siyu.analytics import clv_fit  # noqa: PLC0415 - numpy and scipy load for fits only
+
     assert ctx.workspace_id is not None
     workspace_id, model_id = ctx.workspace_id, int(payload["model_id"])
     holdout_days = int(payload["holdout_days"])

@@ -1,18 +1,20 @@
 """CLV models of a workspace: fits queued as jobs, the latest model and its value bands."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from siyu.analytics import clv_fit
-from siyu.analytics.clv import FitError
+from siyu.analytics.clv_errors import FitError
 from siyu.exceptions import NotFound
 from siyu.kit.time import utcnow
 from siyu.models import ClvModel, CustomerFeature
 from siyu.worker.queue import enqueue
+
+if TYPE_CHECKING:
+    from siyu.analytics.clv_fit import Fitted
 
 FIT_JOB = "analytics.fit_clv"
 REFIT_AFTER = timedelta(days=7)
@@ -75,8 +77,10 @@ def queue_fit(session: Session, workspace_id: int, holdout_days: int) -> ClvMode
 
 def fit_history(
     session: Session, workspace_id: int, model_id: int, holdout_days: int, now: datetime
-) -> clv_fit.Fitted:
+) -> "Fitted":
     """Fit the queued model on the workspace's history (reads only; raises FitError)."""
+    from siyu.analytics import clv_fit  # noqa: PLC0415 - numpy and scipy load for fits only
+
     _model(session, workspace_id, model_id)
     return clv_fit.fit_history(session, workspace_id, holdout_days, now)
 
@@ -85,16 +89,20 @@ def finish_fit(
     session: Session,
     workspace_id: int,
     model_id: int,
-    fitted: clv_fit.Fitted,
+    fitted: "Fitted",
     holdout_days: int,
     now: datetime,
 ) -> str:
+    from siyu.analytics import clv_fit  # noqa: PLC0415 - numpy and scipy load for fits only
+
     model = _model(session, workspace_id, model_id)
     clv_fit.finish(model, fitted, holdout_days, now)
     return model.status
 
 
 def fail_fit(session: Session, workspace_id: int, model_id: int, error: FitError) -> str:
+    from siyu.analytics import clv_fit  # noqa: PLC0415 - numpy and scipy load for fits only
+
     model = _model(session, workspace_id, model_id)
     clv_fit.fail(model, error)
     return model.status
