@@ -365,16 +365,6 @@ def store_answer(
     return {"entered": entered, "left": left}
 
 
-def build_segment(session: Session, workspace_id: int, segment_id: int) -> dict[str, int]:
-    """Rebuild a dynamic segment's stored membership, then every segment that reads it,
-    in one session (the build job gives each evaluation a read-only session instead)."""
-    built = [
-        store_answer(session, workspace_id, s, answer_segment(session, workspace_id, s))
-        for s in build_order(session, workspace_id, segment_id)
-    ]
-    return built[0] if built else {"entered": 0, "left": 0}
-
-
 def refresh_changed(session: Session, workspace_id: int, batch: int) -> int:
     """Re-evaluate every built dynamic segment for one batch of changed customers."""
     repo = SegmentRepository(session, workspace_id)
