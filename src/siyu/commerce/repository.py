@@ -18,7 +18,6 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,20 +168,7 @@ class CommerceRepository:
 
     def take_order_ids(self, count: int) -> list[int]:
         """Ids for `count` new orders, so inserting them needs no RETURNING or read-back."""
-        if self.dialect == "postgresql":
-            return sorted(
-                self.session.scalars(
-                    text(
-                        "SELECT nextval(pg_get_serial_sequence('customer_order', 'id')) "
-                        "FROM generate_series(1, :count)"
-                    ),
-                    {"count": count},
-                )
-            )
-        # SQLite: the write transaction holds the database lock (BEGIN IMMEDIATE), so the
-        # ids after the current maximum are ours. Ids span workspaces, hence no tenant filter.
-        first = (self.session.scalar(select(func.max(Order.id))) or 0) + 1
-        return list(range(first, first + count))
+        return bulk.take_ids(self.session, ORDERS, count)
 
     def insert_new_orders(
         self, rows: Sequence[tuple[Any, ...]], *, import_run_id: int | None

@@ -11,10 +11,8 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    func,
     or_,
     select,
-    text,
     union_all,
     update,
 )
@@ -22,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from siyu.customers import merging
 from siyu.customers.identities import KIND_ORDER, IdentityKind
-from siyu.db.bulk import among, insert_rows
+from siyu.db.bulk import among, insert_rows, take_ids
 from siyu.exceptions import NotFound
 from siyu.models import Customer, Identity
 
@@ -246,13 +244,11 @@ class BatchResolver:
             self.new_identities = []
 
     def _insert_new_customers(self) -> None:
-        """Insert the batch's new customers in one statement.
-
-        Ids are taken up front, so the rows need no RETURNING (which SQLite cannot return in
-        a known order for a batched INSERT).
-        """
+        """Insert the batch's new customers in one statement, their ids taken up front."""
         customers, self.new_customers = self.new_customers, []
-        for customer, new_id in zip(customers, self._take_ids(len(customers)), strict=True):
+        for customer, new_id in zip(
+            customers, take_ids(self.session, _CUSTOMER_TABLE, len(customers)), strict=True
+        ):
             customer.id = new_id
             customer.filled.clear()
             self.handles[new_id] = customer
@@ -271,22 +267,6 @@ class BatchResolver:
                 for customer in customers
             ],
         )
-
-    def _take_ids(self, count: int) -> list[int]:
-        if self.session.get_bind().dialect.name == "postgresql":
-            return sorted(
-                self.session.scalars(
-                    text(
-                        "SELECT nextval(pg_get_serial_sequence('customer', 'id')) "
-                        "FROM generate_series(1, :count)"
-                    ),
-                    {"count": count},
-                )
-            )
-        # SQLite: the write transaction holds the database lock (BEGIN IMMEDIATE), so the
-        # ids after the current maximum are ours. Ids span workspaces, hence no tenant filter.
-        first = (self.session.scalar(select(func.max(Customer.id))) or 0) + 1
-        return list(range(first, first + count))
 
     def _update_filled_display(self) -> None:
         """Existing customers whose empty mobile or email an identity now fills."""
