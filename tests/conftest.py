@@ -8,6 +8,7 @@ fails the run, it never skips.
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -182,6 +183,17 @@ def run_jobs(engine: Engine) -> Callable[[], int]:
     """Run every due job to an outcome, as a worker would; returns how many ran."""
     runner = Runner(engine, lease_seconds=30, lane=None)  # every lane
     return runner.run_until_idle
+
+
+@contextmanager
+def impatient_writer(engine: Engine) -> Iterator[Connection]:
+    """Another writer, committed on leaving, that gives up on SQLite's write lock after
+    200 ms: for proving a long job does not hold the lock while it reads."""
+    with engine.connect() as other:
+        if engine.dialect.name == "sqlite":
+            other.exec_driver_sql("PRAGMA busy_timeout=200")
+        yield other
+        other.commit()
 
 
 # A small seeded corp for every test; `wecom_sim.reset(staff=…, contacts=…)` changes it per test.

@@ -20,7 +20,7 @@ from siyu.analytics.clv import BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
 from siyu.analytics.clv_errors import FitError
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, CustomerFeature, Order
-from tests.conftest import WorkspaceFixture
+from tests.conftest import WorkspaceFixture, impatient_writer
 
 RunJobs = Callable[[], int]
 
@@ -159,13 +159,10 @@ def test_a_fit_holds_no_write_lock_while_it_reads_and_fits(
     written_meanwhile: list[int] = []
 
     def fit_while_another_writes(*args: np.ndarray) -> BgNbd:
-        with engine.connect() as other:
-            if engine.dialect.name == "sqlite":
-                other.exec_driver_sql("PRAGMA busy_timeout=200")
+        with impatient_writer(engine) as other:
             updated = other.execute(
                 update(Customer).where(Customer.workspace_id == workspace.id).values(remark="跟进")
             )
-            other.commit()
         written_meanwhile.append(updated.rowcount)
         return fit_bgnbd(*args)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.analytics import features, rfm
 from siyu.db.session import unit_of_work
 from siyu.models import Customer, CustomerFeature, Order
-from tests.conftest import WorkspaceFixture
+from tests.conftest import WorkspaceFixture, impatient_writer
 
 RunJobs = Callable[[], int]
 
@@ -145,11 +145,8 @@ def test_the_daily_refresh_scores_range_by_range_without_locking_out_writers_whi
 
     def cuts_while_another_writes(values: list[float]) -> list[float]:
         if not written_meanwhile:  # once the customers' measures have been read
-            with engine.connect() as other:
-                if engine.dialect.name == "sqlite":
-                    other.exec_driver_sql("PRAGMA busy_timeout=200")
+            with impatient_writer(engine) as other:
                 updated = other.execute(update(Customer).values(remark="回访"))
-                other.commit()
             written_meanwhile.append(updated.rowcount)
         return cuts(values)
 

@@ -14,7 +14,7 @@ from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
 from siyu.segments import compiler, membership
 from siyu.tags import service as tags_service
-from tests.conftest import WorkspaceFixture
+from tests.conftest import WorkspaceFixture, impatient_writer
 
 RunJobs = Callable[[], int]
 
@@ -353,11 +353,8 @@ def test_a_build_holds_no_write_lock_while_it_evaluates_the_rules(
     written_meanwhile: list[int] = []
 
     def compile_while_another_writes(*args: Any, **kwargs: Any) -> Any:
-        with engine.connect() as other:
-            if engine.dialect.name == "sqlite":
-                other.exec_driver_sql("PRAGMA busy_timeout=200")
+        with impatient_writer(engine) as other:
             updated = other.execute(update(Customer).values(remark="跟进"))
-            other.commit()
         written_meanwhile.append(updated.rowcount)
         return compiler.compile_rule(*args, **kwargs)
 

@@ -14,7 +14,7 @@ from siyu.tags import service
 from siyu.tags.repository import TagRepository
 from siyu.worker.queue import enqueue
 from siyu.worker.schedules import RECOUNT_TAGS_JOB
-from tests.conftest import WorkspaceFixture
+from tests.conftest import WorkspaceFixture, impatient_writer
 
 
 def _customers(db: Session, workspace_id: int, n: int) -> list[int]:
@@ -94,15 +94,11 @@ def test_the_recount_job_counts_without_the_write_lock_and_keeps_tags_added_mean
 
     def tag_another_customer_after_counting(self: TagRepository, *args: Any) -> dict[int, int]:
         read.append(drift(self, *args))
-        with engine.connect() as other:
-            if engine.dialect.name == "sqlite":
-                other.exec_driver_sql("PRAGMA busy_timeout=200")
-            with Session(bind=other) as session:
-                service.add_tags(
-                    session, workspace.id, [customers[3]], [green], source="manual", actor="t"
-                )
-                session.commit()
-            other.commit()
+        with impatient_writer(engine) as other, Session(bind=other) as session:
+            service.add_tags(
+                session, workspace.id, [customers[3]], [green], source="manual", actor="t"
+            )
+            session.commit()
         return read[-1]
 
     monkeypatch.setattr(TagRepository, "drift", tag_another_customer_after_counting)
