@@ -53,10 +53,9 @@ from bench.common import (
 )
 from siyu.analytics import features
 from siyu.db.engine import build_engine
-from siyu.db.session import unit_of_work
+from siyu.db.session import session_factory, unit_of_work
 from siyu.models import CustomerFeature
-from siyu.segments import membership, service
-from siyu.segments.compiler import compile_rule, count_query
+from siyu.segments import evaluation, membership, service
 from siyu.segments.context import CompileContext
 from siyu.segments.rules import parse_rule
 from siyu.segments.schemas import SegmentIn
@@ -325,12 +324,12 @@ def _row(
     name: str,
 ) -> str:
     node = parse_rule(rule)
-    with Session(engine) as session:
-        siyu_ids = set(session.scalars(compile_rule(node, ctx)))
+    with session_factory(engine, write=False)() as session:
+        siyu_ids = evaluation.matching_ids(session, node, ctx)
 
     def siyu_count() -> None:
-        with Session(engine) as session:
-            session.scalar(count_query(node, ctx))
+        with session_factory(engine, write=False)() as session:
+            evaluation.counted(session, node, ctx)
 
     def duck_count() -> None:
         con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
@@ -378,10 +377,14 @@ def _build(
         if cold and attempt == 0:
             _drop_caches(engine)
         started = time.perf_counter()
-        with unit_of_work(engine) as session:
-            membership.build(
-                session, service.segment_row(session, ctx.workspace_id, segment_id), ctx
+        # as the build job does: evaluate in a read-only session, then write the difference
+        with session_factory(engine, write=False)() as reader:
+            answered = membership.answer(
+                reader, service.segment_row(reader, ctx.workspace_id, segment_id), ctx
             )
+        with unit_of_work(engine) as session:
+            segment = service.segment_row(session, ctx.workspace_id, segment_id)
+            membership.build(session, segment, ctx, answered=answered)
         times.append(time.perf_counter() - started)
     return segment_id, (times[0], times[1])
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
-from siyu.segments import compiler, membership
+from siyu.segments import compiler, evaluation
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture, impatient_writer
 
@@ -87,6 +87,40 @@ def test_a_dynamic_segment_is_built_in_the_background_and_its_preview_agrees(
     assert [c["name"] for c in previewed["sample"]] == ["王芳"]
     listed = api.get("/api/v1/segments").json()
     assert [s["name"] for s in listed] == ["上海绿茶客"]
+
+
+def test_a_preview_asks_independent_branches_apart_and_holds_no_write_lock(
+    api: TestClient, engine: Engine, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_city = {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]}
+    has_mobile = {"type": "identity", "op": "has", "kind": "mobile"}
+    rule = {
+        "all": [
+            {
+                "any": [
+                    _tagged(people["tag"]),
+                    {"type": "profile", "field": "name", "op": "eq", "value": "李娜"},
+                ]
+            },
+            {"any": [in_city, {"type": "profile", "field": "city", "op": "is_not_set"}]},
+            has_mobile,
+        ]
+    }
+    asked: list[int] = []
+
+    def compile_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        with impatient_writer(engine) as other:
+            asked.append(other.execute(update(Customer).values(remark="跟进")).rowcount)
+        return compiler.compile_rule(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "compile_rule", compile_while_another_writes)
+    api.get("/api/v1/segments")  # the key's first use is recorded (a write) before
+    previewed = api.post("/api/v1/segments/preview", json={"rule": rule, "sample_size": 1})
+    assert previewed.status_code == 200, previewed.text
+    # four branches and the check of "has a mobile" for the two customers they leave
+    assert asked == [3, 3, 3, 3, 3]
+    assert previewed.json()["count"] == 2
+    assert [c["name"] for c in previewed.json()["sample"]] == ["王芳"]
 
 
 def test_bad_rules_are_refused_naming_the_json_path(
@@ -358,7 +392,7 @@ def test_a_build_holds_no_write_lock_while_it_evaluates_the_rules(
         written_meanwhile.append(updated.rowcount)
         return compiler.compile_rule(*args, **kwargs)
 
-    monkeypatch.setattr(membership, "compile_rule", compile_while_another_writes)
+    monkeypatch.setattr(evaluation, "compile_rule", compile_while_another_writes)
     wider = {"type": "profile", "field": "city", "op": "in", "value": ["上海", "杭州"]}
     assert api.patch(f"/api/v1/segments/{in_city['id']}", json={"rule": wider}).status_code == 200
     run_jobs()

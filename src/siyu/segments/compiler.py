@@ -88,7 +88,7 @@ FEATURE_WINDOWS = {30: "30d", 90: "90d", 365: "365d"}
 # A query of customer ids: one SELECT or a compound (INTERSECT/UNION/EXCEPT) of them.
 IdSet = Select[Any] | CompoundSelect[Any]
 # Conditions that hold for most customers (a WeCom friend, has a mobile, in a group).
-_BROAD = (FollowCondition, IdentityCondition, GroupCondition)
+BROAD = (FollowCondition, IdentityCondition, GroupCondition)
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,13 @@ def count_query(node: RuleNode, ctx: CompileContext) -> Select[Any]:
     return select(func.count()).select_from(compile_rule(node, ctx).subquery())
 
 
+def excluded(node: RuleNode, ctx: CompileContext) -> IdSet | None:
+    """For a node that holds for every customer except a set ("not opted out", "has none
+    of these tags"), that set, merged customers possibly among it; else None."""
+    answer = _compile(node, _Scope(ctx))
+    return answer.ids if isinstance(answer, _Complement) else None
+
+
 def _everyone(scope: _Scope) -> Select[Any]:
     """The workspace's customers, merged ones included: inside a rule they need not be
     told apart, as both entry points leave merged customers out of the answer once; a
@@ -219,7 +226,7 @@ def _all(children: tuple[RuleNode, ...], scope: _Scope) -> Answer:
     for child, answer in zip(children, answers, strict=True):
         if isinstance(answer, _Rows | _Complement):
             continue
-        if probing and isinstance(child, _BROAD) and isinstance(answer, Select):
+        if probing and isinstance(child, BROAD) and isinstance(answer, Select):
             broad.append(answer)
         else:
             positive.append(answer)

@@ -1,12 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 import siyu.segments.jobs  # noqa: F401 - registers the jobs the service enqueues
 from siyu.customers.export import read_sessions
 from siyu.customers.schemas import CustomerListItem
-from siyu.db.dependencies import DbSession
+from siyu.db.dependencies import DbSession, reads_only
 from siyu.exceptions import PayloadTooLarge
 from siyu.kit.pagination import PageOut
 from siyu.segments import export, service, static_lists
@@ -41,7 +41,7 @@ def create_segment(body: SegmentIn, session: DbSession, principal: Operator) -> 
     return service.create_segment(session, principal, body)
 
 
-@router.post("/preview", response_model=PreviewOut)
+@router.post("/preview", response_model=PreviewOut, dependencies=[Depends(reads_only)])
 def preview(body: PreviewIn, session: DbSession, principal: Viewer) -> PreviewOut:
     """Count the customers a rule holds for now, while it is being edited; stores nothing."""
     return service.preview(session, principal, body.rule, body.sample_size)

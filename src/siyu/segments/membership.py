@@ -36,6 +36,7 @@ from siyu.db.types import UTCDateTime
 from siyu.models import Segment, SegmentChange, SegmentMember, SegmentSize
 from siyu.segments.compiler import compile_rule
 from siyu.segments.context import CompileContext
+from siyu.segments.evaluation import matching_ids
 from siyu.segments.nodes import RuleNode
 from siyu.segments.rules import parse_rule, referenced_segments
 
@@ -53,10 +54,11 @@ class Answer:
 
 
 def answer(session: Session, segment: Segment, ctx: CompileContext) -> Answer:
-    """The customers the segment's rule matches now (reads only)."""
+    """The customers the segment's rule matches now, its independent branches asked at
+    once; `session` must only read."""
     assert segment.rule is not None
     started = time.perf_counter()
-    ids = list(session.scalars(compile_rule(parse_rule(segment.rule), ctx)))
+    ids = sorted(matching_ids(session, parse_rule(segment.rule), ctx))
     return Answer(ids, ctx.now, time.perf_counter() - started)
 
 

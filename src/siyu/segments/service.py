@@ -1,5 +1,6 @@
 """Segments: dynamic rule trees with stored membership, static lists, previews and snapshots."""
 
+import heapq
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,8 +30,8 @@ from siyu.models import (
     Staff,
     Tag,
 )
-from siyu.segments import membership
-from siyu.segments.compiler import compile_rule, count_query
+from siyu.segments import evaluation, membership
+from siyu.segments.compiler import compile_rule
 from siyu.segments.context import CompileContext
 from siyu.segments.nodes import (
     AllOf,
@@ -279,14 +280,16 @@ def preview(
     node = resolve_rule(session, principal.workspace_id, rule)
     ctx = context(session, principal.workspace_id)
     started = time.perf_counter()
-    count = session.scalar(count_query(node, ctx)) or 0
+    count, found = evaluation.counted(session, node, ctx)
     took = round((time.perf_counter() - started) * 1000)
     listed: list[CustomerListItem] = []
     if sample_size and count:
-        matching = compile_rule(node, ctx)
-        ids = list(
-            session.scalars(matching.order_by(matching.selected_columns[0]).limit(sample_size))
-        )
+        if found is not None:
+            ids = heapq.nsmallest(sample_size, found)
+        else:
+            matching = compile_rule(node, ctx)
+            first = matching.order_by(matching.selected_columns[0]).limit(sample_size)
+            ids = list(session.scalars(first))
         listed = customers_service.listed_customers(session, principal, ids)
     return PreviewOut(count=count, took_ms=took, sample=listed)
 
