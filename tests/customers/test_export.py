@@ -1,13 +1,15 @@
 import codecs
 import csv
 import io
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from siyu.customers import export
@@ -247,3 +249,40 @@ def test_staff_member_exports_only_the_customers_they_follow(
     (entry,) = _audits(db, workspace.id)
     assert entry.actor_user_id is not None
     assert entry.details["rows"] == 1
+
+
+def test_export_is_audited_while_others_write(
+    api: TestClient,
+    db: Session,
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The export counts, then writes its audit entry: another writer committing in between
+    must neither fail the export nor be lost (on SQLite a read that turns into a write
+    after someone else committed is refused)."""
+    _customer(db, workspace.id, "王小明")
+    db.commit()
+    counted = export.count_customers
+    other_writer: list[threading.Thread] = []
+
+    def count_then_another_writes(*args: Any, **kwargs: Any) -> int:
+        rows = counted(*args, **kwargs)
+
+        def write() -> None:
+            with engine.begin() as other:
+                other.execute(update(Customer).values(remark="跟进"))
+
+        other_writer.append(threading.Thread(target=write))
+        other_writer[0].start()
+        other_writer[0].join(timeout=1)  # done by now unless the export holds the lock
+        return rows
+
+    monkeypatch.setattr(export, "count_customers", count_then_another_writes)
+    api.get("/api/v1/customers")  # the key's first use is recorded (a write) before
+    response = api.get("/api/v1/customers/export", params={"q": "王"})
+    other_writer[0].join()
+    assert response.status_code == 200, response.text
+    assert [r["姓名"] for r in _rows(response.content)] == ["王小明"]
+    assert len(_audits(db, workspace.id)) == 1
+    assert db.scalar(select(Customer.remark)) == "跟进"

@@ -25,7 +25,7 @@ from siyu.customers.schemas import (
     ProfileChanges,
     TimelinePage,
 )
-from siyu.db.dependencies import DbSession
+from siyu.db.dependencies import DbSession, writes
 from siyu.exceptions import ValidationFailed
 from siyu.kit.pagination import PageOut
 from siyu.workspace.dependencies import Admin, Operator, Staff, Viewer
@@ -178,6 +178,7 @@ def count_customers(
 
 @router.get(
     "/customers/export",
+    dependencies=[Depends(writes)],
     response_class=StreamingResponse,
     description=EXPORT_DESCRIPTION,
     responses={

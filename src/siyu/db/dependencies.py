@@ -24,11 +24,18 @@ def _sessions(request: Request, *, write: bool) -> sessionmaker[Session]:
 def reads_only(request: Request) -> None:
     """Route dependency for a POST that changes nothing (its input too structured for a
     query string): its unit of work only reads, so on SQLite it takes no write lock."""
-    request.state.reads_only = True
+    request.state.writes = False
+
+
+def writes(request: Request) -> None:
+    """Route dependency for a GET that records something (an audited export): its unit of
+    work takes SQLite's write lock up front. A read turned into a write is refused once
+    another writer has committed since it began."""
+    request.state.writes = True
 
 
 def _db_session(request: Request) -> Iterator[Session]:
-    write = request.method not in SAFE_METHODS and not getattr(request.state, "reads_only", False)
+    write = getattr(request.state, "writes", request.method not in SAFE_METHODS)
     session = _sessions(request, write=write)()
     try:
         yield session

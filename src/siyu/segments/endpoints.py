@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 import siyu.segments.jobs  # noqa: F401 - registers the jobs the service enqueues
 from siyu.customers.export import read_sessions
 from siyu.customers.schemas import CustomerListItem
-from siyu.db.dependencies import DbSession, reads_only
+from siyu.db.dependencies import DbSession, reads_only, writes
 from siyu.exceptions import PayloadTooLarge
 from siyu.kit.pagination import PageOut
 from siyu.segments import export, service, static_lists
@@ -89,6 +89,7 @@ def changes(
 
 @router.get(
     "/{segment_id}/export",
+    dependencies=[Depends(writes)],
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "the members as CSV"}},
 )
