@@ -2,13 +2,15 @@
 the one compiled query (the small world of test_compiler, committed so other connections
 see it)."""
 
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from siyu.db.session import session_factory
+from siyu.models import Customer
 from siyu.segments import evaluation
 from siyu.segments.compiler import compile_rule
 from siyu.segments.context import CompileContext
@@ -98,3 +100,33 @@ def test_branches_on_their_own_connections_agree_with_the_single_query(
         event.remove(engine, "checkout", checked_out)
     # The reader's own connection and at least one more: branches ran beside it.
     assert len(connections) >= 2
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_every_branch_reads_the_same_moment(
+    db: Session, world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.commit()
+    ctx = _context(world, engine)
+    hangzhou = {"type": "profile", "field": "city", "op": "eq", "value": "杭州"}
+    tools = {"type": "tag", "op": "has_any", "tag_ids": [world.tags["茶具"]]}
+    node = parse_rule({"any": [hangzhou, tools]})
+    with session_factory(engine, write=False)() as reader:
+        before = set(reader.scalars(compile_rule(node, ctx)))
+    fetch = evaluation.fetch
+    changed = threading.Event()
+    first = threading.Lock()
+
+    def change_after_the_first_branch_began(*args: Any) -> set[int]:
+        if first.acquire(blocking=False):
+            with engine.begin() as other:
+                other.execute(update(Customer).values(city="上海"))
+            changed.set()
+        changed.wait(timeout=10)
+        return fetch(*args)
+
+    monkeypatch.setattr(evaluation, "fetch", change_after_the_first_branch_began)
+    with session_factory(engine, write=False)() as reader:
+        assert matching_ids(reader, node, ctx) == before
+        after = set(reader.scalars(compile_rule(node, ctx)))
+    assert after != before

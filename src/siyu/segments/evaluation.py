@@ -8,19 +8,19 @@ memory: "all" intersects, "any" unites, excluded sets ("not opted out") are take
 conditions most customers meet ("still a WeCom friend") are checked for the survivors only.
 
 Every branch is one `compile_rule` query, so the answer is the same set of live customers
-the single query names (a test holds the two to each other). The connections do not
-share a snapshot: a customer who changes while they run may be counted by one branch
-before and by another after the change; the changed-customer refresh settles their
-membership moments later, as it does for every change.
+the single query names (a test holds the two to each other). On PostgreSQL every branch
+reads in the snapshot the session exports, so the answer is the database at one moment.
+SQLite cannot share a snapshot: a customer who changes while the branches run may be
+seen before the change by one and after it by another; the changed-customer refresh
+settles their membership moments later, as it does for every change.
 """
 
-import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from siyu.db.engine import read_only
@@ -28,10 +28,13 @@ from siyu.segments.compiler import BROAD, IdSet, compile_rule, count_query, excl
 from siyu.segments.context import CompileContext
 from siyu.segments.nodes import AllOf, AnyOf, RuleNode, SegmentCondition
 
-# Branches asked at once: one per core, at least two.
-WORKERS = max(2, min(4, os.cpu_count() or 2))
+# Branches asked at once. Their sizes are unknown beforehand, so all of them start
+# together (up to this many) and the cores share them, rather than a long one waiting
+# for a free core behind short ones.
+WORKERS = 4
 # Broad conditions are checked for at most this many survivors by id; beyond, read in full.
 PROBE_MAX = 50_000
+SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 
 
 @dataclass(frozen=True)
@@ -180,10 +183,21 @@ def _run(session: Session, statements: list[IdSet], *, parallel: bool) -> list[s
     if not parallel or len(statements) < 2 or not isinstance(bind, Engine):
         return [set(session.scalars(s)) for s in statements]
     engine = read_only(bind)  # on SQLite, readers that take no write lock
-
-    def fetch(statement: Select[Any] | Any) -> set[int]:
-        with engine.connect() as connection:
-            return set(connection.scalars(statement))
-
+    snapshot = None
+    if engine.dialect.name == "postgresql":
+        # every branch reads the database as the session sees it now (kept while it is open)
+        snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(statements))) as pool:
-        return list(pool.map(fetch, statements))
+        return list(pool.map(lambda s: fetch(engine, s, snapshot), statements))
+
+
+def fetch(engine: Engine, statement: IdSet, snapshot: str | None) -> set[int]:
+    """One branch's ids, on a connection of its own, in the exported `snapshot` if any."""
+    options = {"isolation_level": "REPEATABLE READ"} if snapshot else {}
+    with engine.connect().execution_options(**options) as connection:
+        if snapshot is not None:
+            if not SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(f"unexpected snapshot id {snapshot!r}")
+            # SET takes no bound parameters
+            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        return set(connection.scalars(statement))
