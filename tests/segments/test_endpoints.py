@@ -1,6 +1,7 @@
 """Segments over the API: build, preview, freshness, dependencies, static lists, snapshots."""
 
 import codecs
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
-from siyu.segments import compiler, evaluation
+from siyu.segments import compiler, evaluation, export
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture, impatient_writer
 
@@ -310,6 +311,41 @@ def test_export_streams_the_members_and_is_audited(
     with Session(engine) as session:
         actions = list(session.scalars(select(AuditEntry.action)))
     assert "segment.export" in actions
+
+
+def test_an_export_is_audited_while_others_write(
+    api: TestClient,
+    engine: Engine,
+    people: dict[str, Any],
+    run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another writer commits between the export's read of the segment and its audit
+    entry: neither the export nor that write fails (see customers/test_export.py)."""
+    segment = _create(api, "绿茶客", _tagged(people["tag"]))
+    run_jobs()
+    looked_up = export.segment_row
+    other_writer: list[threading.Thread] = []
+
+    def look_up_then_another_writes(*args: Any) -> Any:
+        row = looked_up(*args)
+
+        def write() -> None:
+            with engine.begin() as other:
+                other.execute(update(Customer).values(remark="跟进"))
+
+        other_writer.append(threading.Thread(target=write))
+        other_writer[0].start()
+        other_writer[0].join(timeout=1)  # done by now unless the export holds the lock
+        return row
+
+    monkeypatch.setattr(export, "segment_row", look_up_then_another_writes)
+    response = api.get(f"/api/v1/segments/{segment['id']}/export")
+    other_writer[0].join()
+    assert response.status_code == 200, response.text
+    with Session(engine) as session:
+        assert list(session.scalars(select(AuditEntry.action))).count("segment.export") == 1
+        assert set(session.scalars(select(Customer.remark))) == {"跟进"}
 
 
 def test_an_order_moves_its_buyer_into_an_order_window_segment_and_events_leave_windows_alone(
