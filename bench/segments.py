@@ -56,6 +56,7 @@ from siyu.db.engine import build_engine
 from siyu.db.session import session_factory, unit_of_work
 from siyu.models import CustomerFeature
 from siyu.segments import evaluation, membership, service
+from siyu.segments.compiler import count_query
 from siyu.segments.context import CompileContext
 from siyu.segments.rules import parse_rule
 from siyu.segments.schemas import SegmentIn
@@ -305,9 +306,9 @@ def main() -> None:
     print(
         f"| query | members | Siyu count p50 | p95 | first build{' (cold)' if args.cold else ''}"
         " | rebuild"
-        " | DuckDB count p50 | p95 | ratio p50 | same customers |"
+        " | DuckDB count p50 | p95 | ratio p50 | same customers | one query p50 | p95 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in ("Q1", "Q2", "Q3", "Q4", "Q5"):
         print(_row(engine, con, ctx, rules[name], duck[name], builds[name], args.runs, name))
     cleanup(engine, segment_ids.values())
@@ -331,10 +332,15 @@ def _row(
         with session_factory(engine, write=False)() as session:
             evaluation.counted(session, node, ctx)
 
+    def one_query_count() -> None:  # the baseline: the whole rule as one query
+        with session_factory(engine, write=False)() as session:
+            session.scalar(count_query(node, ctx))
+
     def duck_count() -> None:
         con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
 
     siyu = _timed(siyu_count, runs)
+    one = _timed(one_query_count, runs)
     duck = _timed(duck_count, runs)
     duck_ids = {row[0] for row in con.execute(sql).fetchall()}
     same = "yes" if siyu_ids == duck_ids else f"NO ({len(siyu_ids ^ duck_ids)} differ)"
@@ -342,7 +348,7 @@ def _row(
         f"| {name} | {len(siyu_ids):,} | {median(siyu):.0f} ms | {percentile(siyu, 95):.0f} ms"
         f" | {build[0]:.2f} s | {build[1]:.2f} s | {median(duck):.0f} ms"
         f" | {percentile(duck, 95):.0f} ms | {median(siyu) / max(median(duck), 0.001):.2f}"
-        f" | {same} |"
+        f" | {same} | {median(one):.0f} ms | {percentile(one, 95):.0f} ms |"
     )
 
 

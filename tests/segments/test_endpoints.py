@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
-from siyu.segments import compiler, evaluation, export
+from siyu.segments import compiler, evaluation, export, service
 from siyu.tags import service as tags_service
 from tests.conftest import WorkspaceFixture, impatient_writer
 
@@ -324,11 +324,10 @@ def test_an_export_is_audited_while_others_write(
     entry: neither the export nor that write fails (see customers/test_export.py)."""
     segment = _create(api, "绿茶客", _tagged(people["tag"]))
     run_jobs()
-    looked_up = export.segment_row
     other_writer: list[threading.Thread] = []
 
     def look_up_then_another_writes(*args: Any) -> Any:
-        row = looked_up(*args)
+        row = service.segment_row(*args)
 
         def write() -> None:
             with engine.begin() as other:
