@@ -26,7 +26,7 @@ from siyu.app import create_app
 from siyu.config import Mode, Settings
 from siyu.connectors.wecom_sim import SimConfig, SimServer, WecomSim
 from siyu.db.base import Base
-from siyu.db.engine import build_engine
+from siyu.db.engine import SQLITE_BUSY_TIMEOUT_MS, build_engine
 from siyu.db.session import session_factory, set_engine, unit_of_work
 from siyu.worker.runner import Runner
 from siyu.workspace import security
@@ -190,10 +190,16 @@ def impatient_writer(engine: Engine) -> Iterator[Connection]:
     """Another writer, committed on leaving, that gives up on SQLite's write lock after
     200 ms: for proving a long job does not hold the lock while it reads."""
     with engine.connect() as other:
-        if engine.dialect.name == "sqlite":
-            other.exec_driver_sql("PRAGMA busy_timeout=200")
-        yield other
-        other.commit()
+        if engine.dialect.name != "sqlite":
+            yield other
+            other.commit()
+            return
+        other.exec_driver_sql("PRAGMA busy_timeout=200")
+        try:
+            yield other
+            other.commit()
+        finally:  # the connection goes back to the pool for others
+            other.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 # A small seeded corp for every test; `wecom_sim.reset(staff=…, contacts=…)` changes it per test.

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
@@ -34,7 +35,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 

@@ -28,10 +28,11 @@ from siyu.segments.compiler import BROAD, IdSet, compile_rule, count_query, excl
 from siyu.segments.context import CompileContext
 from siyu.segments.nodes import AllOf, AnyOf, RuleNode, SegmentCondition
 
-# Branches asked at once. Their sizes are unknown beforehand, so all of them start
-# together (up to this many) and the cores share them, rather than a long one waiting
-# for a free core behind short ones.
+# Branches asked at once, by all evaluations in this process together: their sizes are
+# unknown beforehand, so they start together and the cores share them (rather than a long
+# one waiting behind short ones), and the extra connections they hold stay bounded.
 WORKERS = 4
+_BRANCHES = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="segment-branch")
 # Broad conditions are checked for at most this many survivors by id; beyond, read in full.
 PROBE_MAX = 50_000
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
@@ -187,8 +188,7 @@ def _run(session: Session, statements: list[IdSet], *, parallel: bool) -> list[s
     if engine.dialect.name == "postgresql":
         # every branch reads the database as the session sees it now (kept while it is open)
         snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(statements))) as pool:
-        return list(pool.map(lambda s: fetch(engine, s, snapshot), statements))
+    return list(_BRANCHES.map(lambda s: fetch(engine, s, snapshot), statements))
 
 
 def fetch(engine: Engine, statement: IdSet, snapshot: str | None) -> set[int]:
