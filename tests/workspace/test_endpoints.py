@@ -1,13 +1,17 @@
 """The workspace API: settings, members, API keys and the audit log."""
 
+import threading
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from siyu.db.session import unit_of_work
 from siyu.kit.time import utcnow
 from siyu.models import ApiKey, Staff
+from siyu.workspace import service
 from siyu.workspace.roles import Role
 from siyu.workspace.security import API_KEY_PREFIX, hash_token
 from tests.conftest import MakeWorkspace, WorkspaceFixture
@@ -263,3 +267,37 @@ def test_audit_log_rejects_a_malformed_actor_naming_the_field(api: TestClient) -
 def test_audit_log_is_admin_only(client: TestClient, make_workspace: MakeWorkspace) -> None:
     operator = make_workspace(role=Role.OPERATOR)
     assert client.get("/api/v1/audit-log", headers=operator.headers).status_code == 403
+
+
+def test_a_keys_use_is_recorded_on_a_read_while_others_write(
+    api: TestClient, client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GET records its key's first use in a minute; another writer committing right after
+    the key was looked up neither fails that request nor is lost."""
+    created = api.post("/api/v1/api-keys", json={"name": "对接", "role": "viewer"}).json()
+    authenticate = service.authenticate_api_key
+    other_writer: list[threading.Thread] = []
+
+    def look_up_then_another_writes(*args: Any, **kwargs: Any) -> Any:
+        found = authenticate(*args, **kwargs)
+
+        def write() -> None:
+            with engine.begin() as other:
+                other.execute(update(ApiKey).where(ApiKey.id != created["id"]).values(name="旧钥"))
+
+        other_writer.append(threading.Thread(target=write))
+        other_writer[-1].start()
+        other_writer[-1].join(timeout=1)  # done by now unless the request holds the lock
+        return found
+
+    monkeypatch.setattr(service, "authenticate_api_key", look_up_then_another_writes)
+    response = client.get("/api/v1/staff", headers={"Authorization": f"Bearer {created['key']}"})
+    for thread in other_writer:
+        thread.join()
+    assert response.status_code == 200, response.text
+    with unit_of_work(engine) as session:
+        used = session.get(ApiKey, created["id"])
+        assert used is not None
+        assert used.last_used_at is not None
+        names = set(session.scalars(select(ApiKey.name).where(ApiKey.id != created["id"])))
+        assert names == {"旧钥"}

@@ -34,9 +34,13 @@ def writes(request: Request) -> None:
     request.state.writes = True
 
 
+def request_writes(request: Request) -> bool:
+    """Whether the request's unit of work writes (by its method, unless its route says)."""
+    return bool(getattr(request.state, "writes", request.method not in SAFE_METHODS))
+
+
 def _db_session(request: Request) -> Iterator[Session]:
-    write = getattr(request.state, "writes", request.method not in SAFE_METHODS)
-    session = _sessions(request, write=write)()
+    session = _sessions(request, write=request_writes(request))()
     try:
         yield session
         session.commit()

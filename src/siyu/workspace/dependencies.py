@@ -4,8 +4,10 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
-from siyu.db.dependencies import SAFE_METHODS, DbSession
+from siyu.db.dependencies import SAFE_METHODS, DbSession, request_writes
+from siyu.db.session import unit_of_work
 from siyu.exceptions import Forbidden, Unauthorized
 from siyu.workspace import service, sessions
 from siyu.workspace.principal import Principal
@@ -28,7 +30,10 @@ def authenticate(request: Request, session: DbSession) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <api key>'")
-        return service.authenticate_api_key(session, token.strip(), ip=ip)
+        principal, due = service.authenticate_api_key(session, token.strip(), ip=ip)
+        if due and principal.api_key_id is not None:
+            _record_use(request, session, principal.api_key_id)
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized("sign in or send an API key")
@@ -38,6 +43,16 @@ def authenticate(request: Request, session: DbSession) -> Principal:
         if not tokens_match(sent, console_session.csrf_token):
             raise Forbidden(f"missing or wrong {CSRF_HEADER} header")
     return principal
+
+
+def _record_use(request: Request, session: Session, api_key_id: int) -> None:
+    """In the request's unit of work if it writes anyway; otherwise in one of its own, as
+    on SQLite a read that turns into a write is refused once another writer committed."""
+    if request_writes(request):
+        service.record_api_key_use(session, api_key_id)
+        return
+    with unit_of_work(request.app.state.engine) as own:
+        service.record_api_key_use(own, api_key_id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

@@ -384,15 +384,26 @@ def revoke_api_key(session: Session, principal: Principal, api_key_id: int) -> A
     return key
 
 
-def authenticate_api_key(session: Session, plaintext: str, *, ip: str | None = None) -> Principal:
+def authenticate_api_key(
+    session: Session, plaintext: str, *, ip: str | None = None
+) -> tuple[Principal, bool]:
+    """The key's principal, and whether its use is due to be recorded: at most once a
+    minute, so busy integrations do not write on every call (`record_api_key_use`)."""
     key = WorkspaceRepository(session).api_key_by_hash(hash_token(plaintext))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("invalid or revoked API key")
-    now = utcnow()
-    # Updated at most once a minute so busy integrations do not write on every call.
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        key.last_used_at = now
-    return Principal(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id, ip=ip)
+    due = key.last_used_at is None or utcnow() - key.last_used_at > timedelta(minutes=1)
+    principal = Principal(
+        workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id, ip=ip
+    )
+    return principal, due
+
+
+def record_api_key_use(session: Session, api_key_id: int) -> None:
+    key = session.get(ApiKey, api_key_id)
+    if key is not None:
+        key.last_used_at = utcnow()
+        session.flush()
 
 
 # --- audit log --------------------------------------------------------------------------
