@@ -32,7 +32,6 @@ from siyu.content.materials_schemas import (
 from siyu.content.storage import FileStore, content_key, file_store
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import SortSpec
-from siyu.kit.time import utcnow
 from siyu.models import Material, MaterialGroup
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
@@ -257,12 +256,6 @@ def thumbnail_of(session: Session, workspace_id: int, material_id: int) -> bytes
     small = thumbnail(store.read(source))
     store.put(key, small, "image/jpeg")
     return small
-
-
-def mark_used(session: Session, workspace_id: int, material_id: int) -> None:
-    """Record that the material was just sent (keeps its WeCom media fresh)."""
-    get_material(session, workspace_id, material_id).last_used_at = utcnow()
-    session.flush()
 
 
 # -- writing ------------------------------------------------------------------------
