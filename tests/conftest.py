@@ -6,6 +6,7 @@ fails the run, it never skips.
 """
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -200,6 +201,20 @@ def impatient_writer(engine: Engine) -> Iterator[Connection]:
             other.commit()
         finally:  # the connection goes back to the pool for others
             other.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def commit_beside(engine: Engine, statement: Executable) -> threading.Thread:
+    """Commit `statement` from another connection in a thread, and give it a second: it is
+    done by then unless the caller holds the write lock. Join the thread before asserting."""
+
+    def write() -> None:
+        with engine.begin() as other:
+            other.execute(statement)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(timeout=1)
+    return writer
 
 
 # A small seeded corp for every test; `wecom_sim.reset(staff=…, contacts=…)` changes it per test.

@@ -17,7 +17,7 @@ from siyu.customers.follow import upsert_follow_relation
 from siyu.models import AuditEntry, Customer, CustomerTag, Staff, Tag, TagGroup
 from siyu.workspace import service as workspace_service
 from siyu.workspace.roles import Role
-from tests.conftest import MakeWorkspace, WorkspaceFixture
+from tests.conftest import MakeWorkspace, WorkspaceFixture, commit_beside
 
 T0 = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 March in Shanghai
 
@@ -268,14 +268,7 @@ def test_export_is_audited_while_others_write(
 
     def count_then_another_writes(*args: Any, **kwargs: Any) -> int:
         rows = counted(*args, **kwargs)
-
-        def write() -> None:
-            with engine.begin() as other:
-                other.execute(update(Customer).values(remark="跟进"))
-
-        other_writer.append(threading.Thread(target=write))
-        other_writer[0].start()
-        other_writer[0].join(timeout=1)  # done by now unless the export holds the lock
+        other_writer.append(commit_beside(engine, update(Customer).values(remark="跟进")))
         return rows
 
     monkeypatch.setattr(export, "count_customers", count_then_another_writes)

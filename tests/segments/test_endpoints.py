@@ -15,7 +15,7 @@ from siyu.db.session import unit_of_work
 from siyu.models import AuditEntry, Customer, CustomerFeature, EventCounter, Identity, Job
 from siyu.segments import compiler, evaluation, export, service
 from siyu.tags import service as tags_service
-from tests.conftest import WorkspaceFixture, impatient_writer
+from tests.conftest import WorkspaceFixture, commit_beside, impatient_writer
 
 RunJobs = Callable[[], int]
 
@@ -328,14 +328,7 @@ def test_an_export_is_audited_while_others_write(
 
     def look_up_then_another_writes(*args: Any) -> Any:
         row = service.segment_row(*args)
-
-        def write() -> None:
-            with engine.begin() as other:
-                other.execute(update(Customer).values(remark="跟进"))
-
-        other_writer.append(threading.Thread(target=write))
-        other_writer[0].start()
-        other_writer[0].join(timeout=1)  # done by now unless the export holds the lock
+        other_writer.append(commit_beside(engine, update(Customer).values(remark="跟进")))
         return row
 
     monkeypatch.setattr(export, "segment_row", look_up_then_another_writes)

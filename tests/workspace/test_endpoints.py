@@ -14,7 +14,7 @@ from siyu.models import ApiKey, Staff
 from siyu.workspace import service
 from siyu.workspace.roles import Role
 from siyu.workspace.security import API_KEY_PREFIX, hash_token
-from tests.conftest import MakeWorkspace, WorkspaceFixture
+from tests.conftest import MakeWorkspace, WorkspaceFixture, commit_beside
 from tests.workspace.conftest import PASSWORD, AddMember, sign_in
 
 
@@ -280,14 +280,8 @@ def test_a_keys_use_is_recorded_on_a_read_while_others_write(
 
     def look_up_then_another_writes(*args: Any, **kwargs: Any) -> Any:
         found = authenticate(*args, **kwargs)
-
-        def write() -> None:
-            with engine.begin() as other:
-                other.execute(update(ApiKey).where(ApiKey.id != created["id"]).values(name="旧钥"))
-
-        other_writer.append(threading.Thread(target=write))
-        other_writer[-1].start()
-        other_writer[-1].join(timeout=1)  # done by now unless the request holds the lock
+        renamed = update(ApiKey).where(ApiKey.id != created["id"]).values(name="旧钥")
+        other_writer.append(commit_beside(engine, renamed))
         return found
 
     monkeypatch.setattr(service, "authenticate_api_key", look_up_then_another_writes)
