@@ -635,8 +635,9 @@ def generate(url: str, size_name: str, seed: int) -> Dataset:
             remaining -= len(records)
             progress.advance(task, len(records))
     writer.finish()
-    with unit_of_work(engine) as session:  # the rows bypassed the tag counts the services keep
+    with unit_of_work(engine) as session:  # the rows bypassed the tag counts and bits kept
         tags_service.recount_tags(session, workspace_id)
+        tags_service.rebuild_bits(session, workspace_id)
     elapsed = time.perf_counter() - started
     engine.dispose()
     truth_path = DATA_DIR / f"truth-{size_name}-{url_tag(url)}.jsonl"

@@ -326,7 +326,7 @@ def _row(
 ) -> str:
     node = parse_rule(rule)
     with session_factory(engine, write=False)() as session:
-        siyu_ids = evaluation.matching_ids(session, node, ctx)
+        siyu_ids = set(evaluation.matching_ids(session, node, ctx))
 
     def siyu_count() -> None:
         with session_factory(engine, write=False)() as session:

@@ -5,14 +5,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 
 from siyu.db.base import Base
 from siyu.db.engine import build_engine
-from siyu.db.migrate import current_revision, upgrade
+from siyu.db.migrate import alembic_config, current_revision, upgrade
+from siyu.db.session import unit_of_work
+from siyu.models import Customer
+from siyu.tags import service as tags_service
+from siyu.workspace import service as workspace_service
 from tests.conftest import TEST_DATABASE_URL
 
 
@@ -52,3 +57,25 @@ def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
     first = current_revision(empty_engine)
     upgrade(empty_engine)
     assert current_revision(empty_engine) == first is not None
+
+
+def test_the_tag_bits_migration_fills_them_from_the_assignments(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    spread = [1, 8191, 8192, 50_000]
+    with unit_of_work(empty_engine) as session:
+        ws = workspace_service.create_workspace(session, slug="tea", name="茶").id
+        session.execute(insert(Customer), [{"id": i, "workspace_id": ws} for i in spread])
+        tags = tags_service.ensure_tags(session, ws, [("兴趣", "绿茶"), ("兴趣", "红茶")])
+        green, black = tags[("兴趣", "绿茶")], tags[("兴趣", "红茶")]
+        tags_service.add_tags(session, ws, spread, [green], source="import", actor="t")
+        tags_service.add_tags(session, ws, spread[1:3], [black], source="import", actor="t")
+    config = alembic_config(empty_engine.url.render_as_string(hide_password=False))
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    upgrade(empty_engine)
+    with unit_of_work(empty_engine) as session:
+        rows = session.execute(tags_service.bits_query(ws, [green, black]))
+        carried = tags_service.carriers(rows, [green, black])
+    assert carried[green].ids().tolist() == spread
+    assert carried[black].ids().tolist() == spread[1:3]

@@ -109,16 +109,21 @@ def test_a_preview_asks_independent_branches_apart_and_holds_no_write_lock(
     }
     asked: list[int] = []
 
-    def compile_while_another_writes(*args: Any, **kwargs: Any) -> Any:
-        with impatient_writer(engine) as other:
-            asked.append(other.execute(update(Customer).values(remark="跟进")).rowcount)
-        return compiler.compile_rule(*args, **kwargs)
+    def while_another_writes(read: Callable[..., Any]) -> Callable[..., Any]:
+        def reading(*args: Any, **kwargs: Any) -> Any:
+            with impatient_writer(engine) as other:
+                asked.append(other.execute(update(Customer).values(remark="跟进")).rowcount)
+            return read(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "compile_rule", compile_while_another_writes)
+        return reading
+
+    monkeypatch.setattr(evaluation, "compile_rule", while_another_writes(compiler.compile_rule))
+    monkeypatch.setattr(tags_service, "bits_query", while_another_writes(tags_service.bits_query))
     api.get("/api/v1/segments")  # the key's first use is recorded (a write) before
     previewed = api.post("/api/v1/segments/preview", json={"rule": rule, "sample_size": 1})
     assert previewed.status_code == 200, previewed.text
-    # four branches and the check of "has a mobile" for the two customers they leave
+    # three queries, the tag's kept bits and the check of "has a mobile" for the two
+    # customers they leave
     assert asked == [3, 3, 3, 3, 3]
     assert previewed.json()["count"] == 2
     assert [c["name"] for c in previewed.json()["sample"]] == ["王芳"]

@@ -29,7 +29,7 @@ def rebuild(
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Recompute order stats, features, RFM and tag counts (after rows were loaded past the
+    """Recompute order stats, features, RFM, tag counts and bits (after rows were loaded past the
     services, e.g. by bench/generate.py)."""
     engine = open_engine(database_url)
     started = time.perf_counter()
@@ -55,6 +55,7 @@ def rebuild(
         with unit_of_work(engine) as session:
             scored = rfm.score(session, calendar)
             tags_service.recount_tags(session, workspace_id)
+            tags_service.rebuild_bits(session, workspace_id)
         for name in event_type or []:
             _recount_events(engine, workspace_id, name)
     except SiyuError as exc:

@@ -39,6 +39,7 @@ from siyu.models import (
     TrackedLink,
     WecomTransfer,
 )
+from siyu.tags import service as tags_service
 from siyu.workspace import service as workspace_service
 from siyu.workspace.principal import Principal
 
@@ -209,8 +210,8 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
             )
         )
     tag_ids = moved.get("customer_tag", [])
-    if tag_ids:
-        session.execute(
+    back = (
+        session.scalars(
             update(CustomerTag)
             .where(
                 CustomerTag.workspace_id == workspace_id,
@@ -218,12 +219,21 @@ def unmerge(session: Session, workspace_id: int, merge_id: int, *, actor: str) -
                 CustomerTag.tag_id.in_(tag_ids),
             )
             .values(customer_id=merged.id)
+            .returning(CustomerTag.tag_id)
             .execution_options(synchronize_session=False)
-        )
+        ).all()
+        if tag_ids
+        else []
+    )
     dropped_tags = moved.get("customer_tag_dropped", [])
     tags_left = _existing(session, Tag, workspace_id, [r["tag_id"] for r in dropped_tags])
-    _shift_tag_counts(
-        session, workspace_id, [r["tag_id"] for r in dropped_tags if r["tag_id"] in tags_left], 1
+    returned = [r["tag_id"] for r in dropped_tags if r["tag_id"] in tags_left]
+    _shift_tag_counts(session, workspace_id, returned, 1)
+    tags_service.assignments_moved(
+        session,
+        workspace_id,
+        added=[(merged.id, t) for t in [*back, *returned]],
+        removed=[(survivor.id, t) for t in back],
     )
     for row in dropped_tags:
         if row["tag_id"] not in tags_left:
@@ -546,6 +556,7 @@ def _move_tags(
         if r.tag_id in survivor_tags
     ]
     moving = [r.tag_id for r in rows if r.tag_id not in survivor_tags]
+    carried = [r.tag_id for r in rows]
     if dropped:
         session.execute(
             delete(CustomerTag)
@@ -571,6 +582,12 @@ def _move_tags(
             .execution_options(synchronize_session=False)
         )
         _expire_moved(session)
+    tags_service.assignments_moved(
+        session,
+        workspace_id,
+        added=[(to_id, t) for t in moving],
+        removed=[(from_id, t) for t in carried],
+    )
     return moving, dropped
 
 

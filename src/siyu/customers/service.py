@@ -430,6 +430,7 @@ def delete_customer(session: Session, principal: Principal, customer_id: int) ->
         target_id=customer.id,
         details={"name": customer.name, "merged_ids": doomed[1:]},
     )
+    tags_service.customers_leaving(session, principal.workspace_id, doomed)
     session.execute(
         delete(Customer)
         .where(Customer.workspace_id == principal.workspace_id, Customer.id.in_(doomed))

@@ -30,8 +30,10 @@ from sqlalchemy import (
     Date,
     Select,
     Table,
+    Text,
     any_,
     bindparam,
+    cast,
     func,
     literal_column,
     select,
@@ -175,6 +177,16 @@ def listed(dialect: str, values: Sequence[Any], type_: TypeEngine[Any]) -> Selec
         return select(literal_column("value")).select_from(func.json_each(json.dumps(list(values))))
     array = bindparam(None, list(values), type_=postgresql.ARRAY(type_))
     return select(func.unnest(array).label("value"))
+
+
+def packed_ids(
+    dialect: str, column: ColumnElement[Any] | QueryableAttribute[Any]
+) -> ColumnElement[str]:
+    """An aggregate of `column`'s integer values as one comma-separated string
+    (`IdBits.parse` reads it): one value to fetch instead of a row per id."""
+    if dialect == "postgresql":
+        return func.string_agg(cast(column, Text), ",")
+    return func.group_concat(column, ",")
 
 
 def take_ids(session: Session, table: Table, count: int) -> list[int]:

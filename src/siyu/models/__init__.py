@@ -52,6 +52,7 @@ from siyu.models.share_edge import ShareEdge
 from siyu.models.staff import Staff
 from siyu.models.stage_change import StageChange
 from siyu.models.tag import Tag
+from siyu.models.tag_bits import TagBits
 from siyu.models.tag_change import TagChange
 from siyu.models.tag_group import TagGroup
 from siyu.models.tracked_link import TrackedLink
@@ -119,6 +120,7 @@ __all__ = [
     "Staff",
     "StageChange",
     "Tag",
+    "TagBits",
     "TagChange",
     "TagGroup",
     "TrackedLink",

@@ -6,9 +6,13 @@ friend" is several independent questions of 100–300 ms each at a million custo
 each is asked on a read connection of its own, in parallel, and their ids are combined in
 memory: "all" intersects, "any" unites, excluded sets ("not opted out") are taken out, and
 conditions most customers meet ("still a WeCom friend") are checked for the survivors only.
+Sets are held as bits (`IdBits`): combining them costs microseconds, and a branch's ids
+travel from the database as one string parsed in C.
 
-Every branch is one `compile_rule` query, so the answer is the same set of live customers
-the single query names (a test holds the two to each other). On PostgreSQL every branch
+Tag conditions are answered from the bits the tags domain keeps (`tag_bits`), a few KiB
+per tag, instead of their assignments; every other branch is one `compile_rule` query. So
+the answer is the same set of live customers the single query names (a test holds the two
+to each other). On PostgreSQL every branch
 reads in the snapshot the session exports, so the answer is the database at one moment.
 SQLite cannot share a snapshot: a customer who changes while the branches run may be
 seen before the change by one and after it by another; the changed-customer refresh
@@ -19,15 +23,20 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import reduce
+from operator import and_, or_
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import packed_ids
 from siyu.db.engine import read_only
+from siyu.kit.idbits import IdBits
+from siyu.models import Customer
 from siyu.segments.compiler import BROAD, IdSet, compile_rule, count_query, excluded
 from siyu.segments.context import CompileContext
-from siyu.segments.nodes import AllOf, AnyOf, RuleNode, SegmentCondition
+from siyu.segments.nodes import AllOf, AnyOf, RuleNode, SegmentCondition, TagCondition
+from siyu.tags import service as tags_service
 
 # Branches asked at once, by all evaluations in this process together: their sizes are
 # unknown beforehand, so they start together and the cores share them (rather than a long
@@ -47,6 +56,26 @@ class _Fetch:
 
 
 @dataclass(frozen=True)
+class _Tags:
+    """Tag conditions answered from the kept bits: the positive ones intersected, the
+    tags of the negative ones ("has none of") taken out."""
+
+    positive: tuple[TagCondition, ...]
+    negative: tuple[TagCondition, ...] = ()
+
+    def tag_ids(self) -> tuple[int, ...]:
+        return tuple(t for c in self.positive + self.negative for t in c.tag_ids)
+
+
+@dataclass(frozen=True)
+class _TagRead:
+    """The kept bits of these tags, read as one statement."""
+
+    workspace_id: int
+    tag_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class _Split:
     """A group whose parts are asked separately: "all" intersects them and takes out
     `minus`; "any" unites them."""
@@ -56,18 +85,20 @@ class _Split:
     minus: tuple[IdSet, ...] = ()
 
 
-_Plan = _Fetch | _Split
+_Plan = _Fetch | _Tags | _Split
+_Read = IdSet | _TagRead
+_Answer = IdBits | dict[int, IdBits]
 
 
 def matching_ids(
     session: Session, node: RuleNode, ctx: CompileContext, *, parallel: bool = True
-) -> set[int]:
-    """The live customers the rule holds for (see `split`)."""
+) -> list[int]:
+    """The live customers the rule holds for, ascending (see `split`)."""
     found = split(session, node, ctx, parallel=parallel)
-    return ids(session, compile_rule(node, ctx)) if found is None else found
+    return (ids(session, compile_rule(node, ctx)) if found is None else found).ids().tolist()  # type: ignore[no-any-return]
 
 
-def counted(session: Session, node: RuleNode, ctx: CompileContext) -> tuple[int, set[int] | None]:
+def counted(session: Session, node: RuleNode, ctx: CompileContext) -> tuple[int, IdBits | None]:
     """How many live customers the rule holds for, and who, when their ids were fetched
     anyway (the rule was asked branch by branch)."""
     found = split(session, node, ctx)
@@ -78,26 +109,37 @@ def counted(session: Session, node: RuleNode, ctx: CompileContext) -> tuple[int,
 
 def split(
     session: Session, node: RuleNode, ctx: CompileContext, *, parallel: bool = True
-) -> set[int] | None:
+) -> IdBits | None:
     """The live customers the rule holds for, asked branch by branch; None when the rule
-    has no independent branches (then it is best asked as one query, or counted by one).
+    has neither independent branches nor tag conditions the kept bits answer (then it is
+    best asked as one query, or counted by one).
 
     With `parallel`, and when the session reads from an engine (not from one connection's
     open transaction), the branches run on connections of their own; the session must
     then have no uncommitted writes the rule should see."""
     plan, probes = _top(node, ctx)
-    if plan is None or _queries(plan) < 2:
+    if plan is None or (_queries(plan) < 2 and not _reads_bits(plan)):
         return None
-    statements: list[IdSet] = []
+    statements: list[_Read] = []
     indexed = _index(plan, ctx, statements)
+    if _reads_bits(plan):
+        # the kept bits do not tell merged customers apart; the queries leave them out
+        statements.append(_merged(ctx))
+        indexed = _Indexed(every=True, parts=(indexed,), minus=(len(statements) - 1,))
     found = _combine(indexed, _run(session, statements, parallel=parallel))
-    if probes and found:
+    if probes and len(found):
         checks = AllOf(probes)
         if len(found) > PROBE_MAX:
             found &= ids(session, compile_rule(checks, ctx))
         else:
-            found = ids(session, compile_rule(checks, ctx, only=sorted(found)))
+            found = ids(session, compile_rule(checks, ctx, only=found.ids().tolist()))
     return found
+
+
+def _merged(ctx: CompileContext) -> IdSet:
+    return select(Customer.id).where(
+        Customer.workspace_id == ctx.workspace_id, Customer.merged_into_id > 0
+    )
 
 
 def _top(node: RuleNode, ctx: CompileContext) -> tuple[_Plan | None, tuple[RuleNode, ...]]:
@@ -116,14 +158,34 @@ def _broad(node: RuleNode, ctx: CompileContext) -> bool:
     return isinstance(node, BROAD) and excluded(node, ctx) is None
 
 
+def _kept(node: RuleNode) -> bool:
+    """A tag condition the kept bits answer (they do not record who put a tag on)."""
+    return isinstance(node, TagCondition) and node.source is None
+
+
 def _plan(node: RuleNode, ctx: CompileContext, *, top: bool = False) -> _Plan:
+    if isinstance(node, TagCondition) and _kept(node) and node.op != "has_none":
+        return _Tags((node,))
     if isinstance(node, AnyOf) and len(node.children) > 1:
         return _Split(every=False, parts=tuple(_plan(c, ctx) for c in node.children))
     if not isinstance(node, AllOf) or any(_drives(c) for c in node.children):
         return _Fetch(node)
+    return _plan_all(node, ctx, top=top)
+
+
+def _plan_all(node: AllOf, ctx: CompileContext, *, top: bool) -> _Plan:
     groups = [c for c in node.children if isinstance(c, AllOf | AnyOf)]
     leaves = [c for c in node.children if not isinstance(c, AllOf | AnyOf)]
-    parts = [_plan(g, ctx) for g in groups]
+    parts: list[_Plan] = [_plan(g, ctx) for g in groups]
+    tags = [c for c in leaves if isinstance(c, TagCondition) and _kept(c)]
+    if any(t.op != "has_none" for t in tags):
+        leaves = [c for c in leaves if c not in tags]
+        parts.append(
+            _Tags(
+                positive=tuple(t for t in tags if t.op != "has_none"),
+                negative=tuple(t for t in tags if t.op == "has_none"),
+            )
+        )
     negatives = [excluded(leaf, ctx) for leaf in leaves]
     if any(n is None and not _broad(leaf, ctx) for leaf, n in zip(leaves, negatives, strict=True)):
         # Leaves asked together: the compiler subtracts their negatives and probes their
@@ -134,7 +196,9 @@ def _plan(node: RuleNode, ctx: CompileContext, *, top: bool = False) -> _Plan:
         return _Fetch(node)  # only broad conditions and negatives beside the groups
     else:
         minus = [n for n in negatives if n is not None]
-    if not parts or (len(parts) == 1 and not minus and not top):
+    if len(parts) == 1 and not minus and not top:
+        return parts[0] if isinstance(parts[0], _Tags) else _Fetch(node)
+    if not parts:
         return _Fetch(node)
     return _Split(every=True, parts=tuple(parts), minus=tuple(minus))
 
@@ -145,23 +209,41 @@ def _drives(node: RuleNode) -> bool:
 
 
 def _queries(plan: _Plan) -> int:
-    if isinstance(plan, _Fetch):
+    if isinstance(plan, _Fetch | _Tags):
         return 1
     return sum(_queries(p) for p in plan.parts) + len(plan.minus)
+
+
+def _reads_bits(plan: _Plan) -> bool:
+    if isinstance(plan, _Split):
+        return any(_reads_bits(p) for p in plan.parts)
+    return isinstance(plan, _Tags)
 
 
 @dataclass(frozen=True)
 class _Indexed:
     every: bool
-    parts: tuple["int | _Indexed", ...]
+    parts: tuple["_Placed", ...]
     minus: tuple[int, ...]
 
 
-def _index(plan: _Plan, ctx: CompileContext, statements: list[IdSet]) -> "int | _Indexed":
-    """The plan with each query replaced by its place in `statements`."""
+@dataclass(frozen=True)
+class _IndexedTags:
+    tags: _Tags
+    read: int
+
+
+_Placed = int | _Indexed | _IndexedTags
+
+
+def _index(plan: _Plan, ctx: CompileContext, statements: list[_Read]) -> _Placed:
+    """The plan with each read replaced by its place in `statements`."""
     if isinstance(plan, _Fetch):
         statements.append(compile_rule(plan.node, ctx))
         return len(statements) - 1
+    if isinstance(plan, _Tags):
+        statements.append(_TagRead(ctx.workspace_id, plan.tag_ids()))
+        return _IndexedTags(plan, len(statements) - 1)
     parts = tuple(_index(p, ctx, statements) for p in plan.parts)
     minus = []
     for taken in plan.minus:
@@ -170,20 +252,35 @@ def _index(plan: _Plan, ctx: CompileContext, statements: list[IdSet]) -> "int | 
     return _Indexed(plan.every, parts, tuple(minus))
 
 
-def _combine(indexed: "int | _Indexed", answers: Sequence[set[int]]) -> set[int]:
-    if isinstance(indexed, int):
-        return answers[indexed]
-    parts = sorted((_combine(p, answers) for p in indexed.parts), key=len)
-    found = set(parts[0]).intersection(*parts[1:]) if indexed.every else set().union(*parts)
-    for taken in indexed.minus:
-        found -= answers[taken]
+def _combine(placed: _Placed, answers: Sequence[_Answer]) -> IdBits:
+    if isinstance(placed, int):
+        return _ids(answers[placed])
+    if isinstance(placed, _IndexedTags):
+        carried = answers[placed.read]
+        assert isinstance(carried, dict)
+
+        def holders(condition: TagCondition) -> IdBits:
+            every = condition.op == "has_all"
+            return reduce(and_ if every else or_, (carried[t] for t in condition.tag_ids))
+
+        found = reduce(and_, map(holders, placed.tags.positive))
+        return reduce(lambda kept, c: kept - holders(c), placed.tags.negative, found)
+    parts = [_combine(p, answers) for p in placed.parts]
+    found = reduce(and_ if placed.every else or_, parts)
+    for taken in placed.minus:
+        found -= _ids(answers[taken])
     return found
 
 
-def _run(session: Session, statements: list[IdSet], *, parallel: bool) -> list[set[int]]:
+def _ids(answer: _Answer) -> IdBits:
+    assert isinstance(answer, IdBits)
+    return answer
+
+
+def _run(session: Session, statements: list[_Read], *, parallel: bool) -> list[_Answer]:
     bind = session.get_bind()
     if not parallel or len(statements) < 2 or not isinstance(bind, Engine):
-        return [ids(session, s) for s in statements]
+        return [read(session, s) for s in statements]
     engine = read_only(bind)  # on SQLite, readers that take no write lock
     snapshot = None
     if engine.dialect.name == "postgresql":
@@ -192,8 +289,8 @@ def _run(session: Session, statements: list[IdSet], *, parallel: bool) -> list[s
     return list(_BRANCHES.map(lambda s: fetch(engine, s, snapshot), statements))
 
 
-def fetch(engine: Engine, statement: IdSet, snapshot: str | None) -> set[int]:
-    """One branch's ids, on a connection of its own, in the exported `snapshot` if any."""
+def fetch(engine: Engine, statement: _Read, snapshot: str | None) -> _Answer:
+    """One branch's answer, on a connection of its own, in the exported `snapshot` if any."""
     options = {"isolation_level": "REPEATABLE READ"} if snapshot else {}
     with engine.connect().execution_options(**options) as connection:
         if snapshot is not None:
@@ -201,18 +298,20 @@ def fetch(engine: Engine, statement: IdSet, snapshot: str | None) -> set[int]:
                 raise ValueError(f"unexpected snapshot id {snapshot!r}")
             # SET takes no bound parameters
             connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        return ids(connection, statement)
+        return read(connection, statement)
 
 
-def ids(executor: Session | Connection, statement: IdSet) -> set[int]:
-    """The ids a query names, packed by the database into one value: returned row by row,
-    converting them costs more than finding them, and each row takes Python's GIL, which
-    branches running beside each other then queue for."""
+def read(executor: Session | Connection, statement: _Read) -> _Answer:
+    if isinstance(statement, _TagRead):
+        rows = executor.execute(tags_service.bits_query(statement.workspace_id, statement.tag_ids))
+        return tags_service.carriers(rows, statement.tag_ids)
+    return ids(executor, statement)
+
+
+def ids(executor: Session | Connection, statement: IdSet) -> IdBits:
+    """The ids a query names, packed by the database into one string: returned row by
+    row, converting them costs more than finding them, and each row takes Python's GIL,
+    which branches running beside each other then queue for."""
     found = statement.subquery()
-    column = next(iter(found.c))
     bind = executor.get_bind() if isinstance(executor, Session) else executor
-    if bind.dialect.name == "postgresql":
-        packed: Any = executor.scalar(select(func.array_agg(column)))
-        return set(packed or ())
-    packed = executor.scalar(select(func.group_concat(column, ",")))
-    return set(map(int, packed.split(","))) if packed else set()
+    return IdBits.parse(executor.scalar(select(packed_ids(bind.dialect.name, next(iter(found.c))))))

@@ -58,7 +58,7 @@ def answer(session: Session, segment: Segment, ctx: CompileContext) -> Answer:
     once; `session` must only read."""
     assert segment.rule is not None
     started = time.perf_counter()
-    ids = sorted(matching_ids(session, parse_rule(segment.rule), ctx))
+    ids = matching_ids(session, parse_rule(segment.rule), ctx)
     return Answer(ids, ctx.now, time.perf_counter() - started)
 
 

@@ -1,6 +1,5 @@
 """Segments: dynamic rule trees with stored membership, static lists, previews and snapshots."""
 
-import heapq
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -285,7 +284,7 @@ def preview(
     listed: list[CustomerListItem] = []
     if sample_size and count:
         if found is not None:
-            ids = heapq.nsmallest(sample_size, found)
+            ids = found.ids()[:sample_size].tolist()
         else:
             matching = compile_rule(node, ctx)
             first = matching.order_by(matching.selected_columns[0]).limit(sample_size)

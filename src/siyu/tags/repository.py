@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.db.types import UTCDateTime
 from siyu.kit.timeline import TimelineCursor, older_than
 from siyu.models import CustomerTag, Tag, TagChange, TagGroup
+from siyu.tags import bits
 
 # Keeps IN lists well under every driver's bound-parameter limit.
 CHUNK = 500
@@ -92,6 +93,13 @@ class TagRepository:
         if group_id is not None:
             stmt = stmt.where(Tag.group_id == group_id)
         return list(self.session.scalars(stmt.order_by(Tag.group_id, Tag.sort_order, Tag.id)))
+
+    def tag_ids(self) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(Tag.id).where(Tag.workspace_id == self.workspace_id).order_by(Tag.id)
+            )
+        )
 
     def tags_in_groups(self, group_ids: Sequence[int]) -> list[Tag]:
         if not group_ids:
@@ -188,6 +196,11 @@ class TagRepository:
         if rows:
             self.session.execute(insert(CustomerTag), rows)
             self.adjust_counts(Counter(row["tag_id"] for row in rows))
+            bits.keep(
+                self.session,
+                self.workspace_id,
+                added=[(row["customer_id"], row["tag_id"]) for row in rows],
+            )
 
     def insert_changes(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -198,16 +211,21 @@ class TagRepository:
         for customer_id, tag_id in pairs:
             by_tag.setdefault(tag_id, []).append(customer_id)
         removed: dict[int, int] = {}
+        gone: list[tuple[int, int]] = []
         for tag_id, customer_ids in by_tag.items():
-            result = self.session.execute(
-                delete(CustomerTag).where(
+            deleted = self.session.scalars(
+                delete(CustomerTag)
+                .where(
                     CustomerTag.workspace_id == self.workspace_id,
                     CustomerTag.tag_id == tag_id,
                     CustomerTag.customer_id.in_(customer_ids),
                 )
-            )
-            removed[tag_id] = -int(result.rowcount)  # type: ignore[attr-defined]
+                .returning(CustomerTag.customer_id)
+            ).all()
+            removed[tag_id] = -len(deleted)
+            gone += [(customer_id, tag_id) for customer_id in deleted]
         self.adjust_counts(removed)
+        bits.keep(self.session, self.workspace_id, removed=gone)
 
     def unassign_everyone(
         self, tag_id: int, label: str, *, source: str, actor: str, at: datetime
@@ -249,6 +267,7 @@ class TagRepository:
             .values(customer_count=0)
             .execution_options(synchronize_session="fetch")
         )
+        bits.clear_tag(self.session, self.workspace_id, tag_id)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def customer_tags(self, customer_id: int) -> list[tuple[CustomerTag, Tag, TagGroup]]:

@@ -5,17 +5,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 import siyu.customers.service as customers_service
 from siyu.customers import changes
 from siyu.exceptions import Conflict, NotFound, ValidationFailed
+from siyu.kit.idbits import IdBits
 from siyu.kit.pagination import PageOut, SortSpec, paginate
 from siyu.kit.time import utcnow
 from siyu.kit.timeline import TimelineCursor, TimelineEntry
 from siyu.models import CustomerTag, Tag, TagChange, TagGroup
-from siyu.tags import repository
+from siyu.tags import bits, repository
 from siyu.tags.repository import TagRepository, chunks
 from siyu.tags.schemas import (
     CustomerTagOut,
@@ -486,6 +487,39 @@ def correct_counts(session: Session, workspace_id: int, drift: Mapping[int, int]
     """Apply a drift `count_drift` read. Moved by the drift, not set to the count read:
     assignments changed since that read moved the kept counts themselves."""
     TagRepository(session, workspace_id).adjust_counts(drift)
+
+
+def assignments_moved(
+    session: Session,
+    workspace_id: int,
+    *,
+    added: Sequence[tuple[int, int]],
+    removed: Sequence[tuple[int, int]],
+) -> None:
+    """Keep the tags' bits after assignments (customer id, tag id) were moved past this
+    domain's writes (customer merges and their undoing)."""
+    bits.keep(session, workspace_id, added=added, removed=removed)
+
+
+def customers_leaving(session: Session, workspace_id: int, customer_ids: Sequence[int]) -> None:
+    """Before customers are deleted: their assignments go with them."""
+    bits.forget_customers(session, workspace_id, customer_ids)
+
+
+def rebuild_bits(session: Session, workspace_id: int) -> None:
+    """Write every tag's bits anew from the assignments (after rows were loaded past the
+    services, e.g. by bench/generate.py)."""
+    bits.rebuild(session, workspace_id, TagRepository(session, workspace_id).tag_ids())
+
+
+def bits_query(workspace_id: int, tag_ids: Sequence[int]) -> Select[int, int, bytes]:
+    """The kept bits of these tags (segment rules read them on connections of their own)."""
+    return bits.carriers_query(workspace_id, tag_ids)
+
+
+def carriers(rows: Iterable[tuple[int, int, bytes]], tag_ids: Sequence[int]) -> dict[int, IdBits]:
+    """Per tag, the customers carrying it, from `bits_query`'s rows."""
+    return bits.carriers(rows, tag_ids)
 
 
 def workspaces_with_tags(session: Session) -> list[int]:
