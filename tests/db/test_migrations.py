@@ -2,20 +2,21 @@
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, insert, inspect, text
+from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from siyu.db.base import Base
 from siyu.db.engine import build_engine
 from siyu.db.migrate import alembic_config, current_revision, upgrade
 from siyu.db.session import unit_of_work
-from siyu.models import Customer
+from siyu.models import Customer, EventCounter
 from siyu.tags import service as tags_service
 from siyu.workspace import service as workspace_service
 from tests.conftest import TEST_DATABASE_URL
@@ -69,13 +70,42 @@ def test_the_tag_bits_migration_fills_them_from_the_assignments(empty_engine: En
         green, black = tags[("兴趣", "绿茶")], tags[("兴趣", "红茶")]
         tags_service.add_tags(session, ws, spread, [green], source="import", actor="t")
         tags_service.add_tags(session, ws, spread[1:3], [black], source="import", actor="t")
-    config = alembic_config(empty_engine.url.render_as_string(hide_password=False))
-    with empty_engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0011")
+    _downgrade(empty_engine, "0011")
     upgrade(empty_engine)
     with unit_of_work(empty_engine) as session:
         rows = session.execute(tags_service.bits_query(ws, [green, black]))
         carried = tags_service.carriers(rows, [green, black])
     assert carried[green].ids().tolist() == spread
     assert carried[black].ids().tolist() == spread[1:3]
+
+
+def test_event_counters_keep_their_rows_when_stored_by_key(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with unit_of_work(empty_engine) as session:
+        ws = workspace_service.create_workspace(session, slug="tea", name="茶").id
+        session.execute(insert(Customer), [{"id": 7, "workspace_id": ws}])
+        session.execute(
+            insert(EventCounter),
+            [
+                {"workspace_id": ws, "event_type": "product_view", "dimension": dimension}
+                | {"day": date(2026, 11, 1), "customer_id": 7, "count": count}
+                for dimension, count in (("", 5), ("category=绿茶", 3))
+            ],
+        )
+    _downgrade(empty_engine, "0012")
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(select(EventCounter.dimension, EventCounter.count)).all()
+        if empty_engine.dialect.name == "sqlite":
+            ddl = connection.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'event_counter'")
+            )
+            assert ddl.endswith("WITHOUT ROWID")
+    assert sorted(rows) == [("", 5), ("category=绿茶", 3)]
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -27,6 +27,9 @@ class EventCounter(Base):
             "dimension",
             "day",
         ),
+        # Stored in key order on SQLite: a window of one type and dimension is one range
+        # holding its counts (a rowid table would look each count up).
+        {"sqlite_with_rowid": False},
     )
 
     workspace_id: Mapped[int] = mapped_column(
