@@ -45,3 +45,12 @@ def test_a_block_of_the_wrong_size_or_a_negative_id_is_refused() -> None:
         IdBits.from_blocks([(2, b"abc")])
     with pytest.raises(ValueError, match="must not be negative"):
         IdBits.from_ids([-1])
+
+
+def test_counts_of_an_id_are_summed_before_the_threshold() -> None:
+    summed = IdBits.summing_to("5,9,5,12,9,5", "1,2,1,3,1,1", 3)
+    assert summed.ids().tolist() == [5, 9, 12]
+    assert IdBits.summing_to("5,9", "1,2", 3).ids().tolist() == []
+    assert len(IdBits.summing_to(None, None, 1)) == 0
+    with pytest.raises(ValueError, match="2 ids but 1 counts"):
+        IdBits.summing_to("5,9", "1", 1)

@@ -66,6 +66,20 @@ class IdBits:
         them: parsed in C, where converting each to a Python int costs 20 times more."""
         return cls.from_ids(np.fromstring(packed or "", dtype=np.int64, sep=","))
 
+    @classmethod
+    def summing_to(cls, ids: str | None, counts: str | None, threshold: int) -> "IdBits":
+        """The ids whose counts add up to at least `threshold`: `ids` and `counts` are
+        parallel comma-separated lists (`parse`), an id possibly many times."""
+        found = np.fromstring(ids or "", dtype=np.int64, sep=",")
+        if found.size == 0:
+            return cls()
+        added = np.fromstring(counts or "", dtype=np.int64, sep=",")
+        if added.size != found.size:
+            raise ValueError(f"{found.size} ids but {added.size} counts")
+        first = int(found.min())
+        sums = np.bincount(found - first, weights=added)
+        return cls.from_ids(np.flatnonzero(sums >= threshold) + first)
+
     def blocks(self) -> dict[int, bytes]:
         """Every block with at least one id, as stored."""
         rows = self.bits.reshape(-1, BLOCK_BYTES)

@@ -520,6 +520,25 @@ def _rfm(condition: RfmCondition, scope: _Scope) -> Answer:
 # events ------------------------------------------------------------------------------------
 
 
+def counter_rows(
+    condition: EventCondition, ctx: CompileContext
+) -> tuple[Select[int, int], int] | None:
+    """For "did / did at least N times" answered by the daily counters: their rows in the
+    window (customer_id, count), each customer's counts to be summed and held against the
+    threshold returned with them; None for other event conditions."""
+    dimension = _counter_dimension(condition, ctx)
+    if dimension is None or condition.op not in ("did", "at_least"):
+        return None
+    rows = select(EventCounter.customer_id, EventCounter.count).where(
+        EventCounter.workspace_id == ctx.workspace_id,
+        EventCounter.event_type == condition.event_type,
+        EventCounter.dimension == dimension,
+    )
+    if condition.within_days is not None:
+        rows = rows.where(EventCounter.day >= ctx.today - timedelta(days=condition.within_days - 1))
+    return rows, condition.count if condition.op == "at_least" else 1
+
+
 def _event(condition: EventCondition, scope: _Scope) -> Answer:
     ctx = scope.ctx
     threshold = {

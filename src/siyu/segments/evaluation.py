@@ -26,16 +26,30 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, Select, select, text
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import packed_ids
 from siyu.db.engine import read_only
 from siyu.kit.idbits import IdBits
 from siyu.models import Customer
-from siyu.segments.compiler import BROAD, IdSet, compile_rule, count_query, excluded
+from siyu.segments.compiler import (
+    BROAD,
+    IdSet,
+    compile_rule,
+    count_query,
+    counter_rows,
+    excluded,
+)
 from siyu.segments.context import CompileContext
-from siyu.segments.nodes import AllOf, AnyOf, RuleNode, SegmentCondition, TagCondition
+from siyu.segments.nodes import (
+    AllOf,
+    AnyOf,
+    EventCondition,
+    RuleNode,
+    SegmentCondition,
+    TagCondition,
+)
 from siyu.tags import service as tags_service
 
 # Branches asked at once, by all evaluations in this process together: their sizes are
@@ -68,6 +82,21 @@ class _Tags:
 
 
 @dataclass(frozen=True)
+class _Counted:
+    """A windowed event condition answered by summing its daily counters in memory: SQLite
+    groups by sorting (350,000 counter rows for one category over 30 days at size M), where
+    one pass adds them up."""
+
+    condition: EventCondition
+
+
+@dataclass(frozen=True)
+class _CounterRead:
+    rows: Select[int, int]
+    threshold: int
+
+
+@dataclass(frozen=True)
 class _TagRead:
     """The kept bits of these tags, read as one statement."""
 
@@ -85,8 +114,8 @@ class _Split:
     minus: tuple[IdSet, ...] = ()
 
 
-_Plan = _Fetch | _Tags | _Split
-_Read = IdSet | _TagRead
+_Plan = _Fetch | _Tags | _Counted | _Split
+_Read = IdSet | _TagRead | _CounterRead
 _Answer = IdBits | dict[int, IdBits]
 
 
@@ -123,7 +152,7 @@ def split(
     statements: list[_Read] = []
     indexed = _index(plan, ctx, statements)
     if _reads_bits(plan):
-        # the kept bits do not tell merged customers apart; the queries leave them out
+        # kept bits and counters do not tell merged customers apart; queries leave them out
         statements.append(_merged(ctx))
         indexed = _Indexed(every=True, parts=(indexed,), minus=(len(statements) - 1,))
     found = _combine(indexed, _run(session, statements, parallel=parallel))
@@ -163,9 +192,20 @@ def _kept(node: RuleNode) -> bool:
     return isinstance(node, TagCondition) and node.source is None
 
 
+def _summed(node: RuleNode, ctx: CompileContext) -> bool:
+    """An event condition better answered by `_Counted` (on SQLite; PostgreSQL hashes)."""
+    return (
+        ctx.dialect == "sqlite"
+        and isinstance(node, EventCondition)
+        and counter_rows(node, ctx) is not None
+    )
+
+
 def _plan(node: RuleNode, ctx: CompileContext, *, top: bool = False) -> _Plan:
     if isinstance(node, TagCondition) and _kept(node) and node.op != "has_none":
         return _Tags((node,))
+    if isinstance(node, EventCondition) and _summed(node, ctx):
+        return _Counted(node)
     if isinstance(node, AnyOf) and len(node.children) > 1:
         return _Split(every=False, parts=tuple(_plan(c, ctx) for c in node.children))
     if not isinstance(node, AllOf) or any(_drives(c) for c in node.children):
@@ -177,6 +217,9 @@ def _plan_all(node: AllOf, ctx: CompileContext, *, top: bool) -> _Plan:
     groups = [c for c in node.children if isinstance(c, AllOf | AnyOf)]
     leaves = [c for c in node.children if not isinstance(c, AllOf | AnyOf)]
     parts: list[_Plan] = [_plan(g, ctx) for g in groups]
+    summed = [c for c in leaves if isinstance(c, EventCondition) and _summed(c, ctx)]
+    leaves = [c for c in leaves if c not in summed]
+    parts += [_Counted(c) for c in summed]
     tags = [c for c in leaves if isinstance(c, TagCondition) and _kept(c)]
     if any(t.op != "has_none" for t in tags):
         leaves = [c for c in leaves if c not in tags]
@@ -197,7 +240,7 @@ def _plan_all(node: AllOf, ctx: CompileContext, *, top: bool) -> _Plan:
     else:
         minus = [n for n in negatives if n is not None]
     if len(parts) == 1 and not minus and not top:
-        return parts[0] if isinstance(parts[0], _Tags) else _Fetch(node)
+        return parts[0] if isinstance(parts[0], _Tags | _Counted) else _Fetch(node)
     if not parts:
         return _Fetch(node)
     return _Split(every=True, parts=tuple(parts), minus=tuple(minus))
@@ -209,15 +252,16 @@ def _drives(node: RuleNode) -> bool:
 
 
 def _queries(plan: _Plan) -> int:
-    if isinstance(plan, _Fetch | _Tags):
+    if isinstance(plan, _Fetch | _Tags | _Counted):
         return 1
     return sum(_queries(p) for p in plan.parts) + len(plan.minus)
 
 
 def _reads_bits(plan: _Plan) -> bool:
+    """Whether the plan reads kept bits or counters, not only `compile_rule` queries."""
     if isinstance(plan, _Split):
         return any(_reads_bits(p) for p in plan.parts)
-    return isinstance(plan, _Tags)
+    return isinstance(plan, _Tags | _Counted)
 
 
 @dataclass(frozen=True)
@@ -244,6 +288,11 @@ def _index(plan: _Plan, ctx: CompileContext, statements: list[_Read]) -> _Placed
     if isinstance(plan, _Tags):
         statements.append(_TagRead(ctx.workspace_id, plan.tag_ids()))
         return _IndexedTags(plan, len(statements) - 1)
+    if isinstance(plan, _Counted):
+        found = counter_rows(plan.condition, ctx)
+        assert found is not None
+        statements.append(_CounterRead(*found))
+        return len(statements) - 1
     parts = tuple(_index(p, ctx, statements) for p in plan.parts)
     minus = []
     for taken in plan.minus:
@@ -302,9 +351,18 @@ def fetch(engine: Engine, statement: _Read, snapshot: str | None) -> _Answer:
 
 
 def read(executor: Session | Connection, statement: _Read) -> _Answer:
+    if isinstance(statement, _CounterRead):
+        counted = statement.rows.subquery()
+        dialect = _dialect(executor)
+        packed = executor.execute(
+            select(packed_ids(dialect, counted.c.customer_id), packed_ids(dialect, counted.c.count))
+        ).one()
+        return IdBits.summing_to(packed[0], packed[1], statement.threshold)
     if isinstance(statement, _TagRead):
-        rows = executor.execute(tags_service.bits_query(statement.workspace_id, statement.tag_ids))
-        return tags_service.carriers(rows, statement.tag_ids)
+        blocks = executor.execute(
+            tags_service.bits_query(statement.workspace_id, statement.tag_ids)
+        )
+        return tags_service.carriers(blocks, statement.tag_ids)
     return ids(executor, statement)
 
 
@@ -313,5 +371,11 @@ def ids(executor: Session | Connection, statement: IdSet) -> IdBits:
     row, converting them costs more than finding them, and each row takes Python's GIL,
     which branches running beside each other then queue for."""
     found = statement.subquery()
+    return IdBits.parse(
+        executor.scalar(select(packed_ids(_dialect(executor), next(iter(found.c)))))
+    )
+
+
+def _dialect(executor: Session | Connection) -> str:
     bind = executor.get_bind() if isinstance(executor, Session) else executor
-    return IdBits.parse(executor.scalar(select(packed_ids(bind.dialect.name, next(iter(found.c))))))
+    return bind.dialect.name
