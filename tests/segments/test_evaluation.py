@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 
 from siyu.db.session import session_factory
@@ -130,3 +130,24 @@ def test_on_postgresql_every_branch_reads_the_same_moment(
         assert set(matching_ids(reader, node, ctx)) == before
         after = set(reader.scalars(compile_rule(node, ctx)))
     assert after != before
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_evaluations_hash_in_memory_without_compiling(
+    db: Session, world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.commit()
+    ctx = _context(world, engine)
+    node = parse_rule(_rules(world)[0])
+    seen: list[tuple[str, str]] = []
+    read = evaluation.read
+
+    def noting_settings(executor: Any, statement: Any) -> Any:
+        seen.append((executor.scalar(text("SHOW work_mem")), executor.scalar(text("SHOW jit"))))
+        return read(executor, statement)
+
+    monkeypatch.setattr(evaluation, "read", noting_settings)
+    with session_factory(engine, write=False)() as reader:
+        evaluation.counted(reader, node, ctx)
+    assert seen
+    assert set(seen) == {("64MB", "off")}

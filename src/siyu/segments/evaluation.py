@@ -10,10 +10,11 @@ Sets are held as bits (`IdBits`): combining them costs microseconds, and a branc
 travel from the database as one string parsed in C.
 
 Tag conditions are answered from the bits the tags domain keeps (`tag_bits`), a few KiB
-per tag, instead of their assignments; every other branch is one `compile_rule` query. So
-the answer is the same set of live customers the single query names (a test holds the two
-to each other). On PostgreSQL every branch
-reads in the snapshot the session exports, so the answer is the database at one moment.
+per tag, instead of their assignments; on SQLite, a windowed event condition sums its daily
+counters in one pass instead of grouping them by sorting; every other branch is one
+`compile_rule` query. The answer is the same set of live customers the single query names
+(a test holds the two to each other). On PostgreSQL every branch reads in the snapshot the
+session exports, so the answer is the database at one moment.
 SQLite cannot share a snapshot: a customer who changes while the branches run may be
 seen before the change by one and after it by another; the changed-customer refresh
 settles their membership moments later, as it does for every change.
@@ -57,6 +58,9 @@ from siyu.tags import service as tags_service
 # one waiting behind short ones), and the extra connections they hold stay bounded.
 WORKERS = 4
 _BRANCHES = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="segment-branch")
+# An evaluation groups up to a few hundred thousand rows: in PostgreSQL's default 4 MB its
+# hash spills to disk, and compiling it (JIT) costs more than it saves at this size.
+READ_SETTINGS = ("work_mem = '64MB'", "jit = off")
 # Broad conditions are checked for at most this many survivors by id; beyond, read in full.
 PROBE_MAX = 50_000
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
@@ -123,6 +127,7 @@ def matching_ids(
     session: Session, node: RuleNode, ctx: CompileContext, *, parallel: bool = True
 ) -> list[int]:
     """The live customers the rule holds for, ascending (see `split`)."""
+    _tune(session)
     found = split(session, node, ctx, parallel=parallel)
     return (ids(session, compile_rule(node, ctx)) if found is None else found).ids().tolist()  # type: ignore[no-any-return]
 
@@ -130,6 +135,7 @@ def matching_ids(
 def counted(session: Session, node: RuleNode, ctx: CompileContext) -> tuple[int, IdBits | None]:
     """How many live customers the rule holds for, and who, when their ids were fetched
     anyway (the rule was asked branch by branch)."""
+    _tune(session)
     found = split(session, node, ctx)
     if found is not None:
         return len(found), found
@@ -347,7 +353,15 @@ def fetch(engine: Engine, statement: _Read, snapshot: str | None) -> _Answer:
                 raise ValueError(f"unexpected snapshot id {snapshot!r}")
             # SET takes no bound parameters
             connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        _tune(connection)
         return read(connection, statement)
+
+
+def _tune(executor: Session | Connection) -> None:
+    """PostgreSQL settings for the rest of this transaction (`READ_SETTINGS`)."""
+    if _dialect(executor) == "postgresql":
+        for setting in READ_SETTINGS:
+            executor.execute(text(f"SET LOCAL {setting}"))
 
 
 def read(executor: Session | Connection, statement: _Read) -> _Answer:
