@@ -63,6 +63,19 @@ def _rules(w: World) -> list[dict[str, Any]]:
         },
         # nothing but broad conditions and groups
         {"all": [{"any": [buyers, viewers]}, {"type": "follow", "op": "has"}]},
+        # filters on the two tables of one row per customer, each read apart (Q2's shape)
+        {
+            "all": [
+                {
+                    "type": "profile",
+                    "field": "last_order_at",
+                    "op": "within_last_days",
+                    "value": 40,
+                },
+                {"type": "orders", "metric": "sum_paid", "op": "gte", "value": 100000}
+                | {"within_days": 365},
+            ]
+        },
     ]
 
 

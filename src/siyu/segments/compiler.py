@@ -171,6 +171,13 @@ def excluded(node: RuleNode, ctx: CompileContext) -> IdSet | None:
     return answer.ids if isinstance(answer, _Complement) else None
 
 
+def row_table(node: RuleNode, ctx: CompileContext) -> str | None:
+    """For a condition on a table with one row per customer (customer, customer_feature),
+    the table's name; else None."""
+    answer = _compile(node, _Scope(ctx))
+    return answer.table if isinstance(answer, _Rows) else None
+
+
 def _everyone(scope: _Scope) -> Select[Any]:
     """The workspace's customers, merged ones included: inside a rule they need not be
     told apart, as both entry points leave merged customers out of the answer once; a

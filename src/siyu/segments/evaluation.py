@@ -41,6 +41,7 @@ from siyu.segments.compiler import (
     count_query,
     counter_rows,
     excluded,
+    row_table,
 )
 from siyu.segments.context import CompileContext
 from siyu.segments.nodes import (
@@ -235,6 +236,14 @@ def _plan_all(node: AllOf, ctx: CompileContext, *, top: bool) -> _Plan:
                 negative=tuple(t for t in tags if t.op == "has_none"),
             )
         )
+    tables = [row_table(leaf, ctx) for leaf in leaves]
+    if None not in tables and len(set(tables)) > 1:
+        # Filters on different tables of one row per customer: each table's range read
+        # apart, intersected as bits (an INTERSECT sorts both sides first).
+        for table in dict.fromkeys(tables):
+            same = tuple(leaf for leaf, t in zip(leaves, tables, strict=True) if t == table)
+            parts.append(_Fetch(AllOf(same)))
+        leaves = []
     negatives = [excluded(leaf, ctx) for leaf in leaves]
     if any(n is None and not _broad(leaf, ctx) for leaf, n in zip(leaves, negatives, strict=True)):
         # Leaves asked together: the compiler subtracts their negatives and probes their
