@@ -154,11 +154,11 @@ def split(
     open transaction), the branches run on connections of their own; the session must
     then have no uncommitted writes the rule should see."""
     plan, probes = _top(node, ctx)
-    if plan is None or (_queries(plan) < 2 and not _reads_bits(plan)):
+    if plan is None or (_queries(plan) < 2 and not _reads_past_queries(plan)):
         return None
     statements: list[_Read] = []
     indexed = _index(plan, ctx, statements)
-    if _reads_bits(plan):
+    if _reads_past_queries(plan):
         # kept bits and counters do not tell merged customers apart; queries leave them out
         statements.append(_merged(ctx))
         indexed = _Indexed(every=True, parts=(indexed,), minus=(len(statements) - 1,))
@@ -272,10 +272,10 @@ def _queries(plan: _Plan) -> int:
     return sum(_queries(p) for p in plan.parts) + len(plan.minus)
 
 
-def _reads_bits(plan: _Plan) -> bool:
+def _reads_past_queries(plan: _Plan) -> bool:
     """Whether the plan reads kept bits or counters, not only `compile_rule` queries."""
     if isinstance(plan, _Split):
-        return any(_reads_bits(p) for p in plan.parts)
+        return any(_reads_past_queries(p) for p in plan.parts)
     return isinstance(plan, _Tags | _Counted)
 
 
