@@ -23,8 +23,6 @@ def test_set_algebra_matches_python_sets(a: set[int], b: set[int]) -> None:
     assert (x | y).ids().tolist() == sorted(a | b)
     assert (x & y).ids().tolist() == sorted(a & b)
     assert (x - y).ids().tolist() == sorted(a - b)
-    assert all(i in x for i in a)
-    assert not any(i in x for i in b - a)
 
 
 @given(ids)

@@ -93,14 +93,6 @@ class IdBits:
     def __len__(self) -> int:
         return int(np.bitwise_count(self.bits).sum(dtype=np.int64))
 
-    def __contains__(self, id_: object) -> bool:
-        if not isinstance(id_, int):
-            return False
-        offset = id_ - self.first * BLOCK_IDS
-        if offset < 0 or offset >= self.bits.size * 8:
-            return False
-        return bool(self.bits[offset // 8] >> (offset % 8) & 1)
-
     def __or__(self, other: "IdBits") -> "IdBits":
         first, mine, theirs = self._aligned(other, union=True)
         return IdBits(first, mine | theirs)
