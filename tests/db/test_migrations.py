@@ -101,6 +101,11 @@ def test_event_counters_keep_their_rows_when_stored_by_key(empty_engine: Engine)
                 text("SELECT sql FROM sqlite_master WHERE name = 'event_counter'")
             )
             assert ddl.endswith("WITHOUT ROWID")
+        else:
+            key = connection.scalar(text("SELECT pg_get_indexdef('pk_event_counter'::regclass)"))
+            assert key.endswith(
+                "(workspace_id, event_type, dimension, day, customer_id) INCLUDE (count)"
+            )
     assert sorted(rows) == [("", 5), ("category=绿茶", 3)]
 
 

@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base
@@ -19,6 +19,16 @@ class EventCounter(Base):
     # A customer's counters of one kind in a window are one short range: refreshes of
     # changed customers read them customer by customer.
     __table_args__ = (
+        # On PostgreSQL the key carries the count: a window of one type and dimension is
+        # read from the index alone, not from heap rows scattered in the order they came.
+        PrimaryKeyConstraint(
+            "workspace_id",
+            "event_type",
+            "dimension",
+            "day",
+            "customer_id",
+            postgresql_include=["count"],
+        ),
         Index(
             "ix_event_counter_customer",
             "workspace_id",
@@ -33,12 +43,12 @@ class EventCounter(Base):
     )
 
     workspace_id: Mapped[int] = mapped_column(
-        BigIntId, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+        BigIntId, ForeignKey("workspace.id", ondelete="CASCADE")
     )
-    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(160), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(160))
+    day: Mapped[date]
     customer_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True
+        BigInteger, ForeignKey("customer.id", ondelete="CASCADE")
     )
     count: Mapped[int] = mapped_column(default=0)
