@@ -42,7 +42,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session
-from sqlalchemy.types import TypeEngine
 
 from siyu.db.types import JSONDoc, UTCDateTime
 
@@ -165,18 +164,14 @@ def among(
     array read by `json_each` on SQLite, `= ANY(array)` on PostgreSQL."""
     element = column.expression if isinstance(column, QueryableAttribute) else column
     if _is_sqlite(session):
-        return element.in_(listed("sqlite", values, element.type).scalar_subquery())
+        return element.in_(listed(values).scalar_subquery())
     return element == any_(bindparam(None, list(values), type_=postgresql.ARRAY(element.type)))
 
 
-def listed(dialect: str, values: Sequence[Any], type_: TypeEngine[Any]) -> Select[Any]:
-    """`values` as rows of one column, `value`, from one bound parameter (compiled once
-    whatever their number): `json_each` of a JSON array on SQLite, `unnest` of an array on
-    PostgreSQL."""
-    if dialect == "sqlite":
-        return select(literal_column("value")).select_from(func.json_each(json.dumps(list(values))))
-    array = bindparam(None, list(values), type_=postgresql.ARRAY(type_))
-    return select(func.unnest(array).label("value"))
+def listed(values: Sequence[Any]) -> Select[Any]:
+    """`values` as rows of one column, `value`, from one bound JSON array (compiled once
+    whatever their number), for SQLite, which has no arrays (`json_each`)."""
+    return select(literal_column("value")).select_from(func.json_each(json.dumps(list(values))))
 
 
 def packed_ids(

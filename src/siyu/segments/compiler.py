@@ -156,7 +156,7 @@ def compile_rule(
         listing = (
             bindparam(None, ids, type_=postgresql.ARRAY(BigInteger()))
             if ctx.dialect == "postgresql"
-            else listed(ctx.dialect, ids, BigInteger()).cte("scope")
+            else listed(ids).cte("scope")
         )
         scope = _Scope(ctx, listing)
         answer = _materialize(_compile(node, scope), scope)
