@@ -1,17 +1,22 @@
 """The kept tag bits are the assignments at every commit, whichever path wrote them."""
 
+import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
-from sqlalchemy import Engine, insert, select
+import pytest
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.customers import merging
 from siyu.customers import service as customers_service
 from siyu.db.session import unit_of_work
-from siyu.kit.idbits import BLOCK_IDS
-from siyu.models import Customer, CustomerTag, Tag
+from siyu.kit.idbits import BLOCK_IDS, EMPTY_BLOCK
+from siyu.models import Customer, CustomerTag, Job, Tag, TagBits
 from siyu.tags import service
+from siyu.worker.queue import enqueue
+from siyu.worker.schedules import RECOUNT_TAGS_JOB
 from siyu.workspace.principal import Principal
 from tests.conftest import WorkspaceFixture
 
@@ -102,6 +107,48 @@ def test_bits_of_rows_loaded_past_the_services_are_rebuilt(
 
     service.rebuild_bits(db, ws)
     assert _agree(db, ws) == {green: set(ids)}
+
+
+def test_the_hourly_recount_rewrites_the_blocks_that_drifted_from_the_assignments(
+    engine: Engine,
+    workspace: WorkspaceFixture,
+    run_jobs: Callable[[], int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ws = workspace.id
+    with unit_of_work(engine) as session:
+        tags = service.ensure_tags(
+            session, ws, [("兴趣", "绿茶"), ("兴趣", "红茶"), ("渠道", "天猫")]
+        )
+        green, black, tmall = tags[("兴趣", "绿茶")], tags[("兴趣", "红茶")], tags[("渠道", "天猫")]
+        ids = _customers(session, ws, SPREAD)
+        service.add_tags(session, ws, ids, [green], source="manual", actor="t")
+        service.add_tags(session, ws, ids[2:4], [black], source="manual", actor="t")
+        # Past the services: a deleted customer's assignments go by cascade, an emptied
+        # block, an assignment loaded without its bit.
+        session.execute(delete(Customer).where(Customer.id == ids[0]))
+        session.execute(update(TagBits).where(TagBits.tag_id == black).values(bits=EMPTY_BLOCK))
+        session.execute(
+            insert(CustomerTag),
+            [{"workspace_id": ws, "customer_id": ids[5], "tag_id": tmall, "source": "import"}],
+        )
+        job_id = enqueue(session, RECOUNT_TAGS_JOB, {}, workspace_id=None).id
+    with Session(engine) as session:
+        assert _kept(session, ws) != _assigned(session, ws)
+
+    with caplog.at_level(logging.WARNING, logger="siyu.tags.jobs"):
+        assert run_jobs() == 1
+
+    with Session(engine) as session:
+        assert _agree(session, ws) == {green: set(ids[1:]), black: set(ids[2:4]), tmall: {ids[5]}}
+        done = session.get(Job, job_id)
+        assert done is not None
+        assert done.result is not None
+        # green's first block, black's two emptied ones, tmall's third
+        assert done.result["bit_blocks_repaired"] == 4
+    assert f"in 4 blocks of tags {sorted([green, black, tmall])}" in caplog.text
+    with unit_of_work(engine) as session:
+        assert service.bits_drift(session, ws) == []
 
 
 def test_writers_changing_one_block_at_once_lose_no_bit(

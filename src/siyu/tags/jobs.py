@@ -1,5 +1,6 @@
 """Background work of the tags domain."""
 
+import logging
 from bisect import bisect_right
 from typing import Any
 
@@ -11,6 +12,8 @@ from siyu.worker.registry import job
 from siyu.worker.schedules import RECOUNT_TAGS_JOB
 
 CHUNK_SIZE = 500
+
+log = logging.getLogger(__name__)
 
 
 @job(batching.BATCH_JOB)
@@ -64,20 +67,36 @@ def run_batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
 @job(RECOUNT_TAGS_JOB)
 def recount(ctx: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
-    """Correct every workspace's kept tag counts (or one workspace's). The assignments are
-    counted in a read-only session (on SQLite, without holding the write lock); only the
-    drifted tags are then written, a workspace per commit."""
+    """Correct every workspace's kept tag counts and bits (or one workspace's), e.g. after
+    customers were deleted past the services and their assignments went by cascade. The
+    assignments are read in a read-only session (on SQLite, without holding the write
+    lock); only the drifted tags and blocks are then written, a workspace per commit."""
     with ctx.reading() as reader:
         workspaces = (
             [ctx.workspace_id]
             if ctx.workspace_id is not None
             else service.workspaces_with_tags(reader)
         )
-    corrected = 0
+    corrected = repaired = 0
     for workspace_id in workspaces:
         with ctx.reading() as reader:
             drift = service.count_drift(reader, workspace_id)
+            blocks = service.bits_drift(reader, workspace_id)
         service.correct_counts(ctx.session, workspace_id, drift)
+        service.repair_bits(ctx.session, workspace_id, blocks)
         ctx.checkpoint()
+        if blocks:
+            log.warning(
+                "workspace %s: kept tag bits differed from the assignments in %s blocks"
+                " of tags %s; rewritten",
+                workspace_id,
+                len(blocks),
+                sorted({tag_id for tag_id, _ in blocks}),
+            )
         corrected += len(drift)
-    return {"workspaces": len(workspaces), "tags_corrected": corrected}
+        repaired += len(blocks)
+    return {
+        "workspaces": len(workspaces),
+        "tags_corrected": corrected,
+        "bit_blocks_repaired": repaired,
+    }

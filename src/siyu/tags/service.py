@@ -512,6 +512,16 @@ def rebuild_bits(session: Session, workspace_id: int) -> None:
     bits.rebuild(session, workspace_id, TagRepository(session, workspace_id).tag_ids())
 
 
+def bits_drift(session: Session, workspace_id: int) -> list[tuple[int, int]]:
+    """The (tag, block) pairs whose kept bits are not the assignments (reads only)."""
+    return bits.drifted(session, workspace_id, TagRepository(session, workspace_id).tag_ids())
+
+
+def repair_bits(session: Session, workspace_id: int, blocks: Sequence[tuple[int, int]]) -> None:
+    """Rewrite the blocks `bits_drift` named from the assignments as they are now."""
+    bits.repair(session, workspace_id, blocks)
+
+
 def bits_query(workspace_id: int, tag_ids: Sequence[int]) -> Select[int, int, bytes]:
     """The kept bits of these tags (segment rules read them on connections of their own)."""
     return bits.carriers_query(workspace_id, tag_ids)
